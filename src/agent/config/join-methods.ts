@@ -1,0 +1,36 @@
+// Join methods this build can perform, and the ones the reference documents but we do not
+// (yet). A recognised-but-unsupported method gets its own message so that a user with a
+// valid reference config learns it is this build, not their file, that is lacking.
+
+export const supportedJoinMethods: readonly string[] = ["token", "bound_keypair", "tpm"];
+
+/** The reference's client-side list (§3), plus ec2 which its shared join client also knows. */
+export const recognisedJoinMethods: readonly string[] = [
+  "token",
+  "bound_keypair",
+  "tpm",
+  "azure",
+  "azure_devops",
+  "bitbucket",
+  "circleci",
+  "ec2",
+  "env0",
+  "gcp",
+  "generic_oidc",
+  "github",
+  "gitlab",
+  "iam",
+  "kubernetes",
+  "oracle",
+  "spacelift",
+  "terraform_cloud",
+];
+
+/** An error message for an unusable join method, or undefined when it is fine ("" = unset). */
+export function joinMethodProblem(method: string): string | undefined {
+  if (method === "" || supportedJoinMethods.includes(method)) return undefined;
+  const supported = supportedJoinMethods.join(", ");
+  if (recognisedJoinMethods.includes(method))
+    return `join method "${method}" is not supported by this build; use one of: ${supported}`;
+  return `unrecognized join method: "${method}"; supported join methods are: ${supported}`;
+}

@@ -1,0 +1,84 @@
+// POST /v1/join: dispatches to the method's server half with a JoinContext built on the
+// auth service. Method halves register here, one line each.
+
+import type { TlsIdentity } from "../../crypto/tls-identity.ts";
+import { tokenJoinServer } from "../../join/token/server.ts";
+import type { JoinContext, JoinMethodServer } from "../../join/types.ts";
+import { maskSecret } from "../../join/types.ts";
+import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
+import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
+import { finishBotJoin } from "../bot-identity.ts";
+import { findLock } from "../locks.ts";
+import type { AuthService, StoredToken } from "../service.ts";
+import { sha256Hex } from "../store/collection.ts";
+
+const methods = new Map<string, JoinMethodServer>([[tokenJoinServer.method, tokenJoinServer]]);
+
+export function registerJoinMethod(m: JoinMethodServer): void {
+  methods.set(m.method, m);
+}
+
+function checkShape(req: JoinRequest): void {
+  const ci = req?.client_init;
+  if (!ci || typeof ci.token_name !== "string" || !ci.token_name) throw badParameter("client_init.token_name is required");
+  if (ci.system_role !== "Bot") throw badParameter(`only the Bot system role can join here, got "${ci.system_role}"`);
+  const bp = req.bot_params;
+  if (!bp?.public_keys?.tls_public_key || !bp.public_keys.ssh_public_key)
+    throw badParameter("bot_params.public_keys.tls_public_key and ssh_public_key are required");
+  if (!bp.expires || Number.isNaN(Date.parse(bp.expires))) throw badParameter("bot_params.expires must be an RFC 3339 time");
+}
+
+export async function handleJoin(
+  svc: AuthService,
+  req: JoinRequest,
+  remoteAddr: string,
+  caller?: TlsIdentity,
+): Promise<JoinResponse> {
+  checkShape(req);
+  const method = req.client_init.join_method || "token";
+  const impl = methods.get(method);
+  const tokenHash = sha256Hex(req.client_init.token_name);
+  const ctx: JoinContext = {
+    remoteAddr,
+    caller,
+    async findToken(name) {
+      const t = await svc.tokens.get(name);
+      return t ? { token: t.value.token, revision: t.revision, consumedAt: t.value.consumed_at } : null;
+    },
+    async consumeToken(name, revision, instanceId) {
+      const t = await svc.tokens.get(name);
+      if (!t || t.revision !== revision) throw new UserError("token changed", "compare_failed");
+      const next: StoredToken = { ...t.value, consumed_at: new Date().toISOString(), consumed_by_instance: instanceId };
+      // Keep the tombstone a day so a reuse gets a clear message, then let it expire.
+      await svc.tokens.compareAndSwap(name, revision, next, new Date(Date.now() + 24 * 3600_000));
+    },
+    async getBot(name) {
+      return (await svc.bots.get(name))?.value ?? null;
+    },
+    newInstanceId: () => crypto.randomUUID(),
+    async finishBotJoin(args) {
+      const hint = args.joinMethod === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
+      return finishBotJoin(svc, { ...args, tokenHint: args.tokenHint || hint }, remoteAddr);
+    },
+    audit: (event, fields) => svc.audit.emit(event, fields),
+  };
+  const auditToken = method === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
+  try {
+    if (!impl)
+      throw badParameter(
+        `join method "${method}" is not supported by this auth service (supported: ${[...methods.keys()].join(", ")})`,
+      );
+    const lock = await findLock(svc, {
+      token: req.client_init.token_name,
+      bot: caller?.botName,
+      instance: caller?.botInstanceId,
+    });
+    if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
+    return await impl.handle(ctx, req);
+  } catch (e) {
+    const reason = e instanceof UserError ? e.message : "internal error";
+    svc.audit.emit("bot.join.failed", { join_method: method, token: auditToken, remote_addr: remoteAddr, reason });
+    if (isCode(e, "not_found")) throw new UserError((e as Error).message, "access_denied");
+    throw e;
+  }
+}

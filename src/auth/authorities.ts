@@ -1,0 +1,90 @@
+// The cluster's certificate authorities: host (signs tauth's own TLS certificate and SSH
+// host certificates), user (signs bot and admin identities, X.509 and SSH), db (for
+// databases to trust). Created on first start and kept in the backend.
+
+import { createCACertificate } from "../crypto/x509.ts";
+import { generateKeyPair, importPrivateKeyPem, pkcs8Pem } from "../crypto/keys.ts";
+import { caPinOfCert } from "../crypto/pin.ts";
+import { sshPublicKeyLine } from "../crypto/ssh/index.ts";
+import type { Backend } from "./backend/backend.ts";
+import { jsonItem, parseItem } from "./backend/backend.ts";
+import { isCode } from "../util/errors.ts";
+
+export type CAType = "host" | "user" | "db";
+
+interface StoredCA {
+  type: CAType;
+  cluster_name: string;
+  tls: { cert: string; key: string };
+  ssh?: { public: string; key: string };
+}
+
+export interface LoadedCA {
+  type: CAType;
+  tlsCert: string;
+  tlsKey: CryptoKey;
+  sshPublic?: string;
+  sshKey?: CryptoKey;
+}
+
+const caKey = (t: CAType) => `/authorities/${t}`;
+
+async function createCA(clusterName: string, type: CAType): Promise<StoredCA> {
+  const tlsKeys = await generateKeyPair("ecdsa-p256");
+  const cert = await createCACertificate({ clusterName, type, keys: tlsKeys });
+  const ca: StoredCA = { type, cluster_name: clusterName, tls: { cert, key: await pkcs8Pem(tlsKeys.privateKey) } };
+  if (type !== "db") {
+    const ssh = await generateKeyPair("ed25519");
+    ca.ssh = { public: await sshPublicKeyLine(ssh.publicKey), key: await pkcs8Pem(ssh.privateKey) };
+  }
+  return ca;
+}
+
+async function load(s: StoredCA): Promise<LoadedCA> {
+  const out: LoadedCA = {
+    type: s.type,
+    tlsCert: s.tls.cert,
+    tlsKey: (await importPrivateKeyPem(s.tls.key)).privateKey,
+  };
+  if (s.ssh) {
+    out.sshPublic = s.ssh.public;
+    out.sshKey = (await importPrivateKeyPem(s.ssh.key)).privateKey;
+  }
+  return out;
+}
+
+export class Authorities {
+  private constructor(
+    readonly clusterName: string,
+    readonly host: LoadedCA,
+    readonly user: LoadedCA,
+    readonly db: LoadedCA,
+  ) {}
+
+  /** Load the CAs, creating them on first start. A cluster name change is refused. */
+  static async init(backend: Backend, clusterName: string): Promise<Authorities> {
+    const loaded: Partial<Record<CAType, LoadedCA>> = {};
+    for (const t of ["host", "user", "db"] as CAType[]) {
+      let item = await backend.get(caKey(t));
+      if (!item) {
+        try {
+          item = await backend.create(jsonItem(caKey(t), await createCA(clusterName, t)));
+        } catch (e) {
+          if (!isCode(e, "already_exists")) throw e; // another replica won the race
+          item = await backend.get(caKey(t));
+        }
+      }
+      const stored = parseItem<StoredCA>(item!);
+      if (stored.cluster_name !== clusterName)
+        throw new Error(
+          `this data directory belongs to cluster "${stored.cluster_name}", not "${clusterName}"; use --cluster-name ${stored.cluster_name} or another data directory`,
+        );
+      loaded[t] = await load(stored);
+    }
+    return new Authorities(clusterName, loaded.host!, loaded.user!, loaded.db!);
+  }
+
+  caPins(): string[] {
+    return [caPinOfCert(this.host.tlsCert)];
+  }
+}

@@ -1,0 +1,123 @@
+// Embedded SQLite backend (bun:sqlite, WAL). Each CAS is one UPDATE ... WHERE revision = ?,
+// which SQLite executes atomically; the row count tells whether we won.
+
+import { Database } from "bun:sqlite";
+import { chmodSync, existsSync } from "node:fs";
+import { alreadyExists, compareFailed, notFound } from "../../util/errors.ts";
+import { type Backend, type Item, type NewItem, newRevision } from "./backend.ts";
+
+interface Row {
+  key: string;
+  value: string;
+  revision: string;
+  expires: number | null;
+}
+
+export class SqliteBackend implements Backend {
+  private readonly db: Database;
+  constructor(path: string) {
+    const fresh = !existsSync(path);
+    this.db = new Database(path, { create: true, strict: true });
+    if (fresh && path !== ":memory:") chmodSync(path, 0o600);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    this.db.exec("PRAGMA busy_timeout = 5000");
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision TEXT NOT NULL, expires INTEGER)",
+    );
+  }
+
+  private live(row: Row | null): Item | null {
+    if (!row) return null;
+    if (row.expires !== null && row.expires <= Date.now()) return null;
+    return toItem(row);
+  }
+
+  async get(key: string): Promise<Item | null> {
+    return this.live(this.db.query<Row, [string]>("SELECT * FROM kv WHERE key = ?").get(key));
+  }
+
+  async create(item: NewItem): Promise<Item> {
+    const rev = newRevision();
+    const exp = item.expires?.getTime() ?? null;
+    // An expired row counts as absent, so it may be replaced.
+    const r = this.db
+      .query(
+        `INSERT INTO kv (key, value, revision, expires) VALUES ($key, $value, $rev, $exp)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, revision = excluded.revision, expires = excluded.expires
+         WHERE kv.expires IS NOT NULL AND kv.expires <= $now`,
+      )
+      .run({ key: item.key, value: item.value, rev, exp, now: Date.now() });
+    if (r.changes === 0) throw alreadyExists(`${item.key} already exists`);
+    return { ...item, revision: rev };
+  }
+
+  async put(item: NewItem): Promise<Item> {
+    const rev = newRevision();
+    this.db
+      .query(
+        `INSERT INTO kv (key, value, revision, expires) VALUES ($key, $value, $rev, $exp)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, revision = excluded.revision, expires = excluded.expires`,
+      )
+      .run({ key: item.key, value: item.value, rev, exp: item.expires?.getTime() ?? null });
+    return { ...item, revision: rev };
+  }
+
+  async compareAndSwap(expectedRevision: string, item: NewItem): Promise<Item> {
+    const rev = newRevision();
+    const r = this.db
+      .query(
+        `UPDATE kv SET value = $value, revision = $rev, expires = $exp
+         WHERE key = $key AND revision = $expected AND (expires IS NULL OR expires > $now)`,
+      )
+      .run({
+        key: item.key,
+        value: item.value,
+        rev,
+        exp: item.expires?.getTime() ?? null,
+        expected: expectedRevision,
+        now: Date.now(),
+      });
+    if (r.changes === 0) throw compareFailed(`${item.key} was changed concurrently`);
+    return { ...item, revision: rev };
+  }
+
+  async delete(key: string): Promise<void> {
+    const r = this.db
+      .query("DELETE FROM kv WHERE key = $key AND (expires IS NULL OR expires > $now)")
+      .run({ key, now: Date.now() });
+    if (r.changes === 0) throw notFound(`${key} not found`);
+  }
+
+  async deleteIfRevision(key: string, expectedRevision: string): Promise<void> {
+    const r = this.db
+      .query("DELETE FROM kv WHERE key = $key AND revision = $rev AND (expires IS NULL OR expires > $now)")
+      .run({ key, rev: expectedRevision, now: Date.now() });
+    if (r.changes === 0) throw compareFailed(`${key} was changed concurrently`);
+  }
+
+  async list(prefix: string): Promise<Item[]> {
+    // Range scan on the primary key: [prefix, prefix + U+FFFF).
+    const rows = this.db
+      .query<Row, { lo: string; hi: string; now: number }>(
+        "SELECT * FROM kv WHERE key >= $lo AND key < $hi AND (expires IS NULL OR expires > $now) ORDER BY key",
+      )
+      .all({ lo: prefix, hi: `${prefix}\uffff`, now: Date.now() });
+    return rows.map(toItem);
+  }
+
+  /** Remove expired rows; called periodically by the server. */
+  purgeExpired(): number {
+    return this.db.query("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?").run(Date.now()).changes;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+function toItem(row: Row): Item {
+  const item: Item = { key: row.key, value: row.value, revision: row.revision };
+  if (row.expires !== null) item.expires = new Date(row.expires);
+  return item;
+}

@@ -1,0 +1,24 @@
+// Resource schemas: parsing (tctl create -f), validation (API input), presets, and the two
+// role evaluations the auth service needs (SSH logins, node access).
+
+export { authorizedKeyProblem } from "./authorized-key.ts";
+export { expandLogins } from "./logins.ts";
+export { botNameProblem, isValidResourceName, roleNameProblem, tokenNameProblem } from "./names.ts";
+export { rolesAllowNode } from "./node-access.ts";
+export { parseResources } from "./parse.ts";
+export { presetRoles } from "./presets.ts";
+export { supportedKinds } from "./read-resource.ts";
+export { joinMethods, systemRoles } from "./token-vocabulary.ts";
+export type {
+  BotResource,
+  BoundKeypairSpec,
+  BoundKeypairStatus,
+  Metadata,
+  Resource,
+  RoleConditions,
+  RoleResource,
+  TokenResource,
+  TokenSpec,
+  TpmSpec,
+} from "./types.ts";
+export { resourceFromJSON, validateBot, validateRole, validateToken } from "./validate.ts";

@@ -1,0 +1,78 @@
+// Resource shapes, exactly as the reference's YAML writes them, so that `tctl get` output
+// re-applies with `tctl create -f` and operators' files from Teleport's guides load as written.
+
+export interface Metadata {
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  /** RFC 3339. */
+  expires?: string;
+  revision?: string;
+}
+
+export interface BotResource {
+  kind: "bot";
+  version: "v1";
+  metadata: Metadata;
+  spec: { roles: string[]; traits: { name: string; values: string[] }[]; max_session_ttl?: string };
+  status?: { user_name: string; role_name: string };
+}
+
+export interface TokenResource {
+  kind: "token";
+  version: "v2";
+  metadata: Metadata;
+  spec: TokenSpec;
+  status?: { bound_keypair?: BoundKeypairStatus };
+}
+
+export interface TokenSpec {
+  roles: string[];
+  join_method: string;
+  bot_name?: string;
+  bound_keypair?: BoundKeypairSpec;
+  tpm?: TpmSpec;
+  /** Blocks of join methods we do not implement (github, gitlab, …), kept untouched. */
+  [other: string]: unknown;
+}
+
+export interface BoundKeypairSpec {
+  onboarding: { initial_public_key?: string; registration_secret?: string; must_register_before?: string };
+  recovery: { mode: "standard" | "relaxed" | "insecure"; limit: number };
+  rotate_after?: string;
+}
+
+export interface BoundKeypairStatus {
+  registration_secret?: string;
+  bound_public_key?: string;
+  bound_bot_instance_id?: string;
+  recovery_count?: number;
+  last_recovered_at?: string;
+  last_rotated_at?: string;
+}
+
+export interface TpmSpec {
+  allow: { description?: string; ek_public_hash?: string; ek_certificate_serial?: string }[];
+  ekcert_allowed_cas?: string[];
+}
+
+export interface RoleResource {
+  kind: "role";
+  /** v3 … v8. */
+  version: string;
+  metadata: Metadata;
+  spec: {
+    allow: RoleConditions;
+    deny: RoleConditions;
+    options: { max_session_ttl?: string; [k: string]: unknown };
+  };
+}
+
+export interface RoleConditions {
+  logins?: string[];
+  node_labels?: Record<string, string | string[]>;
+  /** Teleport's other condition fields (app_labels, rules, impersonate, …), kept untouched. */
+  [k: string]: unknown;
+}
+
+export type Resource = BotResource | TokenResource | RoleResource;

@@ -1,0 +1,69 @@
+// A typed view of one kind of resource in the backend: JSON values under one key prefix.
+
+import { createHash } from "node:crypto";
+import type { Backend, Item } from "../backend/backend.ts";
+import { jsonItem, parseItem } from "../backend/backend.ts";
+
+export interface Stored<T> {
+  value: T;
+  revision: string;
+  expires?: Date;
+}
+
+export class Collection<T> {
+  constructor(
+    private readonly backend: Backend,
+    private readonly prefix: string,
+    /** How a name becomes a key suffix; tokens hash theirs so the secret is never a key. */
+    private readonly keyOf: (name: string) => string = (n) => n,
+  ) {}
+
+  key(name: string): string {
+    return this.prefix + this.keyOf(name);
+  }
+
+  async get(name: string): Promise<Stored<T> | null> {
+    return this.wrap(await this.backend.get(this.key(name)));
+  }
+
+  /** Fetch by an already-computed key suffix (e.g. a token hash). */
+  async getBySuffix(suffix: string): Promise<Stored<T> | null> {
+    return this.wrap(await this.backend.get(this.prefix + suffix));
+  }
+
+  async list(subPrefix = ""): Promise<Stored<T>[]> {
+    return (await this.backend.list(this.prefix + subPrefix)).map((i) => this.wrap(i)!);
+  }
+
+  async create(name: string, value: T, expires?: Date): Promise<Stored<T>> {
+    const it = await this.backend.create(jsonItem(this.key(name), value, expires));
+    return { value, revision: it.revision };
+  }
+
+  async put(name: string, value: T, expires?: Date): Promise<Stored<T>> {
+    const it = await this.backend.put(jsonItem(this.key(name), value, expires));
+    return { value, revision: it.revision };
+  }
+
+  async compareAndSwap(name: string, expectedRevision: string, value: T, expires?: Date): Promise<Stored<T>> {
+    const it = await this.backend.compareAndSwap(expectedRevision, jsonItem(this.key(name), value, expires));
+    return { value, revision: it.revision };
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.backend.delete(this.key(name));
+  }
+
+  async deleteIfRevision(name: string, revision: string): Promise<void> {
+    await this.backend.deleteIfRevision(this.key(name), revision);
+  }
+
+  private wrap(item: Item | null): Stored<T> | null {
+    if (!item) return null;
+    const out: Stored<T> = { value: parseItem<T>(item), revision: item.revision };
+    if (item.expires) out.expires = item.expires;
+    return out;
+  }
+}
+
+export const sha256Hex = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -1,0 +1,71 @@
+// Key pairs for identities, made with WebCrypto (native in Bun). The "balanced-v1" suite of
+// the reference: ECDSA P-256 for the bot's TLS+SSH key, Ed25519 for SSH CA and host keys.
+
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { pemDecode, pemEncode } from "./pem.ts";
+
+export type KeyAlgorithm = "ecdsa-p256" | "ed25519";
+
+const params: Record<KeyAlgorithm, EcKeyGenParams | Algorithm> = {
+  "ecdsa-p256": { name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams,
+  ed25519: { name: "Ed25519" },
+};
+
+export function generateKeyPair(alg: KeyAlgorithm): Promise<CryptoKeyPair> {
+  return crypto.subtle.generateKey(params[alg], true, ["sign", "verify"]) as Promise<CryptoKeyPair>;
+}
+
+export function signingAlgorithm(key: CryptoKey): EcdsaParams | Algorithm {
+  return key.algorithm.name === "ECDSA" ? ({ name: "ECDSA", hash: "SHA-256" } as EcdsaParams) : { name: "Ed25519" };
+}
+
+export async function publicKeyPem(pub: CryptoKey): Promise<string> {
+  return pemEncode("PUBLIC KEY", await crypto.subtle.exportKey("spki", pub));
+}
+
+export async function pkcs8Pem(priv: CryptoKey): Promise<string> {
+  return pemEncode("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", priv));
+}
+
+/**
+ * The private key as the reference writes it in `key`: SEC1 "EC PRIVATE KEY" for ECDSA
+ * (what OpenSSH, curl and libpq read everywhere), PKCS#8 for Ed25519.
+ */
+export async function privateKeyPem(priv: CryptoKey): Promise<string> {
+  const der = Buffer.from(await crypto.subtle.exportKey("pkcs8", priv));
+  if (priv.algorithm.name === "ECDSA") {
+    return createPrivateKey({ key: der, format: "der", type: "pkcs8" }).export({ type: "sec1", format: "pem" }) as string;
+  }
+  return pemEncode("PRIVATE KEY", der);
+}
+
+/** Import a PEM private key (SEC1 or PKCS#8) as a WebCrypto signing key pair. */
+export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
+  const ko = createPrivateKey(pem);
+  const pkcs8 = ko.export({ type: "pkcs8", format: "der" });
+  const spki = createPublicKey(ko).export({ type: "spki", format: "der" });
+  const alg: Algorithm | EcKeyImportParams =
+    ko.asymmetricKeyType === "ec" ? ({ name: "ECDSA", namedCurve: "P-256" } as EcKeyImportParams) : { name: "Ed25519" };
+  if (ko.asymmetricKeyType !== "ec" && ko.asymmetricKeyType !== "ed25519")
+    throw new Error(`unsupported private key type ${ko.asymmetricKeyType}`);
+  return {
+    privateKey: await crypto.subtle.importKey("pkcs8", pkcs8, alg, true, ["sign"]),
+    publicKey: await crypto.subtle.importKey("spki", spki, alg, true, ["verify"]),
+  };
+}
+
+/** Import an SPKI PEM public key (as sent in join and certificate requests). */
+export async function importPublicKeyPem(pem: string): Promise<CryptoKey> {
+  const ko = createPublicKey(pem);
+  const spki = pemDecode(pem, "PUBLIC KEY");
+  if (ko.asymmetricKeyType === "ec") {
+    const curve = (ko.asymmetricKeyDetails as { namedCurve?: string })?.namedCurve;
+    if (curve !== "prime256v1" && curve !== "P-256") throw new Error(`unsupported EC curve ${curve}`);
+    return crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+  }
+  if (ko.asymmetricKeyType === "ed25519")
+    return crypto.subtle.importKey("spki", spki, { name: "Ed25519" }, true, ["verify"]);
+  if (ko.asymmetricKeyType === "rsa")
+    return crypto.subtle.importKey("spki", spki, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, ["verify"]);
+  throw new Error(`unsupported public key type ${ko.asymmetricKeyType}`);
+}

@@ -1,0 +1,29 @@
+// One executable, three programs: dispatch on the name we were started as (tctl and tauth
+// are links to tbot). Nothing heavy is imported here: each program loads what it needs
+// after its arguments are parsed, so `tbot version` and the one-shot path start fast.
+
+import { basename } from "node:path";
+
+const programs = ["tbot", "tctl", "tauth"] as const;
+type Program = (typeof programs)[number];
+
+function programName(): { program: Program; args: string[] } {
+  const args = process.argv.slice(2);
+  // Compiled: argv0 is the link we were run through; from source: `bun src/main.ts tctl ...`.
+  for (const candidate of [process.argv0, process.execPath]) {
+    const b = basename(candidate ?? "").replace(/\.(exe|ts|js)$/, "");
+    if ((programs as readonly string[]).includes(b)) return { program: b as Program, args };
+  }
+  if ((programs as readonly string[]).includes(args[0] ?? "")) return { program: args[0] as Program, args: args.slice(1) };
+  return { program: "tbot", args };
+}
+
+const { program, args } = programName();
+const run =
+  program === "tctl"
+    ? (await import("./cli/tctl.ts")).main
+    : program === "tauth"
+      ? (await import("./cli/tauth.ts")).main
+      : (await import("./cli/tbot.ts")).main;
+const code = await run(args);
+process.exit(code);
