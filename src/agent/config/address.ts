@@ -17,7 +17,8 @@ function checkHost(host: string): string | undefined {
   if (labels.some((l) => !hostLabel.test(l))) return `"${host}" is not a valid host name or IP address`;
   // All-numeric dotted names are IPv4 addresses and must be in range.
   if (labels.every((l) => /^\d+$/.test(l))) {
-    if (labels.length !== 4 || labels.some((l) => Number(l) > 255)) return `"${host}" is not a valid IPv4 address`;
+    if (labels.length !== 4 || labels.some((l) => Number(l) > 255))
+      return `"${host}" is not a valid IPv4 address`;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 // they must also hold after CLI flags have been laid over the file.
 
 import { UserError } from "../../util/errors.ts";
-import { parseYaml, type MapReader, type YNode } from "../../util/yaml-source.ts";
+import { type MapReader, parseYaml, type YNode } from "../../util/yaml-source.ts";
 import { normalizeAddress } from "./address.ts";
 import { defaultAuthPort, defaultConfig, defaultProxyPort } from "./defaults.ts";
 import { decodeDestination } from "./destination.ts";
@@ -43,13 +43,19 @@ const topKeys = [
 /** Decodes without cross-field validation; see parseConfig for the validated form. */
 export function decodeConfig(yamlText: string, file: string): DecodedConfig {
   const root = parseYaml(yamlText, file);
-  if (root.missing) throw new UserError(`${file}: the config file is empty; see "tbot configure" for a starting point`);
+  if (root.missing)
+    throw new UserError(`${file}: the config file is empty; see "tbot configure" for a starting point`);
   const m = root.map();
   const places = new ConfigPlaces(file);
   const warnings: string[] = [];
   const c = defaultConfig();
 
   const isV1 = decodeVersion(m, warnings);
+  if (!isV1 && m.keys().includes("destinations"))
+    m.get("destinations").fail(
+      "destinations is a version v1 field; in v2 list outputs under services, e.g. " +
+        "- type: identity, destination: {type: directory, path: /opt/machine-id}",
+    );
   m.strict(isV1 ? [...topKeys, "destinations"] : topKeys);
 
   for (const [yamlKey, field, defaultPort] of [
@@ -129,7 +135,9 @@ function decodeDurations(m: MapReader, c: BotConfig, places: ConfigPlaces, warni
     const n = m.get("certificate_ttl");
     const ttl = n.duration();
     if (m.has("credential_ttl")) {
-      warnings.push("certificate_ttl is deprecated and is ignored because credential_ttl is also set; remove it");
+      warnings.push(
+        "certificate_ttl is deprecated and is ignored because credential_ttl is also set; remove it",
+      );
     } else {
       warnings.push("certificate_ttl is deprecated; rename it to credential_ttl");
       c.credentialTtlMs = ttl;

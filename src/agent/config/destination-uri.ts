@@ -33,7 +33,8 @@ export function parseDestinationUri(uri: string, cwd: string): Destination | str
       return directoryDestination(decoded);
     }
     case "memory":
-      if (rest !== "") return `memory-backed data storage should not have host or path specified: use "memory://"`;
+      if (rest !== "")
+        return `memory-backed data storage should not have host or path specified: use "memory://"`;
       return { type: "memory" };
     case "kubernetes-secret":
       return `kubernetes-secret destinations are not supported yet; use file:///abs/path or memory://`;

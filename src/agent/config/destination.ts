@@ -31,7 +31,9 @@ export function decodeDestination(n: YNode, ctx: DestinationContext): Destinatio
     return decodeLegacy(m, ctx);
   }
   if (!m.has("type"))
-    n.fail(`${n.path}.type must be set to "directory" or "memory" (e.g. type: directory, path: /opt/machine-id)`);
+    n.fail(
+      `${n.path}.type must be set to "directory" or "memory" (e.g. type: directory, path: /opt/machine-id)`,
+    );
   const typeNode = m.get("type");
   const type = nonEmptyText(typeNode);
   switch (type) {
@@ -56,7 +58,9 @@ function decodeLegacy(m: MapReader, ctx: DestinationContext): Destination {
     m.get(present[1]!).fail(`${m.self.path} sets both ${present[0]} and ${present[1]}; choose one`);
   const kind = present[0]!;
   if (kind === "kubernetes_secret")
-    m.get(kind).fail(`destination type "kubernetes_secret" is not supported yet; use "directory" or "memory"`);
+    m.get(kind).fail(
+      `destination type "kubernetes_secret" is not supported yet; use "directory" or "memory"`,
+    );
   if (kind === "memory") {
     const v = m.get("memory");
     // `memory: {}`, `memory: true` and a bare `memory:` all meant "in memory".
@@ -86,7 +90,9 @@ function decodeDirectory(m: MapReader, ctx: DestinationContext): DirectoryDestin
   if (m.has("readers")) {
     const readersNode = m.get("readers");
     if (ctx.isStorage)
-      readersNode.fail(`${readersNode.path} is not allowed: readers apply to service destinations, not to storage`);
+      readersNode.fail(
+        `${readersNode.path} is not allowed: readers apply to service destinations, not to storage`,
+      );
     d.readers = readersNode.list().map(decodeReader);
   }
   return d;
@@ -108,5 +114,7 @@ function oneOf<T extends string>(n: YNode, allowed: readonly T[]): T {
 
 function checkAbsolute(path: string, n: YNode): void {
   if (!isAbsolute(path))
-    n.fail(`${n.path} must be an absolute path, got "${path}" (relative paths depend on where tbot is started)`);
+    n.fail(
+      `${n.path} must be an absolute path, got "${path}" (relative paths depend on where tbot is started)`,
+    );
 }

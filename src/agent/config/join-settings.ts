@@ -22,7 +22,12 @@ export function joinSettings(c: BotConfig): JoinSettings {
   if (c.joinUri !== undefined) {
     const u = parseJoinUri(c.joinUri);
     if (typeof u === "string") throw new Error(`joinSettings on an unvalidated config: ${u}`);
-    const out: JoinSettings = { addressKind: u.addressKind, address: u.address, joinMethod: u.joinMethod, token: u.token };
+    const out: JoinSettings = {
+      addressKind: u.addressKind,
+      address: u.address,
+      joinMethod: u.joinMethod,
+      token: u.token,
+    };
     const bk = c.onboarding.boundKeypair;
     if (u.parameter !== undefined) out.registrationSecret = u.parameter;
     else if (bk?.registrationSecret !== undefined) out.registrationSecret = bk.registrationSecret;

@@ -3,8 +3,8 @@
 // The parameter is a secret (the bound-keypair registration secret), so no message here
 // ever repeats it.
 
-import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
 import { formatHostPort, parseHostPort } from "./address.ts";
+import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
 import { joinMethodProblem } from "./join-methods.ts";
 
 export interface JoinUri {

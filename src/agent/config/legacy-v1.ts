@@ -27,10 +27,17 @@ export function decodeV1Destination(n: YNode, key: string, places: ConfigPlaces)
   if (m.keys().includes("roles")) rejectRoles(m.get("roles"));
   for (const [k, kind] of Object.entries(unsupportedV1Outputs)) {
     if (m.keys().includes(k))
-      m.get(k).fail(`${m.get(k).path}: ${kind} outputs are not supported by this build; only identity outputs are`);
+      m.get(k).fail(
+        `${m.get(k).path}: ${kind} outputs are not supported by this build; only identity outputs are`,
+      );
   }
   note(places, key, n);
-  const destination = decodeDestination(n, { places, key: `${key}.destination`, isStorage: false, siblingKeys: ["roles", "configs"] });
+  const destination = decodeDestination(n, {
+    places,
+    key: `${key}.destination`,
+    isStorage: false,
+    siblingKeys: ["roles", "configs"],
+  });
   // v1 `configs` chose which templates to render; an empty list meant all of them.
   const configs = m.has("configs") ? m.get("configs").list().map(nonEmptyText) : [];
   return {

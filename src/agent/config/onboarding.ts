@@ -2,7 +2,7 @@
 // this build lacks are named as such, instead of as unknown fields.
 
 import type { YNode } from "../../util/yaml-source.ts";
-import { joinMethodProblem } from "./join-methods.ts";
+import { joinMethodProblem, supportedJoinMethods } from "./join-methods.ts";
 import type { ConfigPlaces } from "./places.ts";
 import type { Onboarding } from "./types.ts";
 import { nonEmptyText, note, text } from "./yaml-values.ts";
@@ -22,7 +22,9 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
   note(places, "onboarding", n);
   for (const [block, method] of Object.entries(otherMethodBlocks)) {
     if (m.keys().includes(block))
-      m.get(block).fail(`${n.path}.${block} configures the ${method} join method, which is not supported by this build`);
+      m.get(block).fail(
+        `${n.path}.${block} configures the ${method} join method, which is not supported by this build`,
+      );
   }
   m.strict(ownKeys);
 
@@ -57,7 +59,14 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
 
 function decodeBoundKeypair(n: YNode, places: ConfigPlaces): NonNullable<Onboarding["boundKeypair"]> {
   // The reference's docs also spell the static key `static_key_path`; accept both spellings.
-  const m = n.map().strict(["registration_secret", "registration_secret_path", "static_private_key_path", "static_key_path"]);
+  const m = n
+    .map()
+    .strict([
+      "registration_secret",
+      "registration_secret_path",
+      "static_private_key_path",
+      "static_key_path",
+    ]);
   note(places, "onboarding.bound_keypair", n);
   const out: NonNullable<Onboarding["boundKeypair"]> = {};
   if (m.has("registration_secret")) {

@@ -3,17 +3,17 @@
 // --join-method or --ca-pin rebuilds `onboarding` from flags alone, so that a file's and a
 // command line's join settings are never half merged.
 
-import { UserError } from "../../util/errors.ts";
+import { resolve } from "node:path";
 import { parseDuration } from "../../util/duration.ts";
+import { UserError } from "../../util/errors.ts";
 import { normalizeAddress } from "./address.ts";
-import { defaultAuthPort, defaultConfig, defaultProxyPort, directoryDestination } from "./defaults.ts";
 import type { DecodedConfig } from "./decode.ts";
+import { defaultAuthPort, defaultConfig, defaultProxyPort, directoryDestination } from "./defaults.ts";
 import { parseDestinationUri } from "./destination-uri.ts";
 import { joinMethodProblem } from "./join-methods.ts";
 import { parseJoinUri } from "./join-uri.ts";
 import { ConfigPlaces } from "./places.ts";
 import type { BotConfig, ServiceConfig } from "./types.ts";
-import { resolve } from "node:path";
 
 /** A value and the flag or environment variable it came from, for messages. */
 export interface FromCli<T> {

@@ -20,7 +20,8 @@ export function renderConfigYaml(c: BotConfig): string {
   out.storage = renderDestination(c.storage);
   if (c.services.length > 0) out.services = c.services.map(renderService);
   if (c.credentialTtlMs !== defaultCredentialTtlMs) out.credential_ttl = renderDuration(c.credentialTtlMs);
-  if (c.renewalIntervalMs !== defaultRenewalIntervalMs) out.renewal_interval = renderDuration(c.renewalIntervalMs);
+  if (c.renewalIntervalMs !== defaultRenewalIntervalMs)
+    out.renewal_interval = renderDuration(c.renewalIntervalMs);
   if (c.oneshot) out.oneshot = true;
   if (c.debug) out.debug = true;
   if (c.diagAddr !== undefined) out.diag_addr = c.diagAddr;

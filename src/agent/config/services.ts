@@ -125,14 +125,14 @@ function decodeSshHost(m: MapReader, key: string, places: ConfigPlaces): SshHost
     note(places, `${key}.principals`, p);
   }
   if (m.has("ca_type")) {
-    const n = m.get("ca_type");
+    const n: YNode = m.get("ca_type");
     const v = text(n);
     if (v !== "user" && v !== "openssh") n.fail(`${n.path} must be "user" or "openssh", got "${v}"`);
     s.caType = v;
   }
   if (m.has("node_name")) s.nodeName = nonEmptyText(m.get("node_name"));
   if (m.has("ssh_address")) {
-    const n = m.get("ssh_address");
+    const n: YNode = m.get("ssh_address");
     const a = normalizeAddress(text(n), { defaultPort: 22 });
     if (typeof a !== "string") n.fail(`${n.path}: ${a.error}`);
     s.sshAddress = a;

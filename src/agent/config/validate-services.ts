@@ -4,8 +4,8 @@
 import { isAbsolute } from "node:path";
 import { normalizeAddress } from "./address.ts";
 import type { ConfigPlaces } from "./places.ts";
-import type { BotConfig } from "./types.ts";
 import { validateTtlPair } from "./ttl-rules.ts";
+import type { BotConfig } from "./types.ts";
 
 const serviceNamePattern = /^[a-z\d_\-+]+$/;
 /** Names the bot's own internal services use in logs, metrics and /readyz. */
@@ -43,13 +43,18 @@ export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: s
         );
       const first = names.get(s.name);
       if (first !== undefined)
-        throw places.error(where, `${label}.name "${s.name}" is already used by ${first}; service names must be unique`);
+        throw places.error(
+          where,
+          `${label}.name "${s.name}" is already used by ${first}; service names must be unique`,
+        );
       names.set(s.name, label);
     }
 
     if ((s.credentialTtlMs === undefined) !== (s.renewalIntervalMs === undefined)) {
       const [set, missing] =
-        s.credentialTtlMs !== undefined ? ["credential_ttl", "renewal_interval"] : ["renewal_interval", "credential_ttl"];
+        s.credentialTtlMs !== undefined
+          ? ["credential_ttl", "renewal_interval"]
+          : ["renewal_interval", "credential_ttl"];
       throw places.error(
         `${key}.${set}`,
         `${label} sets ${set} without ${missing}; a service that overrides one must override both`,
@@ -64,7 +69,10 @@ export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: s
           places.has(`${key}.principals`) ? `${key}.principals` : key,
           `${label} (ssh_host) needs at least one entry in principals: the host names the certificate is valid for`,
         );
-      if (s.sshAddress !== undefined && typeof normalizeAddress(s.sshAddress, { defaultPort: 22 }) !== "string")
+      if (
+        s.sshAddress !== undefined &&
+        typeof normalizeAddress(s.sshAddress, { defaultPort: 22 }) !== "string"
+      )
         throw places.error(key, `${label}.ssh_address "${s.sshAddress}" is not host:port`);
     }
 

@@ -45,7 +45,10 @@ function validateAddresses(c: BotConfig, places: ConfigPlaces): void {
       ["onboarding.join_method", c.onboarding.joinMethod || undefined],
     ];
     if (uri.parameter !== undefined) {
-      conflicts.push(["onboarding.bound_keypair.registration_secret", c.onboarding.boundKeypair?.registrationSecret]);
+      conflicts.push([
+        "onboarding.bound_keypair.registration_secret",
+        c.onboarding.boundKeypair?.registrationSecret,
+      ]);
       conflicts.push([
         "onboarding.bound_keypair.registration_secret_path",
         c.onboarding.boundKeypair?.registrationSecretPath,
@@ -88,7 +91,10 @@ function validateOnboarding(c: BotConfig, places: ConfigPlaces, warnings: string
       );
   });
   if (o.caPins.length > 0 && o.caPath !== undefined)
-    throw places.error("onboarding.ca_path", "the options ca-pin and ca-path are mutually exclusive; keep one");
+    throw places.error(
+      "onboarding.ca_path",
+      "the options ca-pin and ca-path are mutually exclusive; keep one",
+    );
   if (c.insecure && o.caPins.length > 0)
     throw places.error(
       places.has("onboarding.ca_pins") ? "onboarding.ca_pins" : "insecure",

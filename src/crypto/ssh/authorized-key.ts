@@ -1,7 +1,7 @@
 // Key lines of any kind (plain keys and certificates), as found in authorized_keys and *.pub.
 import { createHash } from "node:crypto";
 import { parseCertificateBlob } from "./certificate.ts";
-import { SshFormatError } from "./errors.ts";
+import { SshFormatError, shownName } from "./errors.ts";
 import { describeKnownTypes, isCertType, isPlainKeyType } from "./key-types.ts";
 import { decodeKeyLine } from "./line.ts";
 import { parsePublicKeyBlob } from "./public-key.ts";
@@ -23,8 +23,9 @@ export function parseAuthorizedKey(line: string): AuthorizedKey {
 /** The plain public key blob of a key line: the key itself, or the key a certificate certifies. */
 function plainKeyBlobOf({ type, blob }: { type: string; blob: Uint8Array }): Uint8Array {
   if (isCertType(type)) return parseCertificateBlob(blob).publicKeyBlob;
-  if (!isPlainKeyType(type))
-    throw new SshFormatError(`unknown key type "${type}"; known types: ${describeKnownTypes()}`);
+  if (!isPlainKeyType(type)) {
+    throw new SshFormatError(`unknown key type ${shownName(type)}; known types: ${describeKnownTypes()}`);
+  }
   parsePublicKeyBlob(blob, `${type} public key`);
   return blob;
 }

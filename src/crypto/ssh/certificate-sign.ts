@@ -33,21 +33,24 @@ export const defaultUserExtensions: Record<string, string> = Object.freeze({
 
 function secondsOf(date: Date, field: string): bigint {
   const ms = date.getTime();
-  if (!Number.isFinite(ms) || ms < 0)
+  if (!Number.isFinite(ms) || ms < 0) {
     throw new SshFormatError(`${field} must be a valid date after 1970, got ${date}`);
+  }
   return BigInt(Math.floor(ms / 1000));
 }
 
 function checkSpec(spec: SshCertSpec): void {
   // OpenSSH reads an empty principal list as "any user" / "any host": never issue that by accident.
   if (spec.principals.length === 0) throw new SshFormatError("a certificate needs at least one principal");
-  if (spec.principals.some((p) => p === ""))
+  if (spec.principals.some((p) => p === "")) {
     throw new SshFormatError("a certificate principal must not be empty");
+  }
   if (spec.certType !== "user" && spec.certType !== "host") {
     throw new SshFormatError(`certType must be "user" or "host", got "${spec.certType}"`);
   }
-  if (spec.serial < 0n || spec.serial > UINT64_MAX)
+  if (spec.serial < 0n || spec.serial > UINT64_MAX) {
     throw new SshFormatError(`serial ${spec.serial} is not a uint64`);
+  }
 }
 
 /** Sign a certificate with the CA private key; returns the cert line "<cert type> <base64>". */

@@ -1,5 +1,5 @@
 // The OpenSSH certificate structure (PROTOCOL.certkeys, draft-miller-ssh-cert) and its parser.
-import { SshFormatError } from "./errors.ts";
+import { SshFormatError, shownName } from "./errors.ts";
 import { describeKnownTypes, plainTypeOfCertType } from "./key-types.ts";
 import { decodeKeyLine, formatKeyLine } from "./line.ts";
 import { decodeOptions } from "./options.ts";
@@ -46,7 +46,7 @@ export function parseCertificateBlob(blob: Uint8Array): SshCertificate {
   const keyType = plainTypeOfCertType(type);
   if (!keyType) {
     throw new SshFormatError(
-      `"${type}" is not a certificate type we know; known key types: ${describeKnownTypes()}`,
+      `${shownName(type)} is not a certificate type we know; known key types: ${describeKnownTypes()}`,
     );
   }
   const nonce = r.string("nonce");
@@ -55,8 +55,9 @@ export function parseCertificateBlob(blob: Uint8Array): SshCertificate {
   const certTypeCode = r.uint32("certificate type (user/host)");
   const certType =
     certTypeCode === certTypeCodes.user ? "user" : certTypeCode === certTypeCodes.host ? "host" : undefined;
-  if (!certType)
+  if (!certType) {
     throw new SshFormatError(`certificate type code must be 1 (user) or 2 (host), got ${certTypeCode}`);
+  }
   const keyId = r.text("key id");
   const principals = r.stringList("valid principals");
   const validAfter = r.uint64("valid after");
@@ -95,7 +96,7 @@ export function parseCertificateBlob(blob: Uint8Array): SshCertificate {
 export function parseSshCertificate(line: string): SshCertificate {
   const { type, blob } = decodeKeyLine(line);
   if (!plainTypeOfCertType(type)) {
-    throw new SshFormatError(`expected an OpenSSH certificate, got a "${type}" key line`);
+    throw new SshFormatError(`expected an OpenSSH certificate, got a ${shownName(type)} key line`);
   }
   return parseCertificateBlob(blob);
 }

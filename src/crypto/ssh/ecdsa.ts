@@ -44,8 +44,9 @@ export function sshSignatureToP1363(body: Uint8Array, curve: EcdsaCurve): Uint8A
   r.expectEnd();
   const out = new Uint8Array(2 * curve.size);
   halves.forEach((half, i) => {
-    if (half.length > curve.size)
+    if (half.length > curve.size) {
       throw new SshFormatError(`ECDSA signature: ${i ? "s" : "r"} is too large for ${curve.sshName}`);
+    }
     out.set(half, (i + 1) * curve.size - half.length);
   });
   return out;

@@ -11,3 +11,9 @@ export class SshFormatError extends UserError {
     this.name = "SshFormatError";
   }
 }
+
+/** A name read from untrusted bytes, safe to put in a message: quoted if printable, else described. */
+export function shownName(name: string): string {
+  if (/^[\x21-\x7e]{1,80}$/.test(name)) return `"${name}"`;
+  return name === "" ? "an empty name" : "unreadable bytes (no type name: damaged data?)";
+}

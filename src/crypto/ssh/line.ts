@@ -1,6 +1,6 @@
 // The one-line text form of keys and certificates: "<type> <base64 blob> [comment]", as in
 // authorized_keys, known_hosts (after the host field) and *.pub files.
-import { SshFormatError } from "./errors.ts";
+import { SshFormatError, shownName } from "./errors.ts";
 import { SshReader } from "./wire.ts";
 
 const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -17,7 +17,8 @@ export function fromBase64(text: string, what: string): Uint8Array {
   if (!base64Pattern.test(text) || !matches) {
     throw new SshFormatError(`${what} is not valid base64 (damaged or cut off?)`);
   }
-  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+  // A copy: small Buffers are views into a shared pool that callers should not see through .buffer.
+  return new Uint8Array(decoded);
 }
 
 export interface KeyLine {
@@ -51,9 +52,10 @@ export interface DecodedKeyLine {
 /** Split and decode a key line, and check that the type it names is the type inside the blob. */
 export function decodeKeyLine(line: string): DecodedKeyLine {
   const { type, base64, comment } = splitKeyLine(line);
-  const blob = fromBase64(base64, `the data of the ${type} key`);
-  const inner = new SshReader(blob, `${type} key data`).text("key type");
-  if (inner !== type)
-    throw new SshFormatError(`the key line says "${type}" but its data holds a "${inner}" key`);
+  const blob = fromBase64(base64, `the data of the ${shownName(type)} key`);
+  const inner = new SshReader(blob, `${shownName(type)} key data`).text("key type");
+  if (inner !== type) {
+    throw new SshFormatError(`the key line says ${shownName(type)} but its data holds ${shownName(inner)}`);
+  }
   return { type, blob, comment };
 }

@@ -1,6 +1,6 @@
 // Certificate critical options and extensions (PROTOCOL.certkeys): a packed list of
 // string(name) + string(data), where data is empty for flags or itself holds string(value).
-import { SshFormatError } from "./errors.ts";
+import { SshFormatError, shownName } from "./errors.ts";
 import { SshReader, SshWriter } from "./wire.ts";
 
 const utf8 = new TextEncoder();
@@ -28,14 +28,14 @@ export function decodeOptions(packed: Uint8Array, what: string): Record<string, 
   const seen = new Map<string, string>();
   while (r.remaining > 0) {
     const name = r.text("option name");
-    const data = r.string(`data of "${name}"`);
+    const data = r.string(`data of ${shownName(name)}`);
     let value = "";
     if (data.length > 0) {
-      const inner = new SshReader(data, `${what}: data of "${name}"`);
+      const inner = new SshReader(data, `${what}: data of ${shownName(name)}`);
       value = inner.text("value");
       inner.expectEnd();
     }
-    if (seen.has(name)) throw new SshFormatError(`${what}: "${name}" appears twice`);
+    if (seen.has(name)) throw new SshFormatError(`${what}: ${shownName(name)} appears twice`);
     seen.set(name, value);
   }
   // fromEntries defines own properties, so a name like "__proto__" stays plain data.

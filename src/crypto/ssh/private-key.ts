@@ -24,8 +24,9 @@ async function privateFields(pair: CryptoKeyPair): Promise<{ type: string; field
   }
   const { type, curve } = sshTypeOfWebCryptoKey(pair.privateKey);
   const publicType = sshTypeOfWebCryptoKey(pair.publicKey).type;
-  if (publicType !== type)
+  if (publicType !== type) {
     throw new SshFormatError(`key pair mismatch: ${type} private key with ${publicType} public key`);
+  }
   const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
   const publicRaw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
   const derivedPublic = curve

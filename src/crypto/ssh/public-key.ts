@@ -1,7 +1,7 @@
 // Public key blobs: reading and checking the fields of every type we know, and writing the
 // blob of a WebCrypto key (Ed25519, ECDSA).
 import { curveBySshName, curveByWebCryptoName, type EcdsaCurve } from "./ecdsa.ts";
-import { SshFormatError } from "./errors.ts";
+import { SshFormatError, shownName } from "./errors.ts";
 import { describeKnownTypes, isCertType, keyTypes } from "./key-types.ts";
 import { decodeKeyLine, formatKeyLine } from "./line.ts";
 import { SshReader, SshWriter, webCryptoBytes } from "./wire.ts";
@@ -17,8 +17,11 @@ export interface PublicKeyFields {
 /** Read and check the key fields of `plainType` (they follow the type name, or a certificate's nonce). */
 export function readKeyFields(r: SshReader, plainType: string): PublicKeyFields {
   const info = keyTypes[plainType];
-  if (!info)
-    throw new SshFormatError(`unknown key type "${plainType}"; known types: ${describeKnownTypes()}`);
+  if (!info) {
+    throw new SshFormatError(
+      `unknown key type ${shownName(plainType)}; known types: ${describeKnownTypes()}`,
+    );
+  }
   const start = r.position;
   const values = info.fields.map((f) => (f.kind === "mpint" ? r.mpint(f.name) : r.string(f.name)));
   checkKeyValues(plainType, values);
@@ -28,14 +31,15 @@ export function readKeyFields(r: SshReader, plainType: string): PublicKeyFields 
 function checkKeyValues(type: string, values: Uint8Array[]): void {
   const [first, second] = values as [Uint8Array, Uint8Array | undefined];
   if (type === "ssh-ed25519" || type === "sk-ssh-ed25519@openssh.com") {
-    if (first.length !== 32)
+    if (first.length !== 32) {
       throw new SshFormatError(`${type} public key must be 32 bytes, got ${first.length}`);
+    }
   } else if (type.includes("ecdsa-sha2-")) {
     const curveName = new TextDecoder().decode(first);
     const curve = curveBySshName(curveName);
     if (!curve || !type.includes(curve.keyType)) {
       throw new SshFormatError(
-        `${type} key names curve "${curveName}", which does not belong to that key type`,
+        `${type} key names curve ${shownName(curveName)}, which does not belong to that key type`,
       );
     }
     const point = second as Uint8Array;
@@ -53,8 +57,9 @@ function checkKeyValues(type: string, values: Uint8Array[]): void {
 export function parsePublicKeyBlob(blob: Uint8Array, what = "public key"): PublicKeyFields {
   const r = new SshReader(blob, what);
   const type = r.text("key type");
-  if (isCertType(type))
+  if (isCertType(type)) {
     throw new SshFormatError(`${what} is a ${type} certificate where a plain public key is required`);
+  }
   const fields = readKeyFields(r, type);
   r.expectEnd();
   return fields;

@@ -13,8 +13,9 @@ import { SshReader, SshWriter, webCryptoBytes } from "./wire.ts";
 
 /** Sign `data` with an Ed25519 or ECDSA private key; returns the SSH signature blob. */
 export async function signSshData(privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
-  if (privateKey.type !== "private")
+  if (privateKey.type !== "private") {
     throw new SshFormatError(`signing needs a private key, got a ${privateKey.type} key`);
+  }
   const { type, curve } = sshTypeOfWebCryptoKey(privateKey);
   const params = curve ? { name: "ECDSA", hash: curve.hash } : { name: "Ed25519" };
   const raw = new Uint8Array(await crypto.subtle.sign(params, privateKey, webCryptoBytes(data)));

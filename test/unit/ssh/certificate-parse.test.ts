@@ -28,7 +28,16 @@ const keyTypeOf: Record<string, string> = {
 /** Generate a key with ssh-keygen; returns the private key path and the .pub line. */
 function keygen(kind: string, name: string): { path: string; line: string } {
   const path = temp.path(name);
-  sshKeygen(...(keygenArgs[kind] as string[]), "-q", "-N", "", "-C", `${name} comment with spaces`, "-f", path);
+  sshKeygen(
+    ...(keygenArgs[kind] as string[]),
+    "-q",
+    "-N",
+    "",
+    "-C",
+    `${name} comment with spaces`,
+    "-f",
+    path,
+  );
   return { path, line: readFileSync(`${path}.pub`, "utf8").trim() };
 }
 
@@ -38,7 +47,8 @@ function keygenSign(ca: string, subject: string, args: string[]): string {
   return readFileSync(`${subject}-cert.pub`, "utf8").trim();
 }
 
-const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) =>
+  new Date(Date.UTC(y, mo - 1, d, h, mi, s));
 
 describe("certificates from ssh-keygen -s", () => {
   const pairs: [string, string][] = [
@@ -74,7 +84,11 @@ describe("certificates from ssh-keygen -s", () => {
         "source-address": "10.0.0.0/8,::1/128",
         "verify-required": "",
       });
-      expect(cert.extensions).toEqual({ "login@example.com": "alice", "permit-agent-forwarding": "", "permit-pty": "" });
+      expect(cert.extensions).toEqual({
+        "login@example.com": "alice",
+        "permit-agent-forwarding": "",
+        "permit-pty": "",
+      });
       expect(cert.nonce.length).toBe(32);
       expect(cert.publicKeyLine).toBe(subject.line.split(" ").slice(0, 2).join(" "));
       expect(cert.signatureKeyLine).toBe(ca.line.split(" ").slice(0, 2).join(" "));
@@ -87,7 +101,15 @@ describe("certificates from ssh-keygen -s", () => {
     const ca = keygen("ed25519", "ca-host");
     const host = keygen("p256", "host");
     const cert = parseSshCertificate(
-      keygenSign(ca.path, host.path, ["-h", "-I", "node-1", "-n", "node1.example.com", "-V", "always:forever"]),
+      keygenSign(ca.path, host.path, [
+        "-h",
+        "-I",
+        "node-1",
+        "-n",
+        "node1.example.com",
+        "-V",
+        "always:forever",
+      ]),
     );
     expect(cert.certType).toBe("host");
     expect(cert.serial).toBe(0n);
@@ -101,7 +123,9 @@ describe("certificates from ssh-keygen -s", () => {
   test("user cert with the default extensions and forever validity", async () => {
     const ca = keygen("p256", "ca-default");
     const user = keygen("ed25519", "user-default");
-    const cert = parseSshCertificate(keygenSign(ca.path, user.path, ["-I", "u", "-n", "u", "-V", "20200101:forever"]));
+    const cert = parseSshCertificate(
+      keygenSign(ca.path, user.path, ["-I", "u", "-n", "u", "-V", "20200101:forever"]),
+    );
     expect(cert.validAfter).toEqual(utc(2020, 1, 1));
     expect(cert.validBefore).toBe("forever");
     expect(Object.keys(cert.extensions)).toEqual([

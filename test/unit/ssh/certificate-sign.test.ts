@@ -80,7 +80,9 @@ describe("signSshCertificate read by ssh-keygen", () => {
       expect(lists["Critical Options"]).toEqual(options.sort());
       const extensions = Object.keys(spec.extensions ?? {});
       // ssh-keygen shows unknown extensions' data as hex; the flags by name, all in wire (sorted) order.
-      const expectedExtensions = extensions.sort().map((name) => (name.includes("@") ? expect.stringContaining(name) : name));
+      const expectedExtensions = extensions
+        .sort()
+        .map((name) => (name.includes("@") ? expect.stringContaining(name) : name));
       expect(lists.Extensions).toEqual(expectedExtensions);
 
       const fingerprintLine = sshKeygen("-l", "-f", path);
@@ -102,14 +104,18 @@ describe("signSshCertificate read by ssh-keygen", () => {
     const path = temp.path("ext-cert.pub");
     await writeFile(path, await signSshCertificate(spec, caPair.privateKey, caLine));
     // "alice" is 5 bytes: inner string 00000005 616c696365, 9 bytes of data in all.
-    expect(listCertificate(path).lists.Extensions).toContain("login@example.com UNKNOWN OPTION: 00000005616c696365 (len 9)");
+    expect(listCertificate(path).lists.Extensions).toContain(
+      "login@example.com UNKNOWN OPTION: 00000005616c696365 (len 9)",
+    );
   });
 
   test("a nonce we pass is used as is", async () => {
     const caPair = await generateKeyPair("p256");
     const caLine = await sshPublicKeyLine(caPair.publicKey);
     const nonce = new Uint8Array(32).fill(7);
-    const cert = parseSshCertificate(await signSshCertificate(specFor("host", caLine, 2), caPair.privateKey, caLine, nonce));
+    const cert = parseSshCertificate(
+      await signSshCertificate(specFor("host", caLine, 2), caPair.privateKey, caLine, nonce),
+    );
     expect(cert.nonce).toEqual(nonce);
   });
 });
@@ -131,14 +137,20 @@ describe("signSshCertificate refuses bad specs", () => {
   });
   test("empty validity window", async () => {
     const bad = { ...spec, validBefore: spec.validAfter };
-    await expect(signSshCertificate(bad, caPair.privateKey, caLine)).rejects.toThrow("validBefore must be later");
+    await expect(signSshCertificate(bad, caPair.privateKey, caLine)).rejects.toThrow(
+      "validBefore must be later",
+    );
   });
   test("invalid date", async () => {
     const bad = { ...spec, validAfter: new Date("nope") };
-    await expect(signSshCertificate(bad, caPair.privateKey, caLine)).rejects.toThrow("validAfter must be a valid date");
+    await expect(signSshCertificate(bad, caPair.privateKey, caLine)).rejects.toThrow(
+      "validAfter must be a valid date",
+    );
   });
   test("serial out of uint64 range", async () => {
-    await expect(signSshCertificate({ ...spec, serial: -1n }, caPair.privateKey, caLine)).rejects.toThrow("not a uint64");
+    await expect(signSshCertificate({ ...spec, serial: -1n }, caPair.privateKey, caLine)).rejects.toThrow(
+      "not a uint64",
+    );
   });
   test("CA private key and CA public line of different types", async () => {
     const other = await sshPublicKeyLine((await generateKeyPair("p256")).publicKey);
@@ -149,16 +161,23 @@ describe("signSshCertificate refuses bad specs", () => {
   });
   test("a certificate as the subject key", async () => {
     const certLine = await signSshCertificate(spec, caPair.privateKey, caLine);
-    await expect(signSshCertificate({ ...spec, publicKeyLine: certLine }, caPair.privateKey, caLine)).rejects.toThrow(
-      "expected a public key line",
-    );
+    await expect(
+      signSshCertificate({ ...spec, publicKeyLine: certLine }, caPair.privateKey, caLine),
+    ).rejects.toThrow("expected a public key line");
   });
   test("an RSA CA key", async () => {
     const rsa = (await crypto.subtle.generateKey(
-      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      {
+        name: "RSASSA-PKCS1-v1_5",
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
       true,
       ["sign", "verify"],
     )) as CryptoKeyPair;
-    await expect(signSshCertificate(spec, rsa.privateKey, caLine)).rejects.toThrow("must be Ed25519 or ECDSA");
+    await expect(signSshCertificate(spec, rsa.privateKey, caLine)).rejects.toThrow(
+      "must be Ed25519 or ECDSA",
+    );
   });
 });

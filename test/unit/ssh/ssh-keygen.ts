@@ -15,7 +15,9 @@ export function sshKeygen(...args: string[]): string {
 }
 
 /** A fresh temp dir for one test file; call `remove` in afterAll. */
-export async function makeTempDir(prefix: string): Promise<{ path: (name: string) => string; remove: () => Promise<void> }> {
+export async function makeTempDir(
+  prefix: string,
+): Promise<{ path: (name: string) => string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `ssh-${prefix}-`));
   return { path: (name) => join(dir, name), remove: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -36,9 +38,9 @@ export function keygenValidity(validAfter: Date, validBefore: Date | "forever"):
   return after ? `from ${after} to ${keygenTime(validBefore)}` : `before ${keygenTime(validBefore)}`;
 }
 
-export async function generateKeyPair(kind: "ed25519" | "p256"): Promise<CryptoKeyPair> {
+export async function generateKeyPair(kind: "ed25519" | "p256", extractable = true): Promise<CryptoKeyPair> {
   const algorithm = kind === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" };
-  return (await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as CryptoKeyPair;
+  return (await crypto.subtle.generateKey(algorithm, extractable, ["sign", "verify"])) as CryptoKeyPair;
 }
 
 export interface KeygenCertListing {

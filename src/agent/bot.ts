@@ -1,0 +1,152 @@
+// The bot runtime: lock storage, get an identity, produce every output, then (daemon) renew
+// on every renewal_interval and on SIGHUP/SIGUSR1, with capped jittered backoff on failure.
+// The last good outputs are never removed when a renewal fails.
+
+import { arch, hostname, platform } from "node:os";
+import type { BotHeartbeat } from "../protocol/messages.ts";
+import { paths } from "../protocol/messages.ts";
+import { UserError } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import { VERSION } from "../version.ts";
+import { parseHostPort } from "../cli/host-port.ts";
+import { backoffDelay, Waiter } from "./backoff.ts";
+import type { BotConfig } from "./config/index.ts";
+import { serverAddress } from "./connect.ts";
+import { Health } from "./health.ts";
+import { IdentityManager } from "./identity/acquire.ts";
+import { IdentityOutput } from "./services/identity-output.ts";
+import type { OutputService, ServiceContext } from "./services/service.ts";
+import { SshHostOutput } from "./services/ssh-host-output.ts";
+import { openStore } from "./storage/open.ts";
+
+const log = logger("TBOT");
+const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
+
+function buildServices(cfg: BotConfig): OutputService[] {
+  return cfg.services.map((s, i) => (s.type === "identity" ? new IdentityOutput(s, i) : new SshHostOutput(s, i)));
+}
+
+export interface RunningBot {
+  /** Resolves with the exit code. */
+  done: Promise<number>;
+  health: Health;
+  reload(): void;
+  stop(): void;
+}
+
+export async function startBot(cfg: BotConfig): Promise<RunningBot> {
+  const storage = openStore(cfg.storage);
+  await storage.init();
+  const release = await storage.lock();
+  const services = buildServices(cfg);
+  const health = new Health();
+  health.register("identity");
+  for (const s of services) {
+    await s.init();
+    health.register(s.name);
+  }
+  const ids = new IdentityManager(cfg, storage);
+  const addr = parseHostPort(serverAddress(cfg), cfg.proxyServer ? 443 : 3025);
+  if (typeof addr === "string") throw new UserError(`server address: ${addr}`);
+  const startedAt = Date.now();
+  const waiter = new Waiter();
+  let stopping = false;
+  let lastHeartbeat = 0;
+
+  async function heartbeat(isStartup: boolean) {
+    const hb: BotHeartbeat = {
+      is_startup: isStartup,
+      hostname: hostname(),
+      version: VERSION,
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+      one_shot: cfg.oneshot,
+      architecture: arch(),
+      os: platform(),
+    };
+    try {
+      await ids.api().post(paths.botHeartbeat, hb);
+      lastHeartbeat = Date.now();
+    } catch (e) {
+      log.debug("Heartbeat failed (best effort)", { error: (e as Error).message });
+    }
+  }
+
+  /** One full iteration: identity, then every output. Throws on the first failure. */
+  async function iterate(): Promise<void> {
+    try {
+      await ids.refresh();
+      health.set("identity", "healthy");
+    } catch (e) {
+      health.set("identity", "unhealthy", (e as Error).message);
+      throw e;
+    }
+    const id = ids.current!;
+    const ctx: ServiceContext = {
+      api: ids.api(),
+      identity: id,
+      clusterName: id.tls.clusterName,
+      serverHost: addr.host,
+      serverPort: addr.port,
+      credentialTtlMs: cfg.credentialTtlMs,
+    };
+    const failures: string[] = [];
+    await Promise.all(
+      services.map(async (s) => {
+        try {
+          await s.run(ctx);
+          health.set(s.name, "healthy");
+          log.info("Generated output", { service: s.name, type: s.type });
+        } catch (e) {
+          health.set(s.name, "unhealthy", (e as Error).message);
+          failures.push(`${s.name}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    if (failures.length) throw new UserError(`output failed: ${failures.join("; ")}`);
+    if (lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS) await heartbeat(lastHeartbeat === 0);
+  }
+
+  const done = (async (): Promise<number> => {
+    try {
+      if (cfg.oneshot) {
+        await iterate();
+        log.info("One-shot mode: outputs written, exiting");
+        return 0;
+      }
+      let attempt = 0;
+      const capMs = Math.max(1000, Math.min(60_000, cfg.renewalIntervalMs));
+      while (!stopping) {
+        try {
+          await iterate();
+          attempt = 0;
+          log.debug("Next renewal scheduled", { in_ms: cfg.renewalIntervalMs });
+          await waiter.sleep(cfg.renewalIntervalMs);
+        } catch (e) {
+          const delay = backoffDelay(attempt++, capMs);
+          log.error("Renewal failed; keeping the last good outputs and retrying", {
+            error: (e as Error).message,
+            retry_in_ms: delay,
+            attempt,
+          });
+          await waiter.sleep(delay);
+        }
+      }
+      return 0;
+    } finally {
+      release();
+    }
+  })();
+
+  return {
+    done,
+    health,
+    reload() {
+      log.info("Reload requested: renewing now");
+      waiter.wake();
+    },
+    stop() {
+      stopping = true;
+      waiter.wake();
+    },
+  };
+}

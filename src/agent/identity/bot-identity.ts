@@ -1,0 +1,98 @@
+// The bot's own (internal) identity on the agent side: private key, certificates and the
+// cluster's CAs, kept in storage under the reference's file names (Appendix A).
+
+import { createHash } from "node:crypto";
+import { generateKeyPair, privateKeyPem, publicKeyPem } from "../../crypto/keys.ts";
+import { sshPublicKeyLine } from "../../crypto/ssh/index.ts";
+import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts";
+import type { Certificates, PublicKeys } from "../../protocol/messages.ts";
+import type { Store } from "../storage/store.ts";
+
+export interface BotIdentity {
+  keyPem: string;
+  sshPublicKey: string;
+  sshCert: string;
+  tlsCertPem: string;
+  /** Host CA certificates: what we trust for the auth server. */
+  tlsCaPems: string[];
+  /** Host CA SSH keys. */
+  sshCaKeys: string[];
+  tls: TlsIdentity;
+}
+
+export interface FreshKey {
+  keyPem: string;
+  publicKeys: PublicKeys;
+}
+
+/** A new key pair for one request: the bot never reuses a key across renewals. */
+export async function freshKey(): Promise<FreshKey> {
+  const pair = await generateKeyPair("ecdsa-p256");
+  const [keyPem, tls, ssh] = await Promise.all([
+    privateKeyPem(pair.privateKey),
+    publicKeyPem(pair.publicKey),
+    sshPublicKeyLine(pair.publicKey),
+  ]);
+  return { keyPem, publicKeys: { tls_public_key: tls, ssh_public_key: ssh } };
+}
+
+export function identityFrom(key: FreshKey, certs: Certificates): BotIdentity {
+  return {
+    keyPem: key.keyPem,
+    sshPublicKey: key.publicKeys.ssh_public_key,
+    sshCert: certs.ssh_cert,
+    tlsCertPem: certs.tls_cert,
+    tlsCaPems: certs.tls_ca_certs,
+    sshCaKeys: certs.ssh_ca_keys,
+    tls: parseTlsIdentity(certs.tls_cert),
+  };
+}
+
+export const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
+
+// Appendix A keeps CA lists "$"-separated in one file; so do we.
+const SEP = "$";
+
+export async function saveIdentity(store: Store, id: BotIdentity, tokenHashHex: string): Promise<void> {
+  await store.writeSet("storage", {
+    key: id.keyPem,
+    "key.pub": `${id.sshPublicKey}\n`,
+    "key-cert.pub": `${id.sshCert}\n`,
+    tlscert: id.tlsCertPem,
+    tlscacerts: id.tlsCaPems.join(SEP),
+    sshcacerts: id.sshCaKeys.join(SEP),
+    tokenhash: tokenHashHex,
+  });
+}
+
+export interface StoredIdentity {
+  identity: BotIdentity;
+  tokenHash: string;
+}
+
+export async function loadIdentity(store: Store): Promise<StoredIdentity | null> {
+  const [key, pub, cert, tls, cas, sshcas, th] = await Promise.all(
+    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash"].map((n) => store.read(n)),
+  );
+  if (!key || !tls || !cas) return null;
+  try {
+    return {
+      identity: {
+        keyPem: key,
+        sshPublicKey: (pub ?? "").trim(),
+        sshCert: (cert ?? "").trim(),
+        tlsCertPem: tls,
+        tlsCaPems: cas.split(SEP).filter(Boolean),
+        sshCaKeys: (sshcas ?? "").split(SEP).filter(Boolean),
+        tls: parseTlsIdentity(tls),
+      },
+      tokenHash: (th ?? "").trim(),
+    };
+  } catch {
+    return null; // unreadable leftovers: treat as no identity and join again
+  }
+}
+
+export function isExpired(id: BotIdentity, now = Date.now()): boolean {
+  return id.tls.notAfter.getTime() <= now;
+}

@@ -1,0 +1,365 @@
+// tbot's command line: argv → command + flags (strict, kingpin-like: --flag=value, --flag value,
+// --no-<bool>), and for start/configure the BotConfig built from file, flags and environment.
+
+import { parseArgs } from "node:util";
+import {
+  applyOverrides,
+  type BotConfig,
+  type DecodedConfig,
+  type DirectoryReader,
+  decodeConfig,
+  type FromCli,
+  type IdentityService,
+  loadDecodedConfig,
+  parseDestinationUri,
+  type StartOverrides,
+  validateConfig,
+} from "../agent/config/index.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+
+export interface TbotArgs {
+  command: "start" | "configure" | "version" | "help" | "ssh-proxy-command" | string;
+  subcommand?: string;
+  flags: Record<string, string | boolean | string[]>;
+  positionals: string[];
+}
+
+const options = {
+  config: { type: "string", short: "c" },
+  "config-string": { type: "string" },
+  debug: { type: "boolean", short: "d" },
+  "log-format": { type: "string" },
+  fips: { type: "boolean" },
+  insecure: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  "auth-server": { type: "string", short: "a" },
+  "proxy-server": { type: "string" },
+  token: { type: "string" },
+  "join-method": { type: "string" },
+  "join-uri": { type: "string" },
+  "ca-pin": { type: "string", multiple: true },
+  "certificate-ttl": { type: "string" },
+  "renewal-interval": { type: "string" },
+  oneshot: { type: "boolean" },
+  "diag-addr": { type: "string" },
+  "data-dir": { type: "string" },
+  storage: { type: "string" },
+  "destination-dir": { type: "string" },
+  "pid-file": { type: "string" },
+  "registration-secret": { type: "string" },
+  "registration-secret-path": { type: "string" },
+  "static-key-path": { type: "string" },
+  output: { type: "string", short: "o" },
+  destination: { type: "string" },
+  "reader-user": { type: "string", multiple: true },
+  "reader-group": { type: "string", multiple: true },
+  "ssh-config": { type: "string" },
+  "allow-reissue": { type: "boolean" },
+  cluster: { type: "string" },
+  "tls-routing": { type: "boolean" },
+  "connection-upgrade": { type: "boolean" },
+  resume: { type: "boolean" },
+  user: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  overwrite: { type: "boolean" },
+  format: { type: "string" },
+  static: { type: "boolean" },
+  service: { type: "string" },
+  timeout: { type: "string" },
+} as const;
+
+const globalFlags = ["config", "config-string", "debug", "log-format", "fips", "insecure", "help"];
+const startFlags = [
+  ...["auth-server", "proxy-server", "token", "join-method", "join-uri", "ca-pin", "certificate-ttl"],
+  ...["renewal-interval", "oneshot", "diag-addr", "data-dir", "storage", "destination-dir", "pid-file"],
+  ...["registration-secret", "registration-secret-path", "static-key-path"],
+];
+const identityModeFlags = [
+  "destination",
+  "reader-user",
+  "reader-group",
+  "ssh-config",
+  "allow-reissue",
+  "cluster",
+];
+
+/** Flags each command accepts besides the global ones; subcommands as "<command> <sub>". */
+const commandFlags: Record<string, readonly string[]> = {
+  start: [...startFlags, ...identityModeFlags],
+  configure: [...startFlags, ...identityModeFlags, "output"],
+  version: [],
+  help: [],
+  "ssh-proxy-command": [
+    ...["destination-dir", "proxy-server", "cluster", "tls-routing", "connection-upgrade", "resume"],
+    ...["user", "host", "port"],
+  ],
+  "keypair create": ["proxy-server", "storage", "overwrite", "format", "static", "static-key-path"],
+  "tpm identify": [],
+  wait: ["diag-addr", "service", "timeout"],
+  migrate: ["output"],
+};
+const commandsWithSubcommands: Record<string, readonly string[]> = { keypair: ["create"], tpm: ["identify"] };
+/** Modes of `tbot start <mode>` this build has; the reference's others are named as missing. */
+const startModes = ["legacy", "identity", "noop"];
+const referenceStartModes = [
+  ...["database", "kubernetes", "kubernetes/v2", "application", "application-tunnel", "application-proxy"],
+  ...["database-tunnel", "ssh-multiplexer", "spiffe-svid", "workload-identity-x509", "workload-identity-jwt"],
+  ...["workload-identity-api", "workload-identity-aws-roles-anywhere"],
+];
+
+const seeHelp = 'run "tbot help" for usage';
+
+export function parseTbotArgs(argv: string[]): TbotArgs {
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, allowNegative: true });
+  } catch (e) {
+    throw usageError(describeParseError(e as Error & { code?: string }));
+  }
+  const flags: Record<string, string | boolean | string[]> = {};
+  for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined) flags[k] = v;
+
+  const positionals = [...parsed.positionals];
+  let command = positionals.shift() ?? "help";
+  if (flags.help === true && command !== "help") {
+    positionals.unshift(command);
+    command = "help";
+  }
+  const args: TbotArgs = { command, flags, positionals };
+  // Help ignores whatever else was on the line: "tbot start --help --token x" still helps.
+  if (command === "help") return args;
+
+  let flagKey = command;
+  const subcommands = commandsWithSubcommands[command];
+  if (subcommands) {
+    const sub = positionals.shift();
+    if (sub === undefined || !subcommands.includes(sub))
+      throw usageError(`"tbot ${command}" needs a subcommand: ${subcommands.join(", ")}`);
+    args.subcommand = sub;
+    flagKey = `${command} ${sub}`;
+  } else if (command === "start" || command === "configure") {
+    const mode = positionals.shift();
+    if (mode !== undefined) args.subcommand = checkStartMode(command, mode);
+  }
+  const allowed = commandFlags[flagKey];
+  if (!allowed) throw usageError(`unknown command "${command}"`);
+  if (positionals.length > 0)
+    throw usageError(`unexpected argument "${positionals[0]}" for "tbot ${flagKey}"`);
+  for (const k of Object.keys(flags)) {
+    if (!globalFlags.includes(k) && !allowed.includes(k))
+      throw usageError(`flag --${k} is not valid for "tbot ${flagKey}"`);
+  }
+  if (args.subcommand !== "identity" && (command === "start" || command === "configure")) {
+    const k = identityModeFlags.find((f) => f in flags);
+    if (k) throw usageError(`flag --${k} belongs to "tbot ${command} identity"`);
+  }
+  checkChoice(flags, "log-format", ["text", "json"]);
+  checkChoice(flags, "ssh-config", ["on", "off"]);
+  return args;
+}
+
+function checkStartMode(command: string, mode: string): string {
+  if (startModes.includes(mode)) return mode;
+  if (referenceStartModes.includes(mode))
+    throw usageError(
+      `"tbot ${command} ${mode}" is not supported by this build; available: ${startModes.join(", ")}`,
+    );
+  throw usageError(`unknown mode "${mode}" for "tbot ${command}"; available: ${startModes.join(", ")}`);
+}
+
+function checkChoice(flags: TbotArgs["flags"], name: string, choices: string[]): void {
+  const v = flags[name];
+  if (typeof v === "string" && !choices.includes(v))
+    throw usageError(`--${name} must be one of ${choices.join(", ")}, got "${v}"`);
+}
+
+function usageError(message: string): UserError {
+  return new UserError(`${message}; ${seeHelp}`, "bad_parameter", ExitCode.usage);
+}
+
+function describeParseError(e: Error & { code?: string }): string {
+  const first = e.message.split("\n")[0] ?? e.message;
+  const flag = /'(-{1,2}[^' ]+)/.exec(first)?.[1];
+  switch (e.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown flag ${flag ?? first}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/argument missing/.test(first)) return `flag ${flag} needs a value`;
+      if (/does not take an argument/.test(first)) return `flag ${flag} does not take a value`;
+      if (/ambiguous/.test(first))
+        return `flag ${flag} needs a value; write ${flag}=<value> if it starts with "-"`;
+      return first;
+    default:
+      return first;
+  }
+}
+
+const truthy = new Set(["1", "t", "true", "yes", "on"]);
+const falsy = new Set(["", "0", "f", "false", "no", "off"]);
+
+function envBool(env: Record<string, string | undefined>, name: string): boolean {
+  const v = env[name];
+  if (v === undefined) return false;
+  const w = v.trim().toLowerCase();
+  if (truthy.has(w)) return true;
+  if (falsy.has(w)) return false;
+  throw new UserError(`${name}: expected true or false, got "${v}"`);
+}
+
+/** A string flag, else an environment variable, tagged with where it came from. */
+function pick(args: TbotArgs, flag: string, env?: Record<string, string | undefined>, envName?: string) {
+  const v = args.flags[flag];
+  if (typeof v === "string") return { value: v, from: `--${flag}` };
+  const e = envName ? env?.[envName] : undefined;
+  if (e !== undefined && e !== "") return { value: e, from: envName! };
+  return undefined;
+}
+
+/** The config `tbot start` / `tbot configure` runs with: file (or none), then env, then flags. */
+export async function buildStartConfig(
+  args: TbotArgs,
+  env: Record<string, string | undefined>,
+): Promise<{ config: BotConfig; warnings: string[] }> {
+  if (args.command !== "start" && args.command !== "configure")
+    throw new UserError(`buildStartConfig is for start and configure, not "${args.command}"`);
+  const mode = args.subcommand ?? "legacy";
+  const base = await loadBase(args, env);
+  if (base && mode !== "legacy")
+    throw usageError(
+      `"tbot ${args.command} ${mode}" builds its config from flags and cannot be combined with a config file; ` +
+        `use "tbot ${args.command} -c <file>"`,
+    );
+
+  const caPins = args.flags["ca-pin"];
+  const o: StartOverrides = {
+    cwd: process.cwd(),
+    debug: args.flags.debug === true || envBool(env, "TBOT_DEBUG"),
+    insecure: args.flags.insecure === true,
+    fips: args.flags.fips === true,
+    oneshot: args.flags.oneshot === true,
+  };
+  const strings: [keyof StartOverrides, string, string?][] = [
+    ["proxyServer", "proxy-server", "TELEPORT_PROXY"],
+    ["authServer", "auth-server", "TELEPORT_AUTH_SERVER"],
+    ["joinUri", "join-uri"],
+    ["token", "token", "TELEPORT_BOT_TOKEN"],
+    ["joinMethod", "join-method"],
+    ["credentialTtl", "certificate-ttl"],
+    ["renewalInterval", "renewal-interval"],
+    ["diagAddr", "diag-addr"],
+    ["dataDir", "data-dir"],
+    ["storage", "storage"],
+    ["destinationDir", "destination-dir"],
+    ["registrationSecret", "registration-secret"],
+    ["registrationSecretPath", "registration-secret-path"],
+    ["staticKeyPath", "static-key-path"],
+  ];
+  for (const [field, flag, envName] of strings) {
+    const v = pick(args, flag, env, envName);
+    if (v) (o as unknown as Record<string, FromCli<string>>)[field] = v;
+  }
+  if (Array.isArray(caPins)) o.caPins = { value: caPins, from: "--ca-pin" };
+  const fallback = env.TBOT_REGISTRATION_SECRET;
+  if (fallback) o.registrationSecretFallback = { value: fallback, from: "TBOT_REGISTRATION_SECRET" };
+  if (mode === "identity") o.service = identityModeService(args, o.cwd);
+
+  const merged = applyOverrides(base, o);
+  const warnings = [...merged.warnings, ...validateConfig(merged.config, merged.places)];
+  return { config: merged.config, warnings };
+}
+
+async function loadBase(
+  args: TbotArgs,
+  env: Record<string, string | undefined>,
+): Promise<DecodedConfig | undefined> {
+  const path = pick(args, "config", env, "TBOT_CONFIG_PATH");
+  const inline = pick(args, "config-string", env, "TBOT_CONFIG");
+  if (path && inline) throw usageError(`${path.from} and ${inline.from} both give a config; use only one`);
+  if (path) return loadDecodedConfig(path.value);
+  if (!inline) return undefined;
+  const b64 = inline.value.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1)
+    throw new UserError(
+      `${inline.from}: the value is not base64; encode the YAML with "base64 -w0 tbot.yaml"`,
+    );
+  return decodeConfig(Buffer.from(b64, "base64").toString("utf8"), inline.from);
+}
+
+function identityModeService(args: TbotArgs, cwd: string): IdentityService {
+  const dest = pick(args, "destination");
+  if (!dest)
+    throw usageError(
+      `"tbot ${args.command} identity" needs --destination (a path, file:///abs/path or memory://)`,
+    );
+  const destination = parseDestinationUri(dest.value, cwd);
+  if (typeof destination === "string") throw new UserError(`--destination: ${destination}`);
+  const readers: DirectoryReader[] = [
+    ...((args.flags["reader-user"] as string[] | undefined) ?? []).map((user) => ({ user })),
+    ...((args.flags["reader-group"] as string[] | undefined) ?? []).map((group) => ({ group })),
+  ];
+  if (readers.length > 0) {
+    if (destination.type !== "directory")
+      throw usageError("--reader-user/--reader-group need a directory destination");
+    destination.readers = readers;
+  }
+  const s: IdentityService = {
+    type: "identity",
+    destination,
+    sshConfig: args.flags["ssh-config"] !== "off",
+    allowReissue: args.flags["allow-reissue"] === true,
+  };
+  if (typeof args.flags.cluster === "string") s.cluster = args.flags.cluster;
+  return s;
+}
+
+export const tbotUsage = `Usage: tbot <command> [flags]
+
+Commands:
+  start [legacy|identity|noop]   Run the bot (legacy: outputs from the config file or --destination-dir)
+  configure [identity|noop]      Print the config the same flags would run with (-o FILE to write it)
+  version                        Print the version
+  keypair create                 Pre-generate a bound-keypair key in storage
+  tpm identify                   Print this machine's TPM EK identity
+  wait                           Wait until the bot's /readyz is healthy (--diag-addr, --service, --timeout)
+  migrate                        Convert a v1 config file to v2 (-o FILE)
+  help                           Show this help
+
+Global flags:
+  -c, --config PATH              tbot.yaml to use [TBOT_CONFIG_PATH]
+      --config-string B64        the whole config, base64-encoded [TBOT_CONFIG]
+  -d, --debug                    Verbose logs and stack traces [TBOT_DEBUG]
+      --log-format text|json     Log encoding (default text)
+      --fips                     FIPS mode
+      --insecure                 Skip TLS verification when joining (development only)
+
+start / configure flags (they override the config file, with a warning):
+      --proxy-server HOST:PORT   Proxy address (port 443 if omitted) [TELEPORT_PROXY]
+  -a, --auth-server HOST:PORT    Auth service address (port 3025 if omitted) [TELEPORT_AUTH_SERVER]
+      --join-uri URI             tbot+proxy+<method>://<token>[:<secret>]@<host>:<port>
+      --token TOKEN|PATH         Join token, or a file holding it [TELEPORT_BOT_TOKEN]
+      --join-method METHOD       token, bound_keypair or tpm
+      --ca-pin sha256:HEX        Auth CA pin (repeatable); any of --token/--join-method/--ca-pin
+                                 replaces the file's whole onboarding section
+      --registration-secret S    Bound-keypair registration secret [TBOT_REGISTRATION_SECRET]
+      --registration-secret-path PATH
+      --static-key-path PATH     Static bound-keypair private key
+      --certificate-ttl DURATION Credential lifetime (default 1h)
+      --renewal-interval DURATION  How often to renew (default 20m)
+      --oneshot                  Write outputs once and exit
+      --diag-addr HOST:PORT      Diagnostics listener (/livez, /readyz, /metrics)
+      --data-dir DIR             Storage directory (default /var/lib/teleport/bot)
+      --storage URI              Storage as a URI: file:///abs/path, a path, or memory://
+      --destination-dir DIR      Replace all outputs with one identity output in DIR
+      --pid-file PATH            Write the process id to PATH
+  -o, --output PATH              (configure) write the YAML to PATH instead of stdout
+
+start identity / configure identity flags:
+      --destination URI          Where to write (a path, file:///abs/path or memory://)
+      --reader-user USER, --reader-group GROUP   Grant read access via ACLs (repeatable)
+      --ssh-config on|off        Write ssh_config (default on)
+      --allow-reissue            Allow the certificate to be used to issue further certificates
+      --cluster NAME             Route to a leaf cluster
+
+Exit codes: 0 success, 1 error, 2 usage error.
+`;

@@ -1,0 +1,74 @@
+// tbot: the agent's command line. Arguments are parsed before anything heavy is imported so
+// that `tbot version` and the one-shot path start fast.
+
+import { writeFileSync } from "node:fs";
+import { ExitCode, reportError, UserError } from "../util/errors.ts";
+import { VERSION } from "../version.ts";
+import { buildStartConfig, parseTbotArgs, tbotUsage } from "./tbot-args.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  let debug = argv.includes("-d") || argv.includes("--debug") || /^(1|true|yes)$/i.test(process.env.TBOT_DEBUG ?? "");
+  try {
+    if (argv[0] === "ssh-proxy-command") {
+      const { sshProxyCommand } = await import("../agent/ssh-proxy-command.ts");
+      return await sshProxyCommand(argv.slice(1));
+    }
+    const args = parseTbotArgs(argv);
+    switch (args.command) {
+      case "version":
+        process.stdout.write(`tbot v${VERSION}\n`);
+        return ExitCode.ok;
+      case "help":
+        process.stdout.write(tbotUsage);
+        return ExitCode.ok;
+      case "configure": {
+        const { renderConfigYaml } = await import("../agent/config/index.ts");
+        const { config, warnings } = await buildStartConfig(args, process.env);
+        for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
+        const yaml = renderConfigYaml(config);
+        const out = args.flags.output as string | undefined;
+        if (out) {
+          writeFileSync(out, yaml, { mode: 0o600 });
+          process.stderr.write(`Wrote config to ${out}\n`);
+        } else process.stdout.write(yaml);
+        return ExitCode.ok;
+      }
+      case "start":
+        return await start(args);
+      default:
+        throw new UserError(`unknown command "${args.command}"; run "tbot help" for usage`);
+    }
+  } catch (e) {
+    return reportError(e, debug);
+  }
+
+  async function start(args: ReturnType<typeof parseTbotArgs>): Promise<number> {
+    const { config, warnings } = await buildStartConfig(args, process.env);
+    debug = debug || config.debug;
+    const { configureLogging, logger } = await import("../util/log.ts");
+    const fmt = (args.flags["log-format"] as string | undefined) ?? "text";
+    configureLogging({ debug, format: fmt === "json" ? "json" : "text" });
+    const log = logger("TBOT");
+    for (const w of warnings) log.warn(w);
+    const pidFile = args.flags["pid-file"] as string | undefined;
+    if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+    const { startBot } = await import("../agent/bot.ts");
+    const bot = await startBot(config);
+    const onStop = () => bot.stop();
+    const onReload = () => bot.reload();
+    process.on("SIGINT", onStop);
+    process.on("SIGTERM", onStop);
+    process.on("SIGHUP", onReload);
+    process.on("SIGUSR1", onReload);
+    let diag: { stop(): void } | undefined;
+    if (config.diagAddr) {
+      const { startDiagServer } = await import("../agent/diag.ts");
+      diag = startDiagServer(config.diagAddr, bot.health, debug);
+    }
+    try {
+      return await bot.done;
+    } finally {
+      diag?.stop();
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// tctl: the admin CLI. Thin: parse, call the admin API over mTLS with the admin identity,
+// print. Resource files are parsed and validated here first so mistakes are reported with
+// file:line:col before anything is sent.
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ExitCode, reportError, UserError } from "../util/errors.ts";
+import { VERSION } from "../version.ts";
+import { connectAdmin } from "./tctl-connect.ts";
+import { tctlCommands } from "./tctl-commands.ts";
+
+export const tctlUsage = `Usage: tctl [global flags] <command> [flags]
+
+Global flags:
+      --auth-server HOST:PORT  Auth server (env TELEPORT_AUTH_SERVER; default 127.0.0.1:3025)
+  -i, --identity FILE          Admin identity file (env TELEPORT_IDENTITY_FILE;
+                               default /var/lib/teleport/auth/admin-identity)
+  -d, --debug                  Show details on errors
+
+Commands:
+  status                                  Cluster name, version and CA pin
+  create [-f] FILE                        Create resources (bot, token, role) from YAML; -f upserts
+  get KIND[/NAME] [--format=yaml|json|text]
+  rm KIND/NAME
+  bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h] [--format=text|json]
+  bots ls | bots rm NAME
+  bots instances ls [BOT] | bots instances add BOT [--ttl=1h] [--format=text|json]
+  tokens add --type=bot --bot-name=NAME [--ttl=1h] [--format=text|json]
+  tokens ls | tokens rm NAME
+  auth export --type=user|host|tls-host|tls-user|db
+  lock (--bot NAME | --bot-instance ID) [--message TEXT]
+  nodes ls
+  version
+`;
+
+export interface TctlOptions {
+  [k: string]: string | boolean | string[] | undefined;
+}
+
+const globalSpec = {
+  "auth-server": { type: "string" },
+  identity: { type: "string", short: "i" },
+  debug: { type: "boolean", short: "d" },
+  format: { type: "string" },
+  force: { type: "boolean", short: "f" },
+  roles: { type: "string" },
+  logins: { type: "string" },
+  ttl: { type: "string" },
+  "max-session-ttl": { type: "string" },
+  type: { type: "string" },
+  "bot-name": { type: "string" },
+  bot: { type: "string" },
+  "bot-instance": { type: "string" },
+  message: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function main(argv: string[]): Promise<number> {
+  let debug = false;
+  try {
+    let parsed: { values: TctlOptions; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: argv, options: globalSpec, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (e) {
+      throw new UserError(`${(e as Error).message.split("\n")[0]}; see "tctl help"`);
+    }
+    const { values, positionals } = parsed;
+    debug = values.debug === true;
+    const [cmd, ...rest] = positionals;
+    if (!cmd || cmd === "help" || values.help) {
+      process.stdout.write(tctlUsage);
+      return cmd || values.help ? ExitCode.ok : ExitCode.usage;
+    }
+    if (cmd === "version") {
+      process.stdout.write(`tctl v${VERSION}\n`);
+      return ExitCode.ok;
+    }
+    const key = [cmd, rest[0], rest[1]].filter(Boolean).join(" ");
+    const match =
+      tctlCommands.find((c) => c.name === key) ??
+      tctlCommands.find((c) => c.name === [cmd, rest[0]].filter(Boolean).join(" ")) ??
+      tctlCommands.find((c) => c.name === cmd);
+    if (!match) throw new UserError(`unknown command "${positionals.join(" ")}"; see "tctl help"`);
+    const args = positionals.slice(match.name.split(" ").length);
+    // Validate local inputs before connecting, so file mistakes never depend on the server.
+    const prepared = match.prepare ? await match.prepare(args, values, readFileSync) : undefined;
+    const api = await connectAdmin(values);
+    await match.run({ api, args, opts: values, prepared, out: (s) => process.stdout.write(s) });
+    return ExitCode.ok;
+  } catch (e) {
+    return reportError(e, debug);
+  }
+}
