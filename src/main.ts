@@ -19,6 +19,9 @@ function programName(): { program: Program; args: string[] } {
 }
 
 const { program, args } = programName();
+// @peculiar/x509 (tauth only) needs the Reflect polyfill loaded by the entry file before it
+// is imported; inside a compiled bundle an import from a lazily loaded module comes too late.
+if (program === "tauth") await import("reflect-metadata");
 const run =
   program === "tctl"
     ? (await import("./cli/tctl.ts")).main

@@ -150,9 +150,17 @@ export function parseTbotArgs(argv: string[]): TbotArgs {
     if (!globalFlags.includes(k) && !allowed.includes(k))
       throw usageError(`flag --${k} is not valid for "tbot ${flagKey}"`);
   }
-  if (args.subcommand !== "identity" && (command === "start" || command === "configure")) {
-    const k = identityModeFlags.find((f) => f in flags);
-    if (k) throw usageError(`flag --${k} belongs to "tbot ${command} identity"`);
+  if (command === "start" || command === "configure") {
+    const mode = args.subcommand ?? "legacy";
+    if (mode !== "identity") {
+      const k = identityModeFlags.find((f) => f in flags);
+      if (k) throw usageError(`flag --${k} belongs to "tbot ${command} identity"`);
+    }
+    // --destination-dir replaces every output, which only the legacy mode has.
+    if (mode !== "legacy" && "destination-dir" in flags)
+      throw usageError(
+        `flag --destination-dir belongs to "tbot ${command}" without a mode; use --destination`,
+      );
   }
   checkChoice(flags, "log-format", ["text", "json"]);
   checkChoice(flags, "ssh-config", ["on", "off"]);
@@ -216,6 +224,11 @@ function pick(args: TbotArgs, flag: string, env?: Record<string, string | undefi
   return undefined;
 }
 
+/** The fields of StartOverrides that one string flag (or variable) fills. */
+type StringOverride = {
+  [K in keyof StartOverrides]-?: StartOverrides[K] extends FromCli<string> | undefined ? K : never;
+}[keyof StartOverrides];
+
 /** The config `tbot start` / `tbot configure` runs with: file (or none), then env, then flags. */
 export async function buildStartConfig(
   args: TbotArgs,
@@ -239,7 +252,7 @@ export async function buildStartConfig(
     fips: args.flags.fips === true,
     oneshot: args.flags.oneshot === true,
   };
-  const strings: [keyof StartOverrides, string, string?][] = [
+  const strings: [StringOverride, string, string?][] = [
     ["proxyServer", "proxy-server", "TELEPORT_PROXY"],
     ["authServer", "auth-server", "TELEPORT_AUTH_SERVER"],
     ["joinUri", "join-uri"],
@@ -257,7 +270,7 @@ export async function buildStartConfig(
   ];
   for (const [field, flag, envName] of strings) {
     const v = pick(args, flag, env, envName);
-    if (v) (o as unknown as Record<string, FromCli<string>>)[field] = v;
+    if (v) o[field] = v;
   }
   if (Array.isArray(caPins)) o.caPins = { value: caPins, from: "--ca-pin" };
   const fallback = env.TBOT_REGISTRATION_SECRET;
@@ -273,8 +286,10 @@ async function loadBase(
   args: TbotArgs,
   env: Record<string, string | undefined>,
 ): Promise<DecodedConfig | undefined> {
-  const path = pick(args, "config", env, "TBOT_CONFIG_PATH");
-  const inline = pick(args, "config-string", env, "TBOT_CONFIG");
+  // Flags beat the environment as a pair, so a stray TBOT_CONFIG cannot clash with -c.
+  const fromFlags = "config" in args.flags || "config-string" in args.flags;
+  const path = fromFlags ? pick(args, "config") : pick(args, "config", env, "TBOT_CONFIG_PATH");
+  const inline = fromFlags ? pick(args, "config-string") : pick(args, "config-string", env, "TBOT_CONFIG");
   if (path && inline) throw usageError(`${path.from} and ${inline.from} both give a config; use only one`);
   if (path) return loadDecodedConfig(path.value);
   if (!inline) return undefined;

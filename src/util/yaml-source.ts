@@ -15,19 +15,20 @@ export class YamlSource {
     this.docs = [];
     // Multi-document files are allowed (tctl create accepts several resources).
     const parts = splitDocuments(text);
+    this.lines.addNewLine(0);
+    for (let i = 0; i < text.length; i++) if (text[i] === "\n") this.lines.addNewLine(i + 1);
     for (const part of parts) {
-      const doc = parseDocument(part.text, { lineCounter: this.lines, keepSourceTokens: false, uniqueKeys: true });
+      // Blank out everything before this document (keeping newlines) so that node ranges
+      // are offsets into the whole file, and positions in later documents are right.
+      const padded = text.slice(0, part.offset).replace(/[^\n]/g, " ") + part.text;
+      const doc = parseDocument(padded, { keepSourceTokens: false, uniqueKeys: true });
       for (const e of [...doc.errors]) {
-        const p = this.lines.linePos(e.pos[0] + part.offset);
+        const p = this.lines.linePos(e.pos[0]);
         throw new UserError(`${file}:${p.line}:${p.col}: ${cleanYamlMessage(e.message)}`);
       }
       (doc as any).__offset = part.offset;
       this.docs.push(doc);
     }
-    // The line counter was fed per part; reset and feed the whole text so positions are absolute.
-    this.lines.lineStarts.length = 0;
-    this.lines.addNewLine(0);
-    for (let i = 0; i < text.length; i++) if (text[i] === "\n") this.lines.addNewLine(i + 1);
   }
 
   /** The root of each non-empty document. */
@@ -52,7 +53,8 @@ function splitDocuments(text: string): { text: string; offset: number }[] {
     last = m.index + m[0].length;
   }
   out.push({ text: text.slice(last), offset: last });
-  return out.filter((p) => p.text.trim() !== "" && !/^\s*(#.*)?(\n\s*(#.*)?)*$/.test(p.text));
+  // Line by line: a single regex over the whole text backtracks exponentially on blank runs.
+  return out.filter((p) => !p.text.split("\n").every((l) => /^\s*(#.*)?$/.test(l)));
 }
 
 function cleanYamlMessage(m: string): string {

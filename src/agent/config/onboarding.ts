@@ -23,7 +23,8 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
   for (const [block, method] of Object.entries(otherMethodBlocks)) {
     if (m.keys().includes(block))
       m.get(block).fail(
-        `${n.path}.${block} configures the ${method} join method, which is not supported by this build`,
+        `${n.path}.${block} configures the ${method} join method, which is not supported by this build; ` +
+          `use one of: ${supportedJoinMethods.join(", ")}`,
       );
   }
   m.strict(ownKeys);

@@ -4,6 +4,7 @@
 // command line's join settings are never half merged.
 
 import { resolve } from "node:path";
+import { isCaPin } from "../../crypto/pin.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { UserError } from "../../util/errors.ts";
 import { normalizeAddress } from "./address.ts";
@@ -147,7 +148,15 @@ function overlayOnboarding(c: BotConfig, o: StartOverrides, places: ConfigPlaces
       c.onboarding.joinMethod = m;
     }
     if (o.token) c.onboarding.token = nonEmpty(o.token);
-    if (o.caPins) c.onboarding.caPins = o.caPins.value.map((p) => p.trim());
+    if (o.caPins) {
+      c.onboarding.caPins = o.caPins.value.map((p) => p.trim());
+      const bad = c.onboarding.caPins.find((p) => !isCaPin(p.toLowerCase()));
+      if (bad !== undefined)
+        throw cliError(
+          o.caPins.from,
+          `"${bad}" is not a CA pin; expected sha256:<64 hex digits>, as "tctl status" prints it`,
+        );
+    }
   }
 
   const bk = { ...c.onboarding.boundKeypair };

@@ -17,19 +17,20 @@ export function parseResources(text: string, file: string): Resource[] {
 }
 
 /**
- * One text per document, the same length as the file, with everything outside the document
- * blanked (newlines kept). YamlSource reports node positions relative to the document a node
- * is in, so parsing each document at its own place is what keeps line:col right for the
- * second and later documents.
+ * One text per document, in which everything before the document is turned into comment
+ * lines of the same length. YamlSource reports node positions relative to the document a node
+ * is in, so parsing each document at its own place keeps line:col right for the second and
+ * later documents. (Comments, not spaces: YamlSource's blank-document check backtracks badly
+ * on long runs of whitespace.)
  */
 function documentsOf(text: string): string[] {
   const separator = /^---[ \t]*$/gm;
-  const blank = (s: string) => s.replace(/[^\n]/g, " ");
+  const commentedOut = (s: string) => s.replace(/^[^\n]+/gm, (line) => `#${" ".repeat(line.length - 1)}`);
   const docs: string[] = [];
   let start = 0;
   const take = (end: number, next: number) => {
     const body = text.slice(start, end);
-    if (body.trim() !== "") docs.push(blank(text.slice(0, start)) + body + blank(text.slice(end)));
+    if (body.trim() !== "") docs.push(commentedOut(text.slice(0, start)) + body);
     start = next;
   };
   for (let m = separator.exec(text); m; m = separator.exec(text)) take(m.index, m.index + m[0].length);

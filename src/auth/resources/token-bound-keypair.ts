@@ -25,7 +25,8 @@ export function readBoundKeypair(node: Cursor): BoundKeypairSpec {
     const secret = onboarding.optStr("registration_secret");
     if (key) {
       const problem = authorizedKeyProblem(key);
-      if (problem) onboarding.get("initial_public_key").fail(`malformed public key in token: ${problem}`);
+      const at = onboarding.get("initial_public_key");
+      if (problem) at.fail(`malformed public key in token: ${at.path}: ${problem}`);
       spec.onboarding.initial_public_key = key;
     }
     if (secret) {
@@ -33,7 +34,7 @@ export function readBoundKeypair(node: Cursor): BoundKeypairSpec {
         onboarding
           .get("registration_secret")
           .fail(
-            "onboarding.initial_public_key and onboarding.registration_secret are mutually exclusive: " +
+            `${onboardingNode.path}.initial_public_key and .registration_secret are mutually exclusive: ` +
               "pre-bind a key or hand out a one-time secret, not both",
           );
       spec.onboarding.registration_secret = secret;

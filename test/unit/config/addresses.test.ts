@@ -51,7 +51,10 @@ describe("parseJoinUri", () => {
   test("errors never repeat the secret", () => {
     for (const [uri, says] of [
       ["tbot+relay+token://t:s3cret@h:443", 'the address kind must be "proxy" or "auth"'],
-      ["tbot+proxy+azure-devops://t:s3cret@h:443", 'join method "azure_devops" is not supported by this build'],
+      [
+        "tbot+proxy+azure-devops://t:s3cret@h:443",
+        'join method "azure_devops" is not supported by this build',
+      ],
       ["tbot+proxy+token://:s3cret@h:443", "the token name is missing"],
       ["tbot+proxy+token://t:s3cret@h:99999", "out of range"],
       ["tbot+proxy+token://t:s%zzcret@h:443", "bad percent-encoding"],
@@ -67,14 +70,19 @@ describe("parseJoinUri", () => {
 
 describe("parseDestinationUri", () => {
   test("file URIs, bare paths and memory", () => {
-    expect(parseDestinationUri("file:///var/lib/bot", "/cwd")).toMatchObject({ type: "directory", path: "/var/lib/bot" });
+    expect(parseDestinationUri("file:///var/lib/bot", "/cwd")).toMatchObject({
+      type: "directory",
+      path: "/var/lib/bot",
+    });
     expect(parseDestinationUri("file://localhost/a%20b", "/cwd")).toMatchObject({ path: "/a b" });
     expect(parseDestinationUri("./data", "/cwd")).toMatchObject({ type: "directory", path: "/cwd/data" });
     expect(parseDestinationUri("memory://", "/cwd")).toEqual({ type: "memory" });
   });
 
   test("the reference's storage URI errors", () => {
-    expect(parseDestinationUri("file://otherhost/data", "/")).toContain("file-backed data storage must be on the local host");
+    expect(parseDestinationUri("file://otherhost/data", "/")).toContain(
+      "file-backed data storage must be on the local host",
+    );
     expect(parseDestinationUri("memory://host/x", "/")).toContain(
       "memory-backed data storage should not have host or path specified",
     );

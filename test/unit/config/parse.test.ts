@@ -34,7 +34,13 @@ services:
       path: /opt/machine-id
 `;
 
-const dir = (path: string) => ({ type: "directory" as const, path, symlinks: "try-secure" as const, acls: "try" as const, readers: [] });
+const dir = (path: string) => ({
+  type: "directory" as const,
+  path,
+  symlinks: "try-secure" as const,
+  acls: "try" as const,
+  readers: [],
+});
 
 describe("valid configs", () => {
   test("the reference's minimal example parses to the documented meaning", () => {
@@ -43,9 +49,16 @@ describe("valid configs", () => {
     const want: BotConfig = {
       version: "v2",
       proxyServer: "teleport.example.com:443",
-      onboarding: { joinMethod: "bound_keypair", token: "my-bot", caPins: [], boundKeypair: { registrationSecret: "3f0c00e1" } },
+      onboarding: {
+        joinMethod: "bound_keypair",
+        token: "my-bot",
+        caPins: [],
+        boundKeypair: { registrationSecret: "3f0c00e1" },
+      },
       storage: dir("/var/lib/teleport/bot"),
-      services: [{ type: "identity", destination: dir("/opt/machine-id"), sshConfig: true, allowReissue: false }],
+      services: [
+        { type: "identity", destination: dir("/opt/machine-id"), sshConfig: true, allowReissue: false },
+      ],
       credentialTtlMs: 3_600_000,
       renewalIntervalMs: 1_200_000,
       oneshot: false,
@@ -127,7 +140,13 @@ services:
       cluster: "leaf",
       credentialTtlMs: 7_200_000,
       renewalIntervalMs: 1_800_000,
-      destination: { type: "directory", path: "/opt/out", symlinks: "insecure", acls: "required", readers: [{ user: "jenkins" }, { group: "1001" }] },
+      destination: {
+        type: "directory",
+        path: "/opt/out",
+        symlinks: "insecure",
+        acls: "required",
+        readers: [{ user: "jenkins" }, { group: "1001" }],
+      },
     });
     expect(config.services[1]).toEqual({
       type: "ssh_host",
@@ -153,26 +172,37 @@ outputs:
 `;
     const { config, warnings } = parseConfig(yaml, "t.yaml");
     expect(config.services.map((s) => s.type)).toEqual(["identity", "ssh_host"]);
-    expect(warnings).toEqual(["outputs is deprecated; use services instead (its entries were appended to services)"]);
+    expect(warnings).toEqual([
+      "outputs is deprecated; use services instead (its entries were appended to services)",
+    ]);
   });
 
   test("certificate_ttl is a deprecated alias; credential_ttl wins when both are set", () => {
     const alone = parseConfig("version: v2\nproxy_server: p:443\ncertificate_ttl: 2h\n", "t.yaml");
     expect(alone.config.credentialTtlMs).toBe(7_200_000);
     expect(alone.warnings).toEqual(["certificate_ttl is deprecated; rename it to credential_ttl"]);
-    const both = parseConfig("version: v2\nproxy_server: p:443\ncertificate_ttl: 2h\ncredential_ttl: 3h\n", "t.yaml");
+    const both = parseConfig(
+      "version: v2\nproxy_server: p:443\ncertificate_ttl: 2h\ncredential_ttl: 3h\n",
+      "t.yaml",
+    );
     expect(both.config.credentialTtlMs).toBe(10_800_000);
     expect(both.warnings[0]).toContain("ignored because credential_ttl is also set");
   });
 
   test("TTL shorter than the interval and TTL over 24h are warnings, not errors", () => {
-    const short = parseConfig("version: v2\nproxy_server: p:443\ncredential_ttl: 10m\nrenewal_interval: 20m\n", "t.yaml");
+    const short = parseConfig(
+      "version: v2\nproxy_server: p:443\ncredential_ttl: 10m\nrenewal_interval: 20m\n",
+      "t.yaml",
+    );
     expect(short.warnings).toEqual([
       "Certificate TTL (10m0s) is shorter than the renewal interval (20m0s). This is likely an invalid configuration. " +
         "Increase the certificate TTL or decrease the renewal interval.",
     ]);
     // One-shot bots never renew, so the pair does not matter to them.
-    const oneshot = parseConfig("version: v2\nproxy_server: p:443\ncredential_ttl: 10m\noneshot: true\n", "t.yaml");
+    const oneshot = parseConfig(
+      "version: v2\nproxy_server: p:443\ncredential_ttl: 10m\noneshot: true\n",
+      "t.yaml",
+    );
     expect(oneshot.warnings).toEqual([]);
     const long = parseConfig("version: v2\nproxy_server: p:443\ncredential_ttl: 48h\n", "t.yaml");
     expect(long.warnings).toHaveLength(1);
@@ -197,7 +227,10 @@ services:
   });
 
   test("a join URI stands in for address, method, token and secret", () => {
-    const { config } = parseConfig("version: v2\njoin_uri: tbot+auth+bound-keypair://my%20bot:s%40cret@auth.example.com\n", "t.yaml");
+    const { config } = parseConfig(
+      "version: v2\njoin_uri: tbot+auth+bound-keypair://my%20bot:s%40cret@auth.example.com\n",
+      "t.yaml",
+    );
     expect(joinSettings(config)).toEqual({
       addressKind: "auth",
       address: "auth.example.com:3025",
@@ -208,8 +241,11 @@ services:
   });
 
   test("static_key_path is accepted as the docs' spelling of static_private_key_path", () => {
-    const yaml = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: bound_keypair\n  token: b\n  bound_keypair:\n    static_key_path: /etc/tbot/static.key\n";
-    expect(parseConfig(yaml, "t.yaml").config.onboarding.boundKeypair).toEqual({ staticPrivateKeyPath: "/etc/tbot/static.key" });
+    const yaml =
+      "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: bound_keypair\n  token: b\n  bound_keypair:\n    static_key_path: /etc/tbot/static.key\n";
+    expect(parseConfig(yaml, "t.yaml").config.onboarding.boundKeypair).toEqual({
+      staticPrivateKeyPath: "/etc/tbot/static.key",
+    });
   });
 
   test("validateConfig works on a config built in code, without places", () => {
@@ -218,7 +254,9 @@ services:
     expect(() => validateConfig({ ...config, authServer: "a:3025" })).toThrow(
       "proxy_server and auth_server are both set; keep only one (proxy_server is recommended)",
     );
-    expect(() => validateConfig({ ...config, credentialTtlMs: -1 })).toThrow("credential_ttl must not be negative");
+    expect(() => validateConfig({ ...config, credentialTtlMs: -1 })).toThrow(
+      "credential_ttl must not be negative",
+    );
   });
 });
 
@@ -243,11 +281,18 @@ certificate_ttl: 1h
 renewal_interval: 20m
 `;
     const { config, warnings } = parseConfig(yaml, "t.yaml");
-    expect(warnings[0]).toStartWith("Deprecated config version (V1) detected. Attempting to perform an on-the-fly in-memory migration");
+    expect(warnings[0]).toStartWith(
+      "Deprecated config version (V1) detected. Attempting to perform an on-the-fly in-memory migration",
+    );
     expect(config.storage).toEqual(dir("/var/lib/teleport/bot"));
     expect(config.services).toEqual([
       { type: "identity", destination: dir("/opt/machine-id"), sshConfig: true, allowReissue: false },
-      { type: "identity", destination: { ...dir("/opt/no-ssh"), symlinks: "secure" }, sshConfig: false, allowReissue: false },
+      {
+        type: "identity",
+        destination: { ...dir("/opt/no-ssh"), symlinks: "secure" },
+        sshConfig: false,
+        allowReissue: false,
+      },
       { type: "identity", destination: { type: "memory" }, sshConfig: true, allowReissue: false },
     ]);
     expect(config.authServer).toBe("teleport.example.com:443");
@@ -274,7 +319,15 @@ describe("loading from a file", () => {
 
   test("a missing or unreadable file is one clear error", async () => {
     const missing = join(tmpdir(), "no-such-dir-tbot", "tbot.yaml");
-    expectMessage(await caughtAsync(() => loadConfigFile(missing)), `cannot read config file "${missing}": `, "does not exist");
-    expectMessage(await caughtAsync(() => loadConfigFile(tmpdir())), "cannot read config file", "is a directory");
+    expectMessage(
+      await caughtAsync(() => loadConfigFile(missing)),
+      `cannot read config file "${missing}": `,
+      "does not exist",
+    );
+    expectMessage(
+      await caughtAsync(() => loadConfigFile(tmpdir())),
+      "cannot read config file",
+      "is a directory",
+    );
   });
 });

@@ -2,7 +2,12 @@
 // back to an equal config.
 
 import { expect, test } from "bun:test";
-import { type BotConfig, defaultConfig, parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
+import {
+  type BotConfig,
+  defaultConfig,
+  parseConfig,
+  renderConfigYaml,
+} from "../../../src/agent/config/index.ts";
 
 function roundTrip(c: BotConfig): void {
   const text = renderConfigYaml(c);
@@ -42,7 +47,13 @@ test("every field survives a round trip", () => {
       {
         type: "identity",
         name: "out",
-        destination: { type: "directory", path: "/o", symlinks: "secure", acls: "off", readers: [{ user: "1000" }, { group: "ci" }] },
+        destination: {
+          type: "directory",
+          path: "/o",
+          symlinks: "secure",
+          acls: "off",
+          readers: [{ user: "1000" }, { group: "ci" }],
+        },
         sshConfig: false,
         allowReissue: true,
         cluster: "leaf",

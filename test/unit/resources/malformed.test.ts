@@ -154,7 +154,7 @@ const cases: [string, string, string, string][] = [
     "malformed initial_public_key (a certificate)",
     bkp(`    onboarding:\n      initial_public_key: "${ed25519CertificateLine}"\n`),
     "11:27",
-    'malformed public key in token: key type "ssh-ed25519-cert-v01@openssh.com"',
+    'malformed public key in token: spec.bound_keypair.onboarding.initial_public_key: key type "ssh-ed25519-cert-v01@openssh.com"',
   ],
   [
     "registration_secret and initial_public_key both set",

@@ -1,0 +1,400 @@
+// tbot's argv: parsing, the flags overlay of §1.1 (with its warnings), env fallbacks, the
+// legacy flag set, and the messages for bad flags.
+
+import { describe, expect, test } from "bun:test";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
+import { buildStartConfig, parseTbotArgs, tbotUsage } from "../../../src/cli/tbot-args.ts";
+import { caught, caughtAsync, expectMessage } from "./expect-error.ts";
+
+const PIN = `sha256:${"cd".repeat(32)}`;
+const noEnv = {};
+const build = (argv: string[], env: Record<string, string | undefined> = noEnv) =>
+  buildStartConfig(parseTbotArgs(argv), env);
+
+async function configFile(text: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "tbot-args-"));
+  const p = join(d, "tbot.yaml");
+  await writeFile(p, text);
+  return p;
+}
+
+const fileWithEverything = `version: v2
+proxy_server: file.example.com:443
+onboarding:
+  join_method: bound_keypair
+  token: file-bot
+  bound_keypair:
+    registration_secret: file-secret
+storage:
+  type: directory
+  path: /var/lib/file-bot
+credential_ttl: 2h
+renewal_interval: 30m
+diag_addr: 127.0.0.1:3001
+services:
+  - type: identity
+    destination: {type: directory, path: /opt/file-out}
+`;
+
+describe("parseTbotArgs", () => {
+  test("commands, subcommands, short flags, repeated flags and --no-", () => {
+    expect(parseTbotArgs(["start", "-c", "/etc/tbot.yaml", "-d", "--ca-pin", "a", "--ca-pin=b"])).toEqual({
+      command: "start",
+      flags: { config: "/etc/tbot.yaml", debug: true, "ca-pin": ["a", "b"] },
+      positionals: [],
+    });
+    expect(parseTbotArgs(["keypair", "create", "--static"])).toMatchObject({
+      command: "keypair",
+      subcommand: "create",
+    });
+    expect(parseTbotArgs(["start", "identity", "--destination", "/o"]).subcommand).toBe("identity");
+    expect(parseTbotArgs(["ssh-proxy-command", "--no-tls-routing", "--host=h"]).flags).toEqual({
+      "tls-routing": false,
+      host: "h",
+    });
+    expect(parseTbotArgs([]).command).toBe("help");
+    expect(parseTbotArgs(["start", "--help", "--token", "x"])).toMatchObject({
+      command: "help",
+      positionals: ["start"],
+    });
+    expect(tbotUsage).toContain("--destination-dir DIR");
+  });
+
+  test("bad command lines are one usage error that points to tbot help", () => {
+    for (const [argv, says] of [
+      [["start", "--tokn", "x"], "unknown flag --tokn"],
+      [["start", "--token"], "flag --token needs a value"],
+      [["start", "--oneshot=yes"], "flag --oneshot does not take a value"],
+      [["start", "--token", "-x"], "write --token=<value>"],
+      [["frobnicate"], 'unknown command "frobnicate"'],
+      [["keypair"], '"tbot keypair" needs a subcommand: create'],
+      [["start", "-o", "out.yaml"], 'flag --output is not valid for "tbot start"'],
+      [["start", "--destination", "/o"], 'flag --destination belongs to "tbot start identity"'],
+      [["start", "database-tunnel"], '"tbot start database-tunnel" is not supported by this build'],
+      [["start", "identity", "extra"], 'unexpected argument "extra"'],
+      [["start", "identity", "--destination-dir", "/o"], "flag --destination-dir belongs to"],
+      [["start", "--log-format", "xml"], "--log-format must be one of text, json"],
+    ] as const) {
+      const e = caught(() => parseTbotArgs([...argv]));
+      expectMessage(e, "", says);
+      expect(e.message).toEndWith('run "tbot help" for usage');
+      expect(e.exitCode).toBe(2);
+    }
+  });
+});
+
+describe("buildStartConfig", () => {
+  test("the legacy flag set alone yields a valid config", async () => {
+    const { config, warnings } = await build(
+      [
+        "start",
+        "--data-dir",
+        "/var/lib/d",
+        "--destination-dir",
+        "/opt/o",
+        "--token",
+        "T",
+        "--join-method",
+        "token",
+      ].concat(["--auth-server", "auth.example.com:3025", "--ca-pin", PIN, "--oneshot"]),
+    );
+    expect(warnings).toEqual([]);
+    expect(config).toMatchObject({
+      authServer: "auth.example.com:3025",
+      onboarding: { joinMethod: "token", token: "T", caPins: [PIN] },
+      storage: { type: "directory", path: "/var/lib/d" },
+      services: [{ type: "identity", destination: { type: "directory", path: "/opt/o" }, sshConfig: true }],
+      oneshot: true,
+    });
+  });
+
+  test("without -c or --data-dir storage is /var/lib/teleport/bot; relative flag paths resolve", async () => {
+    const { config } = await build(["start", "--proxy-server", "p.example.com", "--destination-dir", "out"]);
+    expect(config.proxyServer).toBe("p.example.com:443");
+    expect(config.storage).toMatchObject({ type: "directory", path: "/var/lib/teleport/bot" });
+    expect(config.services[0]?.destination).toMatchObject({ path: join(process.cwd(), "out") });
+  });
+
+  test("flags override the file, each with the reference's warning", async () => {
+    const path = await configFile(fileWithEverything);
+    const { config, warnings } = await build([
+      "start",
+      "-c",
+      path,
+      "--proxy-server",
+      "cli.example.com:8443",
+      "--certificate-ttl",
+      "3h",
+      "--renewal-interval",
+      "1h",
+      "--diag-addr",
+      "0.0.0.0:9000",
+      "--storage",
+      "memory://",
+      "--destination-dir",
+      "/opt/cli-out",
+      "--debug",
+    ]);
+    expect(warnings).toEqual([
+      `CLI parameters are overriding proxy_server configured in ${path}`,
+      `CLI parameters are overriding diag_addr configured in ${path}`,
+      `CLI parameters are overriding credential_ttl configured in ${path}`,
+      `CLI parameters are overriding renewal_interval configured in ${path}`,
+      `CLI parameters are overriding storage configured in ${path}`,
+      `CLI parameters are overriding services configured in ${path}`,
+    ]);
+    expect(config).toMatchObject({
+      proxyServer: "cli.example.com:8443",
+      credentialTtlMs: 3 * 3_600_000,
+      renewalIntervalMs: 3_600_000,
+      diagAddr: "0.0.0.0:9000",
+      storage: { type: "memory" },
+      debug: true,
+      // untouched by flags:
+      onboarding: { joinMethod: "bound_keypair", token: "file-bot" },
+    });
+    expect(config.services).toHaveLength(1);
+  });
+
+  test("any onboarding flag replaces the whole onboarding section", async () => {
+    const path = await configFile(fileWithEverything);
+    const { config, warnings } = await build(["start", "-c", path, "--token", "cli-token"]);
+    expect(warnings).toEqual([`CLI parameters are overriding onboarding config from ${path}`]);
+    // join_method and the registration secret from the file are gone: no half-merged state.
+    expect(config.onboarding).toEqual({ joinMethod: "", token: "cli-token", caPins: [] });
+  });
+
+  test("booleans only turn things on", async () => {
+    const path = await configFile(`${fileWithEverything}oneshot: true\ninsecure: false\n`);
+    const { config } = await build(["start", "-c", path, "--no-oneshot"]);
+    expect(config.oneshot).toBe(true);
+  });
+
+  test("environment fallbacks: TBOT_CONFIG_PATH, TELEPORT_*, TBOT_DEBUG, TBOT_REGISTRATION_SECRET", async () => {
+    const path = await configFile("version: v2\nonboarding:\n  join_method: bound_keypair\n  token: b\n");
+    const { config, warnings } = await build(["start"], {
+      TBOT_CONFIG_PATH: path,
+      TELEPORT_AUTH_SERVER: "auth.example.com",
+      TBOT_DEBUG: "true",
+      TBOT_REGISTRATION_SECRET: "env-secret",
+    });
+    expect(warnings).toEqual([]);
+    expect(config).toMatchObject({
+      authServer: "auth.example.com:3025",
+      debug: true,
+      onboarding: {
+        joinMethod: "bound_keypair",
+        token: "b",
+        boundKeypair: { registrationSecret: "env-secret" },
+      },
+    });
+    const fromEnv = await build(["start"], { TELEPORT_PROXY: "p:443", TELEPORT_BOT_TOKEN: "tok" });
+    expect(fromEnv.config).toMatchObject({ proxyServer: "p:443", onboarding: { token: "tok" } });
+    // A flag beats its environment variable.
+    const flagWins = await build(["start", "--proxy-server", "flag:443"], { TELEPORT_PROXY: "env:443" });
+    expect(flagWins.config.proxyServer).toBe("flag:443");
+  });
+
+  test("the env registration secret never overrides a configured one", async () => {
+    const path = await configFile(fileWithEverything);
+    const { config } = await build(["start", "-c", path], { TBOT_REGISTRATION_SECRET: "env-secret" });
+    expect(config.onboarding.boundKeypair).toEqual({ registrationSecret: "file-secret" });
+    const flag = await build(["start", "-c", path, "--registration-secret-path", "/etc/s"]);
+    expect(flag.config.onboarding.boundKeypair).toEqual({ registrationSecretPath: "/etc/s" });
+    expect(flag.warnings).toContain(
+      `CLI parameters are overriding onboarding.bound_keypair.registration_secret configured in ${path}`,
+    );
+  });
+
+  test("--config-string carries a base64 config", async () => {
+    const b64 = Buffer.from("version: v2\nproxy_server: p:443\n").toString("base64");
+    expect((await build(["start", "--config-string", b64])).config.proxyServer).toBe("p:443");
+    // A flag beats a variable of the other kind instead of clashing with it.
+    const flagFirst = await build(["start", "--config-string", b64], { TBOT_CONFIG_PATH: "/no/such/file" });
+    expect(flagFirst.config.proxyServer).toBe("p:443");
+    const bad = Buffer.from("version: v2\nproxy_server: p:443\nbogus: 1\n").toString("base64");
+    expectMessage(
+      await caughtAsync(() => build(["start"], { TBOT_CONFIG: bad })),
+      "TBOT_CONFIG:3:1: ",
+      'unknown field "bogus"',
+    );
+  });
+
+  test("configure: what flags build renders to YAML that parses back to the same config", async () => {
+    const { config } = await build([
+      "configure",
+      "--join-method",
+      "bound_keypair",
+      "--token",
+      "bot",
+      "--registration-secret",
+      "s",
+      "--proxy-server",
+      "teleport.example.com",
+      "--storage",
+      "memory://",
+      "--destination-dir",
+      "/opt/out",
+      "--certificate-ttl",
+      "90m",
+      "--oneshot",
+      "-o",
+      "/tmp/tbot.yaml",
+    ]);
+    expect(parseConfig(renderConfigYaml(config), "rendered.yaml").config).toEqual(config);
+  });
+
+  test("start identity builds its one service from flags", async () => {
+    const { config } = await build([
+      "start",
+      "identity",
+      "--destination",
+      "file:///opt/id",
+      "--reader-user",
+      "jenkins",
+      "--reader-group",
+      "ci",
+      "--ssh-config",
+      "off",
+      "--allow-reissue",
+      "--cluster",
+      "leaf",
+      "--join-uri",
+      "tbot+proxy+token://t@p.example.com",
+    ]);
+    expect(config.services).toEqual([
+      {
+        type: "identity",
+        destination: {
+          type: "directory",
+          path: "/opt/id",
+          symlinks: "try-secure",
+          acls: "try",
+          readers: [{ user: "jenkins" }, { group: "ci" }],
+        },
+        sshConfig: false,
+        allowReissue: true,
+        cluster: "leaf",
+      },
+    ]);
+    expect(config.joinUri).toBe("tbot+proxy+token://t@p.example.com");
+  });
+
+  test("errors in flags and the environment name the flag or variable", async () => {
+    const path = await configFile(fileWithEverything);
+    for (const [argv, env, prefix, says] of [
+      [
+        ["start", "--proxy-server", "p:443", "--renewal-interval", "5x"],
+        {},
+        "--renewal-interval: ",
+        'invalid duration "5x"',
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--certificate-ttl=-1h"],
+        {},
+        "--certificate-ttl: ",
+        "negative duration",
+      ],
+      [["start", "--proxy-server", "p:99999"], {}, "--proxy-server: ", "out of range"],
+      [["start"], { TELEPORT_AUTH_SERVER: "https://a" }, "TELEPORT_AUTH_SERVER: ", "URL scheme"],
+      [["start", "--proxy-server", "p:443", "--diag-addr", "localhost"], {}, "--diag-addr: ", "has no port"],
+      [
+        ["start", "--proxy-server", "p:443", "--storage", "file://nas/bot"],
+        {},
+        "--storage: ",
+        "file-backed data storage must be on the local host",
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--storage", "memory://x"],
+        {},
+        "--storage: ",
+        "memory-backed data storage should not have host or path specified",
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--storage", "ftp://x/y"],
+        {},
+        "--storage: ",
+        "unrecognized data storage scheme",
+      ],
+      [
+        ["start", "--join-uri", "tbot+proxy+tokn://t:s3cret@p:443"],
+        {},
+        "--join-uri: ",
+        'unrecognized join method: "tokn"',
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--join-method", "gcp"],
+        {},
+        "--join-method: ",
+        'join method "gcp" is not supported',
+      ],
+      [
+        ["start", "--data-dir", "/d", "--storage", "memory://", "--proxy-server", "p:443"],
+        {},
+        "--data-dir and --storage",
+        "use only one",
+      ],
+      [
+        ["start", "--proxy-server", "p:443"],
+        { TBOT_DEBUG: "maybe" },
+        "TBOT_DEBUG: ",
+        "expected true or false",
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--auth-server", "a:3025"],
+        {},
+        "proxy_server and auth_server",
+        "keep only one",
+      ],
+      [["start", "--token", "t"], {}, "either a proxy or auth address must be set", "--proxy-server"],
+      [
+        ["start", "--proxy-server", "p:443", "--insecure", "--ca-pin", PIN],
+        {},
+        "the option ca-pin is mutually exclusive with --insecure",
+        "",
+      ],
+      [
+        ["start", "--proxy-server", "p:443", "--ca-pin", "sha1:abc"],
+        {},
+        '--ca-pin: "sha1:abc" is not a CA pin',
+        "",
+      ],
+      [
+        [
+          "start",
+          "--proxy-server",
+          "p:443",
+          "--registration-secret",
+          "a",
+          "--registration-secret-path",
+          "/b",
+        ],
+        {},
+        "registration_secret and registration_secret_path are mutually exclusive",
+        "",
+      ],
+      [["start", "identity", "--proxy-server", "p:443"], {}, '"tbot start identity" needs --destination', ""],
+      [
+        ["start", "identity", "-c", path, "--destination", "/o"],
+        {},
+        '"tbot start identity" builds its config from flags',
+        "",
+      ],
+      [
+        ["start", "-c", path, "--join-uri", "tbot+proxy+token://t@p:443"],
+        {},
+        `${path}:2:15: join_uri cannot be combined with proxy_server`,
+        "",
+      ],
+      [["start", "-c", join(path, "..", "missing.yaml")], {}, "cannot read config file", "does not exist"],
+      [["start", "--config-string", "not base64!"], {}, "--config-string: the value is not base64", ""],
+    ] as const) {
+      const e = await caughtAsync(() => build([...argv], env));
+      expectMessage(e, prefix, says);
+      expect(e.message).not.toContain("s3cret");
+    }
+  });
+});
