@@ -1,0 +1,27 @@
+// Runs bun test over test/unit and test/e2e and ends with the line CI reads:
+// "N passed, N failed". bun's own summary stays above it for people.
+
+import { spawn } from "bun";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const args = process.argv.slice(2);
+const targets = args.length ? args : ["test/unit", "test/e2e"];
+const proc = spawn([process.execPath, "test", ...targets], {
+  cwd: root,
+  stdout: "inherit",
+  stderr: "pipe",
+  env: { ...process.env, FORCE_COLOR: "0" },
+});
+let err = "";
+const dec = new TextDecoder();
+for await (const chunk of proc.stderr) {
+  const text = dec.decode(chunk);
+  err += text;
+  process.stderr.write(text);
+}
+const code = await proc.exited;
+const passed = Number(/^\s*(\d+) pass$/m.exec(err)?.[1] ?? 0);
+const failed = Number(/^\s*(\d+) fail$/m.exec(err)?.[1] ?? (code === 0 ? 0 : 1));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(code === 0 && failed === 0 && passed > 0 ? 0 : 1);
