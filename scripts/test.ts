@@ -1,8 +1,8 @@
 // Runs bun test over test/unit and test/e2e and ends with the line CI reads:
 // "N passed, N failed". bun's own summary stays above it for people.
 
-import { spawn } from "bun";
 import { join } from "node:path";
+import { spawn } from "bun";
 
 const root = join(import.meta.dir, "..");
 const args = process.argv.slice(2);

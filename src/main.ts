@@ -14,11 +14,18 @@ function programName(): { program: Program; args: string[] } {
     const b = basename(candidate ?? "").replace(/\.(exe|ts|js)$/, "");
     if ((programs as readonly string[]).includes(b)) return { program: b as Program, args };
   }
-  if ((programs as readonly string[]).includes(args[0] ?? "")) return { program: args[0] as Program, args: args.slice(1) };
+  if ((programs as readonly string[]).includes(args[0] ?? ""))
+    return { program: args[0] as Program, args: args.slice(1) };
   return { program: "tbot", args };
 }
 
 const { program, args } = programName();
+if (args.length === 1 && (args[0] === "version" || args[0] === "--version")) {
+  // The cheapest possible path: no command-line or config modules at all.
+  const { VERSION } = await import("./version.ts");
+  process.stdout.write(`${program} v${VERSION}\n`);
+  process.exit(0);
+}
 // @peculiar/x509 (tauth only) needs the Reflect polyfill loaded by the entry file before it
 // is imported; inside a compiled bundle an import from a lazily loaded module comes too late.
 if (program === "tauth") await import("reflect-metadata");

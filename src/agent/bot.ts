@@ -6,9 +6,9 @@ import { arch, hostname, platform } from "node:os";
 import type { BotHeartbeat } from "../protocol/messages.ts";
 import { paths } from "../protocol/messages.ts";
 import { UserError } from "../util/errors.ts";
+import { defaultAuthPort, defaultProxyPort, requireHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import { parseHostPort } from "../cli/host-port.ts";
 import { backoffDelay, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
 import { serverAddress } from "./connect.ts";
@@ -23,7 +23,9 @@ const log = logger("TBOT");
 const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
 
 function buildServices(cfg: BotConfig): OutputService[] {
-  return cfg.services.map((s, i) => (s.type === "identity" ? new IdentityOutput(s, i) : new SshHostOutput(s, i)));
+  return cfg.services.map((s, i) =>
+    s.type === "identity" ? new IdentityOutput(s, i) : new SshHostOutput(s, i),
+  );
 }
 
 export interface RunningBot {
@@ -46,8 +48,9 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     health.register(s.name);
   }
   const ids = new IdentityManager(cfg, storage);
-  const addr = parseHostPort(serverAddress(cfg), cfg.proxyServer ? 443 : 3025);
-  if (typeof addr === "string") throw new UserError(`server address: ${addr}`);
+  const addr = requireHostPort(serverAddress(cfg), "server address", {
+    defaultPort: cfg.proxyServer ? defaultProxyPort : defaultAuthPort,
+  });
   const startedAt = Date.now();
   const waiter = new Waiter();
   let stopping = false;
@@ -63,9 +66,9 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       architecture: arch(),
       os: platform(),
     };
+    lastHeartbeat = Date.now();
     try {
       await ids.api().post(paths.botHeartbeat, hb);
-      lastHeartbeat = Date.now();
     } catch (e) {
       log.debug("Heartbeat failed (best effort)", { error: (e as Error).message });
     }
@@ -90,6 +93,11 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       credentialTtlMs: cfg.credentialTtlMs,
     };
     const failures: string[] = [];
+    // The heartbeat is best effort and independent of the outputs: send it alongside them.
+    const beat =
+      lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS
+        ? heartbeat(lastHeartbeat === 0)
+        : null;
     await Promise.all(
       services.map(async (s) => {
         try {
@@ -102,8 +110,8 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         }
       }),
     );
+    await beat;
     if (failures.length) throw new UserError(`output failed: ${failures.join("; ")}`);
-    if (lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS) await heartbeat(lastHeartbeat === 0);
   }
 
   const done = (async (): Promise<number> => {
@@ -119,6 +127,9 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         try {
           await iterate();
           attempt = 0;
+          // A long-running agent idles between renewals: give memory back now rather than at
+          // the next allocation burst (keeps the daemon's RSS flat).
+          Bun.gc(true);
           log.debug("Next renewal scheduled", { in_ms: cfg.renewalIntervalMs });
           await waiter.sleep(cfg.renewalIntervalMs);
         } catch (e) {

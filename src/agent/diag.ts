@@ -1,13 +1,12 @@
 // The diagnostics listener (reference §11.1): /livez, /readyz[/<service>], /metrics.
 // Plain HTTP, meant for localhost.
 
-import { UserError } from "../util/errors.ts";
-import { parseHostPort } from "../cli/host-port.ts";
+import { requireHostPort } from "../util/host-port.ts";
 import type { Health } from "./health.ts";
 
 export function startDiagServer(addr: string, health: Health, _debug: boolean): { stop(): void } {
-  const hp = parseHostPort(addr);
-  if (typeof hp === "string") throw new UserError(`diag_addr: ${hp}`);
+  // Port 0 (any free port) is allowed here as it is in the config (see config/decode.ts).
+  const hp = requireHostPort(addr, "diag_addr", { allowPortZero: true });
   const server = Bun.serve({
     hostname: hp.host,
     port: hp.port,
@@ -25,11 +24,16 @@ export function startDiagServer(addr: string, health: Health, _debug: boolean): 
       }
       if (path === "/metrics") {
         const snap = health.snapshot();
-        const lines = ["# HELP tbot_service_healthy Whether a service's last iteration succeeded.", "# TYPE tbot_service_healthy gauge"];
+        const lines = [
+          "# HELP tbot_service_healthy Whether a service's last iteration succeeded.",
+          "# TYPE tbot_service_healthy gauge",
+        ];
         for (const [name, s] of Object.entries(snap.services))
           lines.push(`tbot_service_healthy{name="${name}"} ${s.status === "healthy" ? 1 : 0}`);
         lines.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
-        return new Response(`${lines.join("\n")}\n`, { headers: { "content-type": "text/plain; version=0.0.4" } });
+        return new Response(`${lines.join("\n")}\n`, {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        });
       }
       return new Response("not found\n", { status: 404 });
     },

@@ -5,46 +5,46 @@
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { ApiClient } from "../protocol/client.ts";
 import type { NodeResolveResponse } from "../protocol/messages.ts";
 import { paths } from "../protocol/messages.ts";
 import { UserError } from "../util/errors.ts";
-import { parseHostPort } from "../cli/host-port.ts";
+import { requireHostPort } from "../util/host-port.ts";
 
-export async function sshProxyCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowNegative: true,
-    options: {
-      "destination-dir": { type: "string" },
-      "proxy-server": { type: "string" },
-      cluster: { type: "string" },
-      user: { type: "string" },
-      host: { type: "string" },
-      port: { type: "string" },
-      "tls-routing": { type: "boolean" },
-      "connection-upgrade": { type: "boolean" },
-      resume: { type: "boolean" },
-      debug: { type: "boolean", short: "d" },
-    },
-  });
-  const dir = values["destination-dir"];
-  const proxy = values["proxy-server"];
-  const host = values.host;
-  if (!dir || !proxy || !host) throw new UserError("ssh-proxy-command needs --destination-dir, --proxy-server and --host");
+export interface SshProxyTarget {
+  /** An identity output's destination: its key, certificate and host CA authenticate us. */
+  destinationDir: string;
+  proxyServer: string;
+  /** "<node>.<cluster>", as ssh was asked for it (%h). */
+  host: string;
+}
+
+/**
+ * Relays stdin/stdout to the node's SSH port; resolves with the exit code. The command line
+ * (cli/tbot-args.ts) also takes the reference's other flags (--cluster, --user, --port,
+ * --[no-]tls-routing, …) so that its generated ssh_config works; they change nothing here.
+ */
+export async function sshProxyCommand({
+  destinationDir: dir,
+  proxyServer: proxy,
+  host,
+}: SshProxyTarget): Promise<number> {
   const read = (f: string) => {
     try {
       return readFileSync(join(dir, f), "utf8");
     } catch (e) {
-      throw new UserError(`cannot read ${join(dir, f)} (${(e as NodeJS.ErrnoException).code}); is tbot writing this destination?`);
+      throw new UserError(
+        `cannot read ${join(dir, f)} (${(e as NodeJS.ErrnoException).code}); is tbot writing this destination?`,
+      );
     }
   };
-  const api = new ApiClient(proxy, { ca: [read("teleport-host-ca.crt")], cert: read("tlscert"), key: read("key") });
+  const api = new ApiClient(proxy, {
+    ca: [read("teleport-host-ca.crt")],
+    cert: read("tlscert"),
+    key: read("key"),
+  });
   const node = await api.get<NodeResolveResponse>(paths.nodeResolve, { host });
-  const target = parseHostPort(node.addr, 22);
-  if (typeof target === "string") throw new UserError(`node ${node.name} has a bad address: ${target}`);
+  const target = requireHostPort(node.addr, `node ${node.name} has a bad address`, { defaultPort: 22 });
   return relay(target.host, target.port);
 }
 

@@ -2,13 +2,13 @@
 // host certificates), user (signs bot and admin identities, X.509 and SSH), db (for
 // databases to trust). Created on first start and kept in the backend.
 
-import { createCACertificate } from "../crypto/x509.ts";
 import { generateKeyPair, importPrivateKeyPem, pkcs8Pem } from "../crypto/keys.ts";
 import { caPinOfCert } from "../crypto/pin.ts";
 import { sshPublicKeyLine } from "../crypto/ssh/index.ts";
+import { createCACertificate } from "../crypto/x509.ts";
+import { isCode } from "../util/errors.ts";
 import type { Backend } from "./backend/backend.ts";
 import { jsonItem, parseItem } from "./backend/backend.ts";
-import { isCode } from "../util/errors.ts";
 
 export type CAType = "host" | "user" | "db";
 
@@ -32,7 +32,11 @@ const caKey = (t: CAType) => `/authorities/${t}`;
 async function createCA(clusterName: string, type: CAType): Promise<StoredCA> {
   const tlsKeys = await generateKeyPair("ecdsa-p256");
   const cert = await createCACertificate({ clusterName, type, keys: tlsKeys });
-  const ca: StoredCA = { type, cluster_name: clusterName, tls: { cert, key: await pkcs8Pem(tlsKeys.privateKey) } };
+  const ca: StoredCA = {
+    type,
+    cluster_name: clusterName,
+    tls: { cert, key: await pkcs8Pem(tlsKeys.privateKey) },
+  };
   if (type !== "db") {
     const ssh = await generateKeyPair("ed25519");
     ca.ssh = { public: await sshPublicKeyLine(ssh.publicKey), key: await pkcs8Pem(ssh.privateKey) };

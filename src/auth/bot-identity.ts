@@ -3,7 +3,13 @@
 
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { FinishJoinArgs } from "../join/types.ts";
-import type { Certificates, HostCertsRequest, JoinResult, RenewRequest, UserCertsRequest } from "../protocol/messages.ts";
+import type {
+  Certificates,
+  HostCertsRequest,
+  JoinResult,
+  RenewRequest,
+  UserCertsRequest,
+} from "../protocol/messages.ts";
 import { parseDuration } from "../util/duration.ts";
 import { accessDenied, badParameter, isCode } from "../util/errors.ts";
 import { DEFAULT_MAX_SESSION_TTL_MS } from "./issuer.ts";
@@ -28,10 +34,33 @@ function traitsOf(bot: BotResource): Record<string, string[]> {
   return out;
 }
 
+/** The answer to a join or a renewal: the certificates (the issuer's expiry left out) and whom they name. */
+function joinResult(
+  certs: Certificates & { expires: Date },
+  botName: string,
+  botInstanceId: string,
+  generation: number,
+  methodResult?: Record<string, unknown>,
+): JoinResult {
+  const { expires: _e, ...certificates } = certs;
+  return {
+    type: "result",
+    certificates,
+    bot_name: botName,
+    bot_instance_id: botInstanceId,
+    generation,
+    ...(methodResult ? { method_result: methodResult } : {}),
+  };
+}
+
 /** Instances outlive their last certificate by a grace period, then the backend drops them. */
 const INSTANCE_GRACE_MS = 24 * 3600_000;
 
-export async function finishBotJoin(svc: AuthService, a: FinishJoinArgs, remoteAddr: string): Promise<JoinResult> {
+export async function finishBotJoin(
+  svc: AuthService,
+  a: FinishJoinArgs,
+  remoteAddr: string,
+): Promise<JoinResult> {
   const bot = a.bot.metadata.name;
   const auth: Authentication = {
     authenticated_at: new Date().toISOString(),
@@ -48,9 +77,18 @@ export async function finishBotJoin(svc: AuthService, a: FinishJoinArgs, remoteA
       version: "v1",
       metadata: { name: a.instanceId },
       spec: { bot_name: bot, instance_id: a.instanceId },
-      status: { generation: 1, initial_authentication: auth, latest_authentications: [auth], latest_heartbeats: [] },
+      status: {
+        generation: 1,
+        initial_authentication: auth,
+        latest_authentications: [auth],
+        latest_heartbeats: [],
+      },
     };
-    await svc.instances.create(instanceKey(bot, a.instanceId), inst, new Date(a.expires.getTime() + INSTANCE_GRACE_MS));
+    await svc.instances.create(
+      instanceKey(bot, a.instanceId),
+      inst,
+      new Date(a.expires.getTime() + INSTANCE_GRACE_MS),
+    );
   } else {
     generation = await recordAuthentication(svc, bot, a.instanceId, auth, a.expires, (g) => g);
   }
@@ -76,15 +114,7 @@ export async function finishBotJoin(svc: AuthService, a: FinishJoinArgs, remoteA
     remote_addr: remoteAddr,
     expires: certs.expires.toISOString(),
   });
-  const { expires: _e, ...certificates } = certs;
-  return {
-    type: "result",
-    certificates,
-    bot_name: bot,
-    bot_instance_id: a.instanceId,
-    generation,
-    ...(a.methodResult ? { method_result: a.methodResult } : {}),
-  };
+  return joinResult(certs, bot, a.instanceId, generation, a.methodResult);
 }
 
 /** Append an authentication to an instance by CAS; `nextGen` maps the stored generation. */
@@ -99,15 +129,17 @@ async function recordAuthentication(
 ): Promise<number> {
   for (;;) {
     const cur = await svc.instances.get(instanceKey(bot, id));
-    if (!cur) throw accessDenied(`bot instance ${id} no longer exists; the bot must join again with a new token`);
+    if (!cur)
+      throw accessDenied(`bot instance ${id} no longer exists; the bot must join again with a new token`);
     if (expectedGeneration !== undefined && cur.value.status.generation !== expectedGeneration)
       throw new GenerationMismatch(cur.value.status.generation);
     const generation = nextGen(cur.value.status.generation);
     const next: BotInstance = structuredClone(cur.value);
     next.status.generation = generation;
-    next.status.latest_authentications = [...next.status.latest_authentications, { ...auth, generation }].slice(
-      -MAX_AUTHENTICATIONS,
-    );
+    next.status.latest_authentications = [
+      ...next.status.latest_authentications,
+      { ...auth, generation },
+    ].slice(-MAX_AUTHENTICATIONS);
     try {
       await svc.instances.compareAndSwap(
         instanceKey(bot, id),
@@ -146,7 +178,9 @@ export async function renewBotIdentity(
 ): Promise<JoinResult> {
   const bot = await requireBot(svc, caller);
   if (!caller.renewable)
-    throw accessDenied("this identity is not renewable; bots joined with other methods renew by joining again");
+    throw accessDenied(
+      "this identity is not renewable; bots joined with other methods renew by joining again",
+    );
   const expires = new Date(req.expires);
   const auth: Authentication = {
     authenticated_at: new Date().toISOString(),
@@ -201,8 +235,7 @@ export async function renewBotIdentity(
     generation,
     expires: certs.expires.toISOString(),
   });
-  const { expires: _e, ...certificates } = certs;
-  return { type: "result", certificates, bot_name: caller.botName!, bot_instance_id: caller.botInstanceId!, generation };
+  return joinResult(certs, caller.botName!, caller.botInstanceId!, generation);
 }
 
 async function rolesNamed(svc: AuthService, names: string[]): Promise<RoleResource[]> {
@@ -218,17 +251,24 @@ async function rolesNamed(svc: AuthService, names: string[]): Promise<RoleResour
 /** The internal identity (not an impersonated one) of a bot: may request output certificates. */
 function assertInternalIdentity(caller: TlsIdentity): void {
   if (caller.disallowReissue || !caller.roles.includes(botRoleName(caller.botName ?? "")))
-    throw accessDenied("output certificates cannot be used to request further certificates (disallow-reissue)");
+    throw accessDenied(
+      "output certificates cannot be used to request further certificates (disallow-reissue)",
+    );
 }
 
 /** Impersonated, non-renewable certificates for outputs (§7.2). */
-export async function issueOutputCerts(svc: AuthService, caller: TlsIdentity, req: UserCertsRequest): Promise<Certificates> {
+export async function issueOutputCerts(
+  svc: AuthService,
+  caller: TlsIdentity,
+  req: UserCertsRequest,
+): Promise<Certificates> {
   const bot = await requireBot(svc, caller);
   assertInternalIdentity(caller);
   const allowed = bot.spec.roles ?? [];
   const requested = req.role_requests?.length ? req.role_requests : allowed;
   for (const r of requested)
-    if (!allowed.includes(r)) throw accessDenied(`bot "${bot.metadata.name}" may not impersonate role "${r}"`);
+    if (!allowed.includes(r))
+      throw accessDenied(`bot "${bot.metadata.name}" may not impersonate role "${r}"`);
   if (!requested.length) throw accessDenied(`bot "${bot.metadata.name}" has no roles to impersonate`);
   const roles = await rolesNamed(svc, requested);
   const logins = expandLogins(roles, traitsOf(bot));
@@ -295,4 +335,4 @@ export async function issueHostCerts(
   return { ssh_cert: cert, ssh_user_ca_keys: [svc.authorities.user.sshPublic!] };
 }
 
-export { requireBot, instanceKey, traitsOf, rolesNamed };
+export { instanceKey, requireBot, rolesNamed, traitsOf };

@@ -38,7 +38,12 @@ export interface IdentityRequest {
   ttlCapMs?: number;
 }
 
-export function cappedExpiry(requested: Date, maxTtlMs: number, now = Date.now(), ceilingMs = MAX_RENEWABLE_TTL_MS): Date {
+export function cappedExpiry(
+  requested: Date,
+  maxTtlMs: number,
+  now = Date.now(),
+  ceilingMs = MAX_RENEWABLE_TTL_MS,
+): Date {
   const cap = now + Math.min(maxTtlMs, ceilingMs);
   const req = requested.getTime();
   if (!Number.isFinite(req) || req <= now) throw badParameter("requested expiry must be in the future");
@@ -108,7 +113,12 @@ export class Issuer {
     };
   }
 
-  async issueHostCert(sshPublicKey: string, principals: string[], hostId: string, expiry: Date): Promise<string> {
+  async issueHostCert(
+    sshPublicKey: string,
+    principals: string[],
+    hostId: string,
+    expiry: Date,
+  ): Promise<string> {
     const now = Date.now();
     try {
       return await signSshCertificate(

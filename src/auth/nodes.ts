@@ -13,12 +13,19 @@ const NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
 /** A node that stops heartbeating disappears from the inventory after this long. */
 export const NODE_TTL_MS = 2 * 3600_000;
 
-export async function nodeHeartbeat(svc: AuthService, caller: TlsIdentity, hb: NodeHeartbeat): Promise<{ ok: true }> {
+export async function nodeHeartbeat(
+  svc: AuthService,
+  caller: TlsIdentity,
+  hb: NodeHeartbeat,
+): Promise<{ ok: true }> {
   const bot = await requireBot(svc, caller);
   if (!(await canCreateHostCerts(svc, bot)))
-    throw accessDenied(`bot "${bot.metadata.name}" may not register nodes: it needs a role that may create host_cert`);
+    throw accessDenied(
+      `bot "${bot.metadata.name}" may not register nodes: it needs a role that may create host_cert`,
+    );
   if (typeof hb?.name !== "string" || !NODE_NAME.test(hb.name)) throw badParameter("node name is invalid");
-  if (typeof hb.addr !== "string" || !/^.+:\d{1,5}$/.test(hb.addr)) throw badParameter("node addr must be host:port");
+  if (typeof hb.addr !== "string" || !/^.+:\d{1,5}$/.test(hb.addr))
+    throw badParameter("node addr must be host:port");
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(hb.labels ?? {})) labels[k] = String(v);
   const expires = new Date(Date.now() + NODE_TTL_MS);
@@ -34,12 +41,17 @@ export async function nodeHeartbeat(svc: AuthService, caller: TlsIdentity, hb: N
 }
 
 /** Resolve "<node>" or "<node>.<cluster>" for a caller whose roles allow that node's labels. */
-export async function resolveNode(svc: AuthService, caller: TlsIdentity, host: string): Promise<NodeResolveResponse> {
+export async function resolveNode(
+  svc: AuthService,
+  caller: TlsIdentity,
+  host: string,
+): Promise<NodeResolveResponse> {
   if (!host) throw badParameter("host is required");
   const suffix = `.${svc.clusterName}`;
   const name = host.endsWith(suffix) ? host.slice(0, -suffix.length) : host;
   const node = (await svc.nodes.get(name))?.value;
-  if (!node) throw notFound(`node "${name}" is not registered in cluster "${svc.clusterName}" (see tctl nodes ls)`);
+  if (!node)
+    throw notFound(`node "${name}" is not registered in cluster "${svc.clusterName}" (see tctl nodes ls)`);
   const roles = await rolesNamed(
     svc,
     caller.roles.filter((r) => !r.startsWith("bot-")),

@@ -3,18 +3,18 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
-import { presetRoles } from "./resources/index.ts";
-import type { Backend } from "./backend/backend.ts";
-import { SqliteBackend } from "./backend/sqlite.ts";
-import { type AuditSink, FileAuditLog } from "./audit.ts";
-import { Authorities } from "./authorities.ts";
-import { Issuer } from "./issuer.ts";
-import { Collection, sha256Hex } from "./store/collection.ts";
-import type { BotInstance, Lock, NodeResource } from "./store/types.ts";
-import { VERSION } from "../version.ts";
 import type { PingResponse } from "../protocol/messages.ts";
 import { isCode } from "../util/errors.ts";
+import { VERSION } from "../version.ts";
+import { type AuditSink, FileAuditLog } from "./audit.ts";
+import { Authorities } from "./authorities.ts";
+import type { Backend } from "./backend/backend.ts";
+import { SqliteBackend } from "./backend/sqlite.ts";
+import { Issuer } from "./issuer.ts";
+import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
+import { presetRoles } from "./resources/index.ts";
+import { Collection, sha256Hex } from "./store/collection.ts";
+import type { BotInstance, Lock, NodeResource } from "./store/types.ts";
 
 /** What the backend keeps for a token: the resource plus server-only state. */
 export interface StoredToken {
@@ -62,7 +62,12 @@ export class AuthService {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const backend = opts.backend ?? new SqliteBackend(join(opts.dataDir, "tauth.db"));
     const cas = await Authorities.init(backend, opts.clusterName);
-    const svc = new AuthService(backend, cas, new FileAuditLog(join(opts.dataDir, "audit.log")), opts.dataDir);
+    const svc = new AuthService(
+      backend,
+      cas,
+      new FileAuditLog(join(opts.dataDir, "audit.log")),
+      opts.dataDir,
+    );
     await svc.seedPresetRoles();
     return svc;
   }

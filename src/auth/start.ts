@@ -2,8 +2,8 @@
 // write the admin identity for tctl, and serve the API until stopped.
 
 import { chmodSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { certAuthorityLine, renderIdentityFile } from "../crypto/identity-file.ts";
 import { generateKeyPair, pkcs8Pem, privateKeyPem, publicKeyPem } from "../crypto/keys.ts";
@@ -12,10 +12,10 @@ import { issueCertificate } from "../crypto/x509.ts";
 import { logger } from "../util/log.ts";
 import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
+import type { SqliteBackend } from "./backend/sqlite.ts";
 import { Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
 import { AuthService } from "./service.ts";
-import type { SqliteBackend } from "./backend/sqlite.ts";
 
 const log = logger("AUTH");
 
@@ -66,7 +66,10 @@ async function writeAdminIdentity(svc: AuthService, cfg: AuthConfig): Promise<st
   const certs = await svc.issuer.issueIdentity({
     username: "admin",
     roles: ["admin"],
-    publicKeys: { tls_public_key: await publicKeyPem(keys.publicKey), ssh_public_key: await sshPublicKeyLine(keys.publicKey) },
+    publicKeys: {
+      tls_public_key: await publicKeyPem(keys.publicKey),
+      ssh_public_key: await sshPublicKeyLine(keys.publicKey),
+    },
     requestedExpiry: new Date(Date.now() + ttl),
     maxTtlMs: ttl,
     renewable: false,

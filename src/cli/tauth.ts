@@ -4,10 +4,10 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
+import { defaultAuthPort, parseHostPort, requireHostPort } from "../util/host-port.ts";
 import { configureLogging } from "../util/log.ts";
 import { parseYaml } from "../util/yaml-source.ts";
 import { VERSION } from "../version.ts";
-import { parseHostPort } from "./host-port.ts";
 
 export const tauthUsage = `Usage: tauth <command> [flags]
 
@@ -42,13 +42,16 @@ function loadConfigFile(path: string): TauthFileConfig {
   }
   const root = parseYaml(text, path);
   if (root.missing) return {};
-  const m = root.map().strict(["version", "data_dir", "listen_addr", "cluster_name", "public_addrs", "debug"]);
+  const m = root
+    .map()
+    .strict(["version", "data_dir", "listen_addr", "cluster_name", "public_addrs", "debug"]);
   const v = m.optStr("version");
-  if (v !== undefined && v !== "v1") m.get("version").fail(`unrecognized config version "${v}" (expected v1)`);
+  if (v !== undefined && v !== "v1")
+    m.get("version").fail(`unrecognized config version "${v}" (expected v1)`);
   const listenNode = m.get("listen_addr");
   const listen = m.optStr("listen_addr");
   if (listen !== undefined) {
-    const r = parseHostPort(listen, 3025);
+    const r = parseHostPort(listen, { defaultPort: defaultAuthPort });
     if (typeof r === "string") listenNode.fail(`listen_addr: ${r}`);
   }
   return {
@@ -89,11 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     const file = values.config ? loadConfigFile(values.config as string) : {};
     debug = Boolean(values.debug ?? file.debug);
     const logFormat = (values["log-format"] as string | undefined) ?? "text";
-    if (logFormat !== "text" && logFormat !== "json") throw new UserError(`--log-format must be text or json`);
+    if (logFormat !== "text" && logFormat !== "json")
+      throw new UserError(`--log-format must be text or json`);
     configureLogging({ debug, format: logFormat });
     const listen = (values.listen as string | undefined) ?? file.listen ?? "0.0.0.0:3025";
-    const hp = parseHostPort(listen, 3025);
-    if (typeof hp === "string") throw new UserError(`--listen: ${hp}`);
+    const hp = requireHostPort(listen, "--listen", { defaultPort: defaultAuthPort });
     const { hostname } = await import("node:os");
     const clusterName = (values["cluster-name"] as string | undefined) ?? file.clusterName ?? hostname();
     if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]*$/.test(clusterName))
@@ -114,10 +117,16 @@ export async function main(argv: string[]): Promise<number> {
     await auth.close();
     return ExitCode.ok;
   } catch (e) {
-    if ((e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS"))
+    if (
+      (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      (e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS")
+    )
       return reportError(new UserError(`${(e as Error).message}; see "tauth help"`), debug);
     if ((e as { code?: string }).code === "EADDRINUSE")
-      return reportError(new UserError(`cannot listen: address already in use (${(e as Error).message})`), debug);
+      return reportError(
+        new UserError(`cannot listen: address already in use (${(e as Error).message})`),
+        debug,
+      );
     return reportError(e, debug);
   }
 }

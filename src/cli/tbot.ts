@@ -7,12 +7,9 @@ import { VERSION } from "../version.ts";
 import { buildStartConfig, parseTbotArgs, tbotUsage } from "./tbot-args.ts";
 
 export async function main(argv: string[]): Promise<number> {
-  let debug = argv.includes("-d") || argv.includes("--debug") || /^(1|true|yes)$/i.test(process.env.TBOT_DEBUG ?? "");
+  let debug =
+    argv.includes("-d") || argv.includes("--debug") || /^(1|true|yes)$/i.test(process.env.TBOT_DEBUG ?? "");
   try {
-    if (argv[0] === "ssh-proxy-command") {
-      const { sshProxyCommand } = await import("../agent/ssh-proxy-command.ts");
-      return await sshProxyCommand(argv.slice(1));
-    }
     const args = parseTbotArgs(argv);
     switch (args.command) {
       case "version":
@@ -35,6 +32,15 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "start":
         return await start(args);
+      case "ssh-proxy-command": {
+        const dir = args.flags["destination-dir"] as string | undefined;
+        const proxy = args.flags["proxy-server"] as string | undefined;
+        const host = args.flags.host as string | undefined;
+        if (!dir || !proxy || !host)
+          throw new UserError("ssh-proxy-command needs --destination-dir, --proxy-server and --host");
+        const { sshProxyCommand } = await import("../agent/ssh-proxy-command.ts");
+        return await sshProxyCommand({ destinationDir: dir, proxyServer: proxy, host });
+      }
       default:
         throw new UserError(`unknown command "${args.command}"; run "tbot help" for usage`);
     }

@@ -3,8 +3,8 @@
 import type { Resource } from "../auth/resources/index.ts";
 import type { ApiClient } from "../protocol/client.ts";
 import { UserError } from "../util/errors.ts";
-import { formatResources, type OutputFormat } from "./tctl-format.ts";
 import type { TctlOptions } from "./tctl.ts";
+import { formatResources, type OutputFormat } from "./tctl-format.ts";
 
 interface RunArgs {
   api: ApiClient;
@@ -95,7 +95,10 @@ export const tctlCommands: TctlCommand[] = [
   {
     name: "status",
     async run(a) {
-      const s = await admin<{ cluster_name: string; server_version: string; ca_pins: string[] }>(a.api, "status");
+      const s = await admin<{ cluster_name: string; server_version: string; ca_pins: string[] }>(
+        a.api,
+        "status",
+      );
       a.out(`Cluster  ${s.cluster_name}\nVersion  ${s.server_version}\n`);
       for (const p of s.ca_pins) a.out(`CA pin   ${p}\n`);
     },
@@ -108,7 +111,9 @@ export const tctlCommands: TctlCommand[] = [
       try {
         text = read(file, "utf8");
       } catch (e) {
-        throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UserError(
+          `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       const { parseResources } = await import("../auth/resources/index.ts");
       const resources = parseResources(text, file);
@@ -117,7 +122,10 @@ export const tctlCommands: TctlCommand[] = [
     },
     async run(a) {
       const resources = a.prepared as Resource[];
-      const r = await admin<{ created: string[] }>(a.api, "create", { resources, upsert: a.opts.force === true });
+      const r = await admin<{ created: string[] }>(a.api, "create", {
+        resources,
+        upsert: a.opts.force === true,
+      });
       for (const c of r.created) a.out(`${c} has been ${a.opts.force ? "created or updated" : "created"}\n`);
     },
   },
@@ -180,7 +188,11 @@ export const tctlCommands: TctlCommand[] = [
     async run(a) {
       await printGrant(
         a,
-        await admin(a.api, "tokens/add", { type: a.opts.type ?? "bot", bot_name: a.opts["bot-name"], ttl: a.opts.ttl }),
+        await admin(a.api, "tokens/add", {
+          type: a.opts.type ?? "bot",
+          bot_name: a.opts["bot-name"],
+          ttl: a.opts.ttl,
+        }),
       );
     },
   },

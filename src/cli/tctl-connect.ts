@@ -6,15 +6,14 @@ import { readFileSync } from "node:fs";
 import { parseIdentityFile } from "../crypto/identity-file.ts";
 import { ApiClient } from "../protocol/client.ts";
 import { UserError } from "../util/errors.ts";
-import { parseHostPort } from "./host-port.ts";
+import { defaultAuthPort, formatHostPort, requireHostPort } from "../util/host-port.ts";
 import type { TctlOptions } from "./tctl.ts";
 
 export const DEFAULT_IDENTITY = "/var/lib/teleport/auth/admin-identity";
 
 export async function connectAdmin(opts: TctlOptions, env = process.env): Promise<ApiClient> {
   const addr = (opts["auth-server"] as string | undefined) ?? env.TELEPORT_AUTH_SERVER ?? "127.0.0.1:3025";
-  const hp = parseHostPort(addr, 3025);
-  if (typeof hp === "string") throw new UserError(`--auth-server: ${hp}`);
+  const hp = requireHostPort(addr, "--auth-server", { defaultPort: defaultAuthPort });
   const path = (opts.identity as string | undefined) ?? env.TELEPORT_IDENTITY_FILE ?? DEFAULT_IDENTITY;
   let text: string;
   try {
@@ -30,6 +29,5 @@ export async function connectAdmin(opts: TctlOptions, env = process.env): Promis
   } catch (e) {
     throw new UserError(`identity file ${path} is not usable: ${(e as Error).message}`);
   }
-  const host = hp.host.includes(":") ? `[${hp.host}]` : hp.host;
-  return new ApiClient(`${host}:${hp.port}`, { ca: id.tlsCaPems, cert: id.tlsCertPem, key: id.privateKeyPem });
+  return new ApiClient(formatHostPort(hp), { ca: id.tlsCaPems, cert: id.tlsCertPem, key: id.privateKeyPem });
 }

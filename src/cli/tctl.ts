@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { connectAdmin } from "./tctl-connect.ts";
 import { tctlCommands } from "./tctl-commands.ts";
+import { connectAdmin } from "./tctl-connect.ts";
 
 export const tctlUsage = `Usage: tctl [global flags] <command> [flags]
 
@@ -60,7 +60,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     let parsed: { values: TctlOptions; positionals: string[] };
     try {
-      parsed = parseArgs({ args: argv, options: globalSpec, allowPositionals: true, strict: true }) as typeof parsed;
+      parsed = parseArgs({
+        args: argv,
+        options: globalSpec,
+        allowPositionals: true,
+        strict: true,
+      }) as typeof parsed;
     } catch (e) {
       throw new UserError(`${(e as Error).message.split("\n")[0]}; see "tctl help"`);
     }

@@ -16,7 +16,9 @@ export interface IdentityFileParts {
 const withNewline = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
 
 export function renderIdentityFile(p: IdentityFileParts): string {
-  return [p.privateKeyPem, p.sshCert, p.tlsCertPem, ...p.sshCaLines, ...p.tlsCaPems].map(withNewline).join("");
+  return [p.privateKeyPem, p.sshCert, p.tlsCertPem, ...p.sshCaLines, ...p.tlsCaPems]
+    .map(withNewline)
+    .join("");
 }
 
 export function parseIdentityFile(text: string): IdentityFileParts {

@@ -1,13 +1,15 @@
 // Key pairs for identities, made with WebCrypto (native in Bun). The "balanced-v1" suite of
 // the reference: ECDSA P-256 for the bot's TLS+SSH key, Ed25519 for SSH CA and host keys.
 
-import { createPrivateKey, createPublicKey } from "node:crypto";
+import { createPrivateKey, createPublicKey, type webcrypto } from "node:crypto";
 import { pemDecode, pemEncode } from "./pem.ts";
 
 export type KeyAlgorithm = "ecdsa-p256" | "ed25519";
 
-const params: Record<KeyAlgorithm, EcKeyGenParams | Algorithm> = {
-  "ecdsa-p256": { name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams,
+// The WebCrypto parameter types are those of node:crypto's webcrypto namespace, which is how
+// Bun's types declare the global `crypto` (the DOM lib is not loaded).
+const params: Record<KeyAlgorithm, webcrypto.EcKeyGenParams | webcrypto.Algorithm> = {
+  "ecdsa-p256": { name: "ECDSA", namedCurve: "P-256" },
   ed25519: { name: "Ed25519" },
 };
 
@@ -15,8 +17,8 @@ export function generateKeyPair(alg: KeyAlgorithm): Promise<CryptoKeyPair> {
   return crypto.subtle.generateKey(params[alg], true, ["sign", "verify"]) as Promise<CryptoKeyPair>;
 }
 
-export function signingAlgorithm(key: CryptoKey): EcdsaParams | Algorithm {
-  return key.algorithm.name === "ECDSA" ? ({ name: "ECDSA", hash: "SHA-256" } as EcdsaParams) : { name: "Ed25519" };
+export function signingAlgorithm(key: CryptoKey): webcrypto.EcdsaParams | webcrypto.Algorithm {
+  return key.algorithm.name === "ECDSA" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
 }
 
 export async function publicKeyPem(pub: CryptoKey): Promise<string> {
@@ -34,7 +36,10 @@ export async function pkcs8Pem(priv: CryptoKey): Promise<string> {
 export async function privateKeyPem(priv: CryptoKey): Promise<string> {
   const der = Buffer.from(await crypto.subtle.exportKey("pkcs8", priv));
   if (priv.algorithm.name === "ECDSA") {
-    return createPrivateKey({ key: der, format: "der", type: "pkcs8" }).export({ type: "sec1", format: "pem" }) as string;
+    return createPrivateKey({ key: der, format: "der", type: "pkcs8" }).export({
+      type: "sec1",
+      format: "pem",
+    }) as string;
   }
   return pemEncode("PRIVATE KEY", der);
 }
@@ -44,8 +49,8 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
   const ko = createPrivateKey(pem);
   const pkcs8 = ko.export({ type: "pkcs8", format: "der" });
   const spki = createPublicKey(ko).export({ type: "spki", format: "der" });
-  const alg: Algorithm | EcKeyImportParams =
-    ko.asymmetricKeyType === "ec" ? ({ name: "ECDSA", namedCurve: "P-256" } as EcKeyImportParams) : { name: "Ed25519" };
+  const alg: webcrypto.EcKeyImportParams | webcrypto.Algorithm =
+    ko.asymmetricKeyType === "ec" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "Ed25519" };
   if (ko.asymmetricKeyType !== "ec" && ko.asymmetricKeyType !== "ed25519")
     throw new Error(`unsupported private key type ${ko.asymmetricKeyType}`);
   return {
@@ -66,6 +71,8 @@ export async function importPublicKeyPem(pem: string): Promise<CryptoKey> {
   if (ko.asymmetricKeyType === "ed25519")
     return crypto.subtle.importKey("spki", spki, { name: "Ed25519" }, true, ["verify"]);
   if (ko.asymmetricKeyType === "rsa")
-    return crypto.subtle.importKey("spki", spki, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, ["verify"]);
+    return crypto.subtle.importKey("spki", spki, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, [
+      "verify",
+    ]);
   throw new Error(`unsupported public key type ${ko.asymmetricKeyType}`);
 }

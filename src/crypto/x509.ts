@@ -3,6 +3,7 @@
 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import { hex } from "./bytes.ts";
 import { signingAlgorithm } from "./keys.ts";
 import { identityOids } from "./tls-identity.ts";
 
@@ -12,7 +13,7 @@ const randomSerial = () => {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[0] = b[0]! & 0x7f; // positive INTEGER
   if (b[0] === 0) b[0] = 1;
-  return Buffer.from(b).toString("hex");
+  return hex(b);
 };
 
 export interface CASpec {
@@ -27,7 +28,11 @@ export async function createCACertificate(spec: CASpec): Promise<string> {
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    name: [{ "2.5.4.10": [spec.clusterName] }, { "2.5.4.11": [spec.type] }, { "2.5.4.3": [spec.clusterName] }],
+    name: [
+      { "2.5.4.10": [spec.clusterName] },
+      { "2.5.4.11": [spec.type] },
+      { "2.5.4.3": [spec.clusterName] },
+    ],
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + (spec.validDays ?? 3650) * 86_400_000),
     keys: spec.keys,
@@ -69,7 +74,10 @@ export async function issueCertificate(spec: LeafSpec): Promise<string> {
         : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    ),
     new x509.ExtendedKeyUsageExtension(eku),
     await x509.AuthorityKeyIdentifierExtension.create(ca, false),
   ];

@@ -25,7 +25,11 @@ export interface JoinParams {
 
 const MAX_STEPS = 8;
 
-export async function runJoin(api: ApiClient, params: JoinParams, method: JoinMethodClient): Promise<JoinResult> {
+export async function runJoin(
+  api: ApiClient,
+  params: JoinParams,
+  method: JoinMethodClient,
+): Promise<JoinResult> {
   const base: JoinRequest = {
     client_init: { join_method: method.method, token_name: params.tokenName, system_role: "Bot" },
     bot_params: { public_keys: params.publicKeys, expires: params.expires.toISOString() },
@@ -38,7 +42,10 @@ export async function runJoin(api: ApiClient, params: JoinParams, method: JoinMe
       await method.finish?.(res);
       return res;
     }
-    if (!method.solve) throw new UserError(`the server sent a challenge, which the ${method.method} join method does not expect`);
+    if (!method.solve)
+      throw new UserError(
+        `the server sent a challenge, which the ${method.method} join method does not expect`,
+      );
     req = { ...base, continuation: res.continuation, solution: await method.solve(res.challenge) };
   }
   throw new UserError("join did not complete: too many challenge rounds");

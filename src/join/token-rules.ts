@@ -7,7 +7,9 @@ import type { JoinContext } from "./types.ts";
 export async function validateBotTokenForJoin(ctx: JoinContext, token: TokenResource): Promise<BotResource> {
   const exp = token.metadata.expires ? Date.parse(token.metadata.expires) : Number.POSITIVE_INFINITY;
   if (exp <= Date.now())
-    throw accessDenied(`join token expired at ${token.metadata.expires}; ask the cluster operator for a new one`);
+    throw accessDenied(
+      `join token expired at ${token.metadata.expires}; ask the cluster operator for a new one`,
+    );
   if (!token.spec.roles.includes("Bot"))
     throw accessDenied(`join token does not allow the Bot role (roles: ${token.spec.roles.join(", ")})`);
   if (!token.spec.bot_name) throw badParameter("join token has the Bot role but no bot_name");

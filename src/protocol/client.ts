@@ -57,6 +57,9 @@ export class ApiClient {
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         tls: this.tlsOptions(),
+        // Each renewal brings a new client certificate, hence a new connection pool entry; kept
+        // alive, those idle connections would pile up in a long-running agent.
+        keepalive: false,
       } as RequestInit);
     } catch (e) {
       throw describeFetchError(this.addr, e as Error);
@@ -66,7 +69,9 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
-      throw connectionProblem(`${this.addr} answered ${res.status} with a body that is not JSON; is this a tauth server?`);
+      throw connectionProblem(
+        `${this.addr} answered ${res.status} with a body that is not JSON; is this a tauth server?`,
+      );
     }
     if (!res.ok) {
       const err = (parsed as ErrorBody).error;
@@ -80,7 +85,9 @@ export class ApiClient {
 function describeFetchError(addr: string, e: Error): UserError {
   const m = `${(e as { code?: string }).code ?? ""} ${e.message}`;
   if (/ECONNREFUSED|ConnectionRefused/i.test(m))
-    return connectionProblem(`cannot connect to ${addr}: connection refused (is the auth server running there?)`);
+    return connectionProblem(
+      `cannot connect to ${addr}: connection refused (is the auth server running there?)`,
+    );
   if (/certificate|self.signed|UNABLE_TO_VERIFY|CERT_|DEPTH_ZERO|unknown ca/i.test(m))
     return new UserError(
       `the server at ${addr} presented a certificate this client does not trust (${e.message.trim()}); check --ca-pin/ca_path, or SSL_CERT_FILE for a proxy`,

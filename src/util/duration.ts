@@ -4,7 +4,7 @@
 const unitMs: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
+  µs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -20,7 +20,8 @@ export function parseDuration(text: string): number | string {
   let total = 0;
   let pos = 0;
   if (s.startsWith("+")) pos = 1;
-  if (pos >= s.length) return `invalid duration "${text}": expected a number with a unit such as 90s, 20m or 1h`;
+  if (pos >= s.length)
+    return `invalid duration "${text}": expected a number with a unit such as 90s, 20m or 1h`;
   while (pos < s.length) {
     re.lastIndex = pos;
     const m = re.exec(s);
@@ -29,6 +30,17 @@ export function parseDuration(text: string): number | string {
     pos = re.lastIndex;
   }
   return Math.round(total);
+}
+
+/**
+ * A duration field (`path` names it in messages) in milliseconds, or what is wrong with it.
+ * YAML and JSON both turn a bare `0` into a number; that is the one number taken without a unit.
+ */
+export function durationField(value: string | number, path: string): number | string {
+  if (typeof value === "number")
+    return value === 0 ? 0 : `${path} must be a duration with a unit such as "20m" or "1h", got ${value}`;
+  const ms = parseDuration(value);
+  return typeof ms === "string" ? `${path}: ${ms}` : ms;
 }
 
 /** Formats milliseconds the way Go prints durations: 1h0m0s, 20m0s, 1m30s, 500ms. */

@@ -16,7 +16,9 @@ function write(level: Level, component: string, msg: string, attrs?: Record<stri
   if (order[level] < order[minLevel]) return;
   const time = new Date().toISOString();
   if (format === "json") {
-    process.stderr.write(`${JSON.stringify({ timestamp: time, level, component, message: msg, ...attrs })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ timestamp: time, level, component, message: msg, ...attrs })}\n`,
+    );
     return;
   }
   const kv = attrs

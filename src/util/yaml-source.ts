@@ -1,8 +1,9 @@
 // Reading YAML with positions. Config files and resources are decoded strictly, and every
 // message names the place it is about as file:line:col, so a user can jump straight to it.
 
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from "yaml";
-import { parseDuration } from "./duration.ts";
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { suggestion } from "./did-you-mean.ts";
+import { durationField } from "./duration.ts";
 import { UserError } from "./errors.ts";
 
 export class YamlSource {
@@ -130,18 +131,16 @@ export class YNode {
   duration(): number {
     if (!isScalar(this.node) || (typeof this.node.value !== "string" && typeof this.node.value !== "number"))
       this.expected('a duration such as "20m" or "1h"');
-    if (typeof this.node.value === "number") {
-      if (this.node.value === 0) return 0;
-      this.fail(`${this.path} must be a duration with a unit such as "20m" or "1h", got ${this.node.value}`);
-    }
-    const r = parseDuration(String(this.node.value));
-    if (typeof r === "string") this.fail(`${this.path}: ${r}`);
+    const r = durationField(this.node.value, this.path);
+    if (typeof r === "string") this.fail(r);
     return r;
   }
 
   list(): YNode[] {
     if (!isSeq(this.node)) this.expected("a list");
-    return this.node.items.map((it, i) => new YNode(this.src, it as Node, `${this.path}[${i}]`, this.offset()));
+    return this.node.items.map(
+      (it, i) => new YNode(this.src, it as Node, `${this.path}[${i}]`, this.offset()),
+    );
   }
 
   strList(): string[] {
@@ -201,7 +200,7 @@ export class MapReader {
       if (!allowed.includes(k)) {
         const where = this.self.src.where(v.key.range?.[0] ?? this.self.offset());
         const inWhat = this.self.path ? ` in ${this.self.path}` : "";
-        throw new UserError(`${where}: unknown field "${k}"${inWhat}${suggest(k, allowed)}`);
+        throw new UserError(`${where}: unknown field "${k}"${inWhat}${suggestion(k, allowed)}`);
       }
     }
     return this;
@@ -223,32 +222,6 @@ export class MapReader {
   optStrList(key: string): string[] | undefined {
     return this.has(key) ? this.get(key).strList() : undefined;
   }
-}
-
-function suggest(k: string, allowed: readonly string[]): string {
-  let best = "";
-  let bestD = 3;
-  for (const a of allowed) {
-    const d = editDistance(k, a);
-    if (d < bestD) {
-      bestD = d;
-      best = a;
-    }
-  }
-  return best ? ` (did you mean "${best}"?)` : ` (expected one of: ${allowed.join(", ")})`;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
-  for (let j = 1; j <= b.length; j++) dp[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      dp[i]![j] = Math.min(
-        dp[i - 1]![j]! + 1,
-        dp[i]![j - 1]! + 1,
-        dp[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-  return dp[a.length]![b.length]!;
 }
 
 /** Parse a single-document YAML text and return its root node (missing if the file is empty). */

@@ -3,10 +3,10 @@
 // credentials → ssh root@<node>.<cluster> through the generated ssh_config.
 
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, lstatSync, readlinkSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
-import { run, tempDir, startProcess } from "../harness/proc.ts";
+import { run, startProcess, tempDir } from "../harness/proc.ts";
 import { startSshd } from "../harness/sshd.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
 
@@ -27,7 +27,14 @@ let auth: TauthHandle;
 let work: string;
 
 function botsAdd(name: string, roles: string, logins?: string): string {
-  const r = auth.tctl(["bots", "add", name, `--roles=${roles}`, ...(logins ? [`--logins=${logins}`] : []), "--format=json"]);
+  const r = auth.tctl([
+    "bots",
+    "add",
+    name,
+    `--roles=${roles}`,
+    ...(logins ? [`--logins=${logins}`] : []),
+    "--format=json",
+  ]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout).token_id as string;
@@ -79,10 +86,20 @@ describe("getting started", () => {
     expect(cert.code).toBe(0);
     expect(cert.stdout).toMatch(/Principals:\s*\n\s+root\n/);
     expect(cert.stdout).toContain("permit-pty");
-    const verify = run(["openssl", "verify", "-CAfile", join(dest, "teleport-user-ca.crt"), join(dest, "tlscert")]);
+    const verify = run([
+      "openssl",
+      "verify",
+      "-CAfile",
+      join(dest, "teleport-user-ca.crt"),
+      join(dest, "tlscert"),
+    ]);
     expect(verify.stdout).toContain("tlscert: OK");
     // The key in `key` is the one certified in `key-cert.pub` and `tlscert`.
-    const pubFromKey = run(["ssh-keygen", "-y", "-f", join(dest, "key")]).stdout.trim().split(" ").slice(0, 2).join(" ");
+    const pubFromKey = run(["ssh-keygen", "-y", "-f", join(dest, "key")])
+      .stdout.trim()
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
     expect(readFileSync(join(dest, "key.pub"), "utf8").trim()).toBe(pubFromKey);
     const tlsPub = run(["openssl", "x509", "-in", join(dest, "tlscert"), "-noout", "-pubkey"]).stdout;
     const keyPub = run(["openssl", "pkey", "-in", join(dest, "key"), "-pubout"]).stdout;
@@ -144,7 +161,8 @@ services:
     const r = run([tbotBin, "start", "-c", cfgPath]);
     expect(r.stderr).not.toContain("ERROR");
     expect(r.code).toBe(0);
-    for (const f of ["ssh_host", "ssh_host-cert.pub", "ssh_host-user-ca.pub"]) expect(statSync(join(hostDir, f)).isFile()).toBe(true);
+    for (const f of ["ssh_host", "ssh_host-cert.pub", "ssh_host-user-ca.pub"])
+      expect(statSync(join(hostDir, f)).isFile()).toBe(true);
     const hostCert = run(["ssh-keygen", "-L", "-f", join(hostDir, "ssh_host-cert.pub")]).stdout;
     expect(hostCert).toContain("host certificate");
     expect(hostCert).toContain(`node1.${auth.clusterName}`);
@@ -168,7 +186,10 @@ services:
       expect(ssh.stderr).not.toContain("Permission denied");
       expect(ssh.stdout.trim()).toBe("hello-from-node1");
       expect(ssh.code).toBe(0);
-      await sshd.proc.waitFor(/Accepted publickey for root from 127\.0\.0\.1 .*ECDSA-CERT .*ID bot-robot/, 5000);
+      await sshd.proc.waitFor(
+        /Accepted publickey for root from 127\.0\.0\.1 .*ECDSA-CERT .*ID bot-robot/,
+        5000,
+      );
     } finally {
       await sshd.stop();
     }
@@ -253,18 +274,35 @@ spec:
         interval,
       ]);
     const gen = () =>
-      Number(/1\.3\.9999\.1\.14 = (\d+)/.exec(run(["openssl", "x509", "-in", join(data, "tlscert"), "-noout", "-subject"]).stdout)?.[1]);
+      Number(
+        /1\.3\.9999\.1\.14 = (\d+)/.exec(
+          run(["openssl", "x509", "-in", join(data, "tlscert"), "-noout", "-subject"]).stdout,
+        )?.[1],
+      );
     let bot = daemon("2s");
     await bot.waitFor(/Generated output/);
     const g1 = gen();
     const cert1 = readFileSync(join(out, "key-cert.pub"), "utf8");
     await bot.waitFor(/Renewed bot identity .*generation:3/, 20_000);
-    await bot.waitFor(/Generated output[\s\S]*Renewed bot identity[\s\S]*Generated output[\s\S]*Generated output/, 20_000);
+    await bot.waitFor(
+      /Generated output[\s\S]*Renewed bot identity[\s\S]*Generated output[\s\S]*Generated output/,
+      20_000,
+    );
     expect(gen()).toBeGreaterThan(g1);
     expect(readFileSync(join(out, "key-cert.pub"), "utf8")).not.toBe(cert1);
     const sshd = await startSshd(hostDir, sshPort);
     try {
-      const ssh = run(["ssh", "-F", join(out, "ssh_config"), "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", `root@node1.${auth.clusterName}`, "true"]);
+      const ssh = run([
+        "ssh",
+        "-F",
+        join(out, "ssh_config"),
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        `root@node1.${auth.clusterName}`,
+        "true",
+      ]);
       expect(ssh.stderr).toBe("");
       expect(ssh.code).toBe(0);
     } finally {
@@ -296,8 +334,14 @@ spec:
     const denied = a.code === 1 ? a : b;
     expect(denied.stderr).toContain("generation mismatch");
     const locks = auth.tctl(["get", "lock", "--format=json"]);
-    expect(JSON.parse(locks.stdout).some((l: any) => typeof l.spec.target.bot_instance_id === "string")).toBe(true);
-    expect(auth.auditLog().some((e) => e.event === "renewable_certificate_generation_mismatch" && e.bot === "copied")).toBe(true);
+    expect(JSON.parse(locks.stdout).some((l: any) => typeof l.spec.target.bot_instance_id === "string")).toBe(
+      true,
+    );
+    expect(
+      auth
+        .auditLog()
+        .some((e) => e.event === "renewable_certificate_generation_mismatch" && e.bot === "copied"),
+    ).toBe(true);
     // Once locked, even the holder of the current generation is refused.
     const again = legacyOneShot(token, a.code === 0 ? data : copy, join(work, "copy-out-c"));
     expect(again.code).toBe(1);

@@ -13,6 +13,9 @@ export const tauthBin = join(dist, "tauth");
 
 export function ensureBuilt(): void {
   if (existsSync(tbotBin) && existsSync(tctlBin) && existsSync(tauthBin)) return;
-  const r = spawnSync([process.execPath, join(root, "scripts/build.ts")], { stdout: "inherit", stderr: "inherit" });
+  const r = spawnSync([process.execPath, join(root, "scripts/build.ts")], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
   if (r.exitCode !== 0) throw new Error("build failed");
 }

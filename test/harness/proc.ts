@@ -1,12 +1,12 @@
 // Processes started by tests: tracked by PID and stopped when the test file ends, even if a
 // test fails midway. Output is captured for assertions and failure messages.
 
-import { type Subprocess, spawn, spawnSync } from "bun";
 import { afterAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Subprocess, spawn, spawnSync } from "bun";
 
 const started = new Set<Subprocess>();
 const dirs: string[] = [];
@@ -80,7 +80,10 @@ export function startProcess(cmd: string[], opts: { env?: Record<string, string>
     output: () => out,
     waitFor(re, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re} in output of ${cmd[0]}:\n${out}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timeout waiting for ${re} in output of ${cmd[0]}:\n${out}`)),
+          timeoutMs,
+        );
         const check = () => {
           const m = re.exec(out);
           if (m) {
@@ -110,7 +113,10 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): RunResult {
+export function run(
+  cmd: string[],
+  opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {},
+): RunResult {
   const r = spawnSync(cmd, {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,

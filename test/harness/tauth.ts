@@ -18,13 +18,24 @@ export interface TauthHandle {
   restart(): Promise<void>;
 }
 
-export async function startTauth(opts: { clusterName?: string; dataDir?: string; port?: number } = {}): Promise<TauthHandle> {
+export async function startTauth(
+  opts: { clusterName?: string; dataDir?: string; port?: number } = {},
+): Promise<TauthHandle> {
   ensureBuilt();
   const dataDir = opts.dataDir ?? join(tempDir("tauth-"), "data");
   const port = opts.port ?? (await freePort());
   const clusterName = opts.clusterName ?? "example.test";
   const launch = async () => {
-    const p = startProcess([tauthBin, "start", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--cluster-name", clusterName]);
+    const p = startProcess([
+      tauthBin,
+      "start",
+      "--data-dir",
+      dataDir,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--cluster-name",
+      clusterName,
+    ]);
     await p.waitFor(/Auth service is listening/);
     return p;
   };

@@ -3,8 +3,8 @@
 // they must also hold after CLI flags have been laid over the file.
 
 import { UserError } from "../../util/errors.ts";
+import { normalizeAddress } from "../../util/host-port.ts";
 import { type MapReader, parseYaml, type YNode } from "../../util/yaml-source.ts";
-import { normalizeAddress } from "./address.ts";
 import { defaultAuthPort, defaultConfig, defaultProxyPort } from "./defaults.ts";
 import { decodeDestination } from "./destination.ts";
 import { parseJoinUri } from "./join-uri.ts";

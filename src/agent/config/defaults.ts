@@ -8,8 +8,7 @@ export const defaultCredentialTtlMs = 60 * 60_000;
 export const defaultRenewalIntervalMs = 20 * 60_000;
 /** The server's ceiling for renewable certificates; longer requests are clamped (warning only). */
 export const maxCredentialTtlMs = 24 * 60 * 60_000;
-export const defaultProxyPort = 443;
-export const defaultAuthPort = 3025;
+export { defaultAuthPort, defaultProxyPort } from "../../util/host-port.ts";
 
 export function directoryDestination(path: string): DirectoryDestination {
   return { type: "directory", path, symlinks: "try-secure", acls: "try", readers: [] };

@@ -1,6 +1,6 @@
 // The tbot configuration layer: tbot.yaml and CLI flags → one validated BotConfig.
 
-export { formatHostPort, type HostPort, normalizeAddress, parseHostPort } from "./address.ts";
+export { formatHostPort, type HostPort, normalizeAddress, parseHostPort } from "../../util/host-port.ts";
 export { type DecodedConfig, decodeConfig } from "./decode.ts";
 export {
   defaultConfig,

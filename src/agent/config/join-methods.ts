@@ -2,29 +2,12 @@
 // (yet). A recognised-but-unsupported method gets its own message so that a user with a
 // valid reference config learns it is this build, not their file, that is lacking.
 
+import { joinMethods } from "../../join/methods.ts";
+
 export const supportedJoinMethods: readonly string[] = ["token", "bound_keypair", "tpm"];
 
-/** The reference's client-side list (§3), plus ec2 which its shared join client also knows. */
-export const recognisedJoinMethods: readonly string[] = [
-  "token",
-  "bound_keypair",
-  "tpm",
-  "azure",
-  "azure_devops",
-  "bitbucket",
-  "circleci",
-  "ec2",
-  "env0",
-  "gcp",
-  "generic_oidc",
-  "github",
-  "gitlab",
-  "iam",
-  "kubernetes",
-  "oracle",
-  "spacelift",
-  "terraform_cloud",
-];
+/** The reference's list (§3), shared with the auth service's token resource. */
+export const recognisedJoinMethods: readonly string[] = joinMethods;
 
 /** An error message for an unusable join method, or undefined when it is fine ("" = unset). */
 export function joinMethodProblem(method: string): string | undefined {

@@ -3,7 +3,7 @@
 // The parameter is a secret (the bound-keypair registration secret), so no message here
 // ever repeats it.
 
-import { formatHostPort, parseHostPort } from "./address.ts";
+import { formatHostPort, parseHostPort } from "../../util/host-port.ts";
 import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
 import { joinMethodProblem } from "./join-methods.ts";
 

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { isCaPin } from "../../crypto/pin.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { UserError } from "../../util/errors.ts";
-import { normalizeAddress } from "./address.ts";
+import { normalizeAddress } from "../../util/host-port.ts";
 import type { DecodedConfig } from "./decode.ts";
 import { defaultAuthPort, defaultConfig, defaultProxyPort, directoryDestination } from "./defaults.ts";
 import { parseDestinationUri } from "./destination-uri.ts";

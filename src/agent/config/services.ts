@@ -2,8 +2,8 @@
 // build produces are decoded; the reference's other types are named as unsupported so that
 // a user with a valid reference file is not told their file is wrong.
 
+import { normalizeAddress } from "../../util/host-port.ts";
 import type { MapReader, YNode } from "../../util/yaml-source.ts";
-import { normalizeAddress } from "./address.ts";
 import { decodeDestination } from "./destination.ts";
 import type { ConfigPlaces } from "./places.ts";
 import type { Destination, IdentityService, ServiceConfig, SshHostService } from "./types.ts";

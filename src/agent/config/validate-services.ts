@@ -2,7 +2,7 @@
 // essentials, destinations, and which services may run in one-shot mode.
 
 import { isAbsolute } from "node:path";
-import { normalizeAddress } from "./address.ts";
+import { normalizeAddress } from "../../util/host-port.ts";
 import type { ConfigPlaces } from "./places.ts";
 import { validateTtlPair } from "./ttl-rules.ts";
 import type { BotConfig } from "./types.ts";

@@ -3,7 +3,7 @@
 
 import { isAbsolute } from "node:path";
 import { isCaPin } from "../../crypto/pin.ts";
-import { normalizeAddress } from "./address.ts";
+import { normalizeAddress } from "../../util/host-port.ts";
 import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
 import { joinMethodProblem } from "./join-methods.ts";
 import { parseJoinUri } from "./join-uri.ts";

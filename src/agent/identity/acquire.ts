@@ -3,9 +3,9 @@
 // reference's tokenhash rule); an expired identity is discarded, never renewed.
 
 import { existsSync, readFileSync } from "node:fs";
+import type { JoinMethodClient } from "../../join/client.ts";
 import { runJoin } from "../../join/client.ts";
 import { tokenJoinClient } from "../../join/token/client.ts";
-import type { JoinMethodClient } from "../../join/client.ts";
 import type { JoinResult, RenewRequest } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
 import { UserError } from "../../util/errors.ts";
@@ -62,7 +62,13 @@ export class IdentityManager {
   }
 
   private client(id: BotIdentity) {
-    return clusterClient(serverAddress(this.cfg), id.tlsCaPems, id.tlsCertPem, id.keyPem, !!this.cfg.proxyServer);
+    return clusterClient(
+      serverAddress(this.cfg),
+      id.tlsCaPems,
+      id.tlsCertPem,
+      id.keyPem,
+      !!this.cfg.proxyServer,
+    );
   }
 
   /** An mTLS client for the current identity. */
@@ -75,7 +81,9 @@ export class IdentityManager {
   async refresh(): Promise<BotIdentity> {
     const token = resolveToken(this.cfg.onboarding.token);
     const hash = token ? tokenHash(token) : "";
-    const stored = this.current ? { identity: this.current, tokenHash: hash } : await loadIdentity(this.storage);
+    const stored = this.current
+      ? { identity: this.current, tokenHash: hash }
+      : await loadIdentity(this.storage);
     let reuse = stored !== null;
     if (stored && isExpired(stored.identity)) {
       log.warn("Stored identity has expired; discarding it and joining again", {
@@ -121,7 +129,11 @@ export class IdentityManager {
     const key = await freshKey();
     const res = await runJoin(
       contact.api,
-      { tokenName: token, publicKeys: key.publicKeys, expires: new Date(Date.now() + this.cfg.credentialTtlMs) },
+      {
+        tokenName: token,
+        publicKeys: key.publicKeys,
+        expires: new Date(Date.now() + this.cfg.credentialTtlMs),
+      },
       joinMethodClient(this.method),
     );
     const id = identityFrom(key, res.certificates);

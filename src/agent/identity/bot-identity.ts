@@ -72,7 +72,9 @@ export interface StoredIdentity {
 
 export async function loadIdentity(store: Store): Promise<StoredIdentity | null> {
   const [key, pub, cert, tls, cas, sshcas, th] = await Promise.all(
-    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash"].map((n) => store.read(n)),
+    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash"].map((n) =>
+      store.read(n),
+    ),
   );
   if (!key || !tls || !cas) return null;
   try {

@@ -31,7 +31,10 @@ export class IdentityOutput implements OutputService {
   async run(ctx: ServiceContext): Promise<void> {
     const key = await freshKey();
     const ttl = this.cfg.credentialTtlMs ?? ctx.credentialTtlMs;
-    const req: UserCertsRequest = { public_keys: key.publicKeys, expires: new Date(Date.now() + ttl).toISOString() };
+    const req: UserCertsRequest = {
+      public_keys: key.publicKeys,
+      expires: new Date(Date.now() + ttl).toISOString(),
+    };
     const [certs, cas] = await Promise.all([
       ctx.api.post<Certificates>(paths.userCerts, req),
       ctx.api.get<AuthoritiesResponse>(paths.authorities),

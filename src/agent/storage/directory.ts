@@ -22,8 +22,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../util/errors.ts";
-import type { Store } from "./store.ts";
 import { tryLockExclusive, unlock } from "./flock.ts";
+import type { Store } from "./store.ts";
 
 // Letters only, so one set's generation prefix ("..identity_") never matches another's.
 const SET_NAME = /^[a-z]+$/;
@@ -121,7 +121,8 @@ export class DirectoryStore implements Store {
   /** Generation directories left behind by a crash between publish and cleanup. */
   private removeOrphans(setName: string, current: string): void {
     for (const e of readdirSync(this.path)) {
-      if (e.startsWith(`..${setName}_`) && e !== current) rmSync(join(this.path, e), { recursive: true, force: true });
+      if (e.startsWith(`..${setName}_`) && e !== current)
+        rmSync(join(this.path, e), { recursive: true, force: true });
     }
   }
 

@@ -43,7 +43,8 @@ async function findTokenByNameOrMask(svc: AuthService, name: string) {
 
 async function checkRolesExist(svc: AuthService, roles: string[]): Promise<void> {
   for (const r of roles)
-    if (!(await svc.roles.get(r))) throw badParameter(`role "${r}" does not exist; create it first with tctl create`);
+    if (!(await svc.roles.get(r)))
+      throw badParameter(`role "${r}" does not exist; create it first with tctl create`);
 }
 
 async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: string): Promise<string> {
@@ -53,16 +54,21 @@ async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: 
     case "bot": {
       validateBot(r);
       await checkRolesExist(svc, r.spec.roles ?? []);
-      const bot: BotResource = { ...r, status: { user_name: botUserName(name), role_name: botRoleName(name) } };
+      const bot: BotResource = {
+        ...r,
+        status: { user_name: botUserName(name), role_name: botRoleName(name) },
+      };
       existed = !!(await svc.bots.get(name));
-      if (existed && !upsert) throw alreadyExists(`bot "${name}" already exists; use "tctl create -f" to overwrite it`);
+      if (existed && !upsert)
+        throw alreadyExists(`bot "${name}" already exists; use "tctl create -f" to overwrite it`);
       await svc.bots.put(name, bot);
       break;
     }
     case "role": {
       validateRole(r);
       existed = !!(await svc.roles.get(name));
-      if (existed && !upsert) throw alreadyExists(`role "${name}" already exists; use "tctl create -f" to overwrite it`);
+      if (existed && !upsert)
+        throw alreadyExists(`role "${name}" already exists; use "tctl create -f" to overwrite it`);
       await svc.roles.put(name, r as RoleResource);
       break;
     }
@@ -70,7 +76,10 @@ async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: 
       validateToken(r);
       const cur = await svc.tokens.get(name);
       existed = !!cur && !cur.value.consumed_at;
-      if (existed && !upsert) throw alreadyExists(`token "${isSecretToken(r) ? "(secret)" : name}" already exists; use "tctl create -f" to overwrite it`);
+      if (existed && !upsert)
+        throw alreadyExists(
+          `token "${isSecretToken(r) ? "(secret)" : name}" already exists; use "tctl create -f" to overwrite it`,
+        );
       // Status is written only by the server: keep what it had, ignore what the file says.
       const token: TokenResource = { ...r };
       delete token.status;
@@ -130,7 +139,9 @@ async function getResources(svc: AuthService, kind: string, name?: string): Prom
     case "nodes":
       return name ? one(await svc.nodes.get(name), "node") : (await svc.nodes.list()).map((x) => x.value);
     default:
-      throw badParameter(`unsupported resource kind "${kind}" (supported: bot, role, token, bot_instance, lock, node)`);
+      throw badParameter(
+        `unsupported resource kind "${kind}" (supported: bot, role, token, bot_instance, lock, node)`,
+      );
   }
 }
 
@@ -138,7 +149,8 @@ async function deleteResource(svc: AuthService, kind: string, name: string, who:
   switch (kind) {
     case "bot":
       await svc.bots.delete(name).catch(rethrowNotFound("bot", name));
-      for (const i of await svc.instances.list(`${name}/`)) await svc.instances.delete(`${name}/${i.value.spec.instance_id}`);
+      for (const i of await svc.instances.list(`${name}/`))
+        await svc.instances.delete(`${name}/${i.value.spec.instance_id}`);
       break;
     case "role":
       await svc.roles.delete(name).catch(rethrowNotFound("role", name));
@@ -195,14 +207,24 @@ async function addBotToken(svc: AuthService, bot: string, ttl: string | undefine
     spec: { roles: ["Bot"], join_method: "token", bot_name: bot },
   };
   await svc.tokens.create(name, { token }, new Date(expires.getTime() + 3600_000));
-  svc.audit.emit("join_token.create", { bot, token: maskSecret(sha256Hex(name)), expires: expires.toISOString(), by: who });
-  return { token_name: name, token_ttl: formatDuration(expires.getTime() - Date.now() + 500), expires: expires.toISOString() };
+  svc.audit.emit("join_token.create", {
+    bot,
+    token: maskSecret(sha256Hex(name)),
+    expires: expires.toISOString(),
+    by: who,
+  });
+  return {
+    token_name: name,
+    token_ttl: formatDuration(expires.getTime() - Date.now() + 500),
+    expires: expires.toISOString(),
+  };
 }
 
 interface Body {
   [k: string]: unknown;
 }
-const str = (b: Body, k: string): string | undefined => (typeof b[k] === "string" ? (b[k] as string) : undefined);
+const str = (b: Body, k: string): string | undefined =>
+  typeof b[k] === "string" ? (b[k] as string) : undefined;
 const strs = (b: Body, k: string): string[] => (Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : []);
 
 export function adminRoutes(svc: AuthService): Route[] {
@@ -213,11 +235,16 @@ export function adminRoutes(svc: AuthService): Route[] {
     handle: (c) => handle((c.body ?? {}) as Body, c.caller?.username ?? "admin"),
   });
   return [
-    r("status", async () => ({ cluster_name: svc.clusterName, server_version: VERSION, ca_pins: svc.authorities.caPins() })),
+    r("status", async () => ({
+      cluster_name: svc.clusterName,
+      server_version: VERSION,
+      ca_pins: svc.authorities.caPins(),
+    })),
     r("create", async (b, who) => {
       const resources = (b.resources ?? []) as Resource[];
       const names: string[] = [];
-      for (const res of resources) names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);
+      for (const res of resources)
+        names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);
       return { created: names, upsert: b.upsert === true };
     }),
     r("get", async (b) => ({ resources: await getResources(svc, str(b, "kind") ?? "", str(b, "name")) })),
@@ -236,10 +263,16 @@ export function adminRoutes(svc: AuthService): Route[] {
         spec: { roles, traits: logins.length ? [{ name: "logins", values: logins }] : [] },
       };
       if (str(b, "max_session_ttl")) bot.spec.max_session_ttl = str(b, "max_session_ttl");
-      if (await svc.bots.get(name)) throw alreadyExists(`bot "${name}" already exists; remove it with "tctl bots rm ${name}" first`);
+      if (await svc.bots.get(name))
+        throw alreadyExists(`bot "${name}" already exists; remove it with "tctl bots rm ${name}" first`);
       await putResource(svc, bot, false, who);
       const tok = await addBotToken(svc, name, str(b, "ttl"), who);
-      return { bot: (await svc.bots.get(name))!.value, ...tok, ca_pins: svc.authorities.caPins(), join_method: "token" };
+      return {
+        bot: (await svc.bots.get(name))!.value,
+        ...tok,
+        ca_pins: svc.authorities.caPins(),
+        join_method: "token",
+      };
     }),
     r("bots/rm", async (b, who) => {
       await deleteResource(svc, "bot", str(b, "name") ?? "", who);
@@ -252,10 +285,12 @@ export function adminRoutes(svc: AuthService): Route[] {
     }),
     r("tokens/add", async (b, who) => {
       const type = str(b, "type") ?? "bot";
-      if (type.toLowerCase() !== "bot") throw badParameter(`token type "${type}" is not supported here; only --type=bot`);
+      if (type.toLowerCase() !== "bot")
+        throw badParameter(`token type "${type}" is not supported here; only --type=bot`);
       const bot = str(b, "bot_name") ?? "";
       if (!bot) throw badParameter("--bot-name is required for bot tokens");
-      if (!(await svc.bots.get(bot))) throw notFound(`bot "${bot}" not found; create it first with tctl bots add`);
+      if (!(await svc.bots.get(bot)))
+        throw notFound(`bot "${bot}" not found; create it first with tctl bots add`);
       return { ...(await addBotToken(svc, bot, str(b, "ttl"), who)), ca_pins: svc.authorities.caPins() };
     }),
     r("locks/create", async (b, who) => {

@@ -10,12 +10,12 @@ import type {
   UserCertsRequest,
 } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
-import { issueHostCerts, issueOutputCerts, instanceKey, renewBotIdentity } from "../bot-identity.ts";
+import { isCode } from "../../util/errors.ts";
+import { instanceKey, issueHostCerts, issueOutputCerts, renewBotIdentity } from "../bot-identity.ts";
 import type { Route } from "../http/router.ts";
 import { nodeHeartbeat, resolveNode } from "../nodes.ts";
 import type { AuthService } from "../service.ts";
 import { MAX_HEARTBEATS } from "../store/types.ts";
-import { isCode } from "../../util/errors.ts";
 import { handleJoin } from "./join.ts";
 
 export function botRoutes(svc: AuthService): Route[] {
@@ -25,7 +25,8 @@ export function botRoutes(svc: AuthService): Route[] {
       method: "POST",
       path: paths.join,
       access: "public",
-      handle: (c) => handleJoin(svc, c.body as JoinRequest, c.remoteAddr, c.caller?.botName ? c.caller : undefined),
+      handle: (c) =>
+        handleJoin(svc, c.body as JoinRequest, c.remoteAddr, c.caller?.botName ? c.caller : undefined),
     },
     {
       method: "POST",

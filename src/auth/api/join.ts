@@ -20,12 +20,15 @@ export function registerJoinMethod(m: JoinMethodServer): void {
 
 function checkShape(req: JoinRequest): void {
   const ci = req?.client_init;
-  if (!ci || typeof ci.token_name !== "string" || !ci.token_name) throw badParameter("client_init.token_name is required");
-  if (ci.system_role !== "Bot") throw badParameter(`only the Bot system role can join here, got "${ci.system_role}"`);
+  if (!ci || typeof ci.token_name !== "string" || !ci.token_name)
+    throw badParameter("client_init.token_name is required");
+  if (ci.system_role !== "Bot")
+    throw badParameter(`only the Bot system role can join here, got "${ci.system_role}"`);
   const bp = req.bot_params;
   if (!bp?.public_keys?.tls_public_key || !bp.public_keys.ssh_public_key)
     throw badParameter("bot_params.public_keys.tls_public_key and ssh_public_key are required");
-  if (!bp.expires || Number.isNaN(Date.parse(bp.expires))) throw badParameter("bot_params.expires must be an RFC 3339 time");
+  if (!bp.expires || Number.isNaN(Date.parse(bp.expires)))
+    throw badParameter("bot_params.expires must be an RFC 3339 time");
 }
 
 export async function handleJoin(
@@ -48,7 +51,11 @@ export async function handleJoin(
     async consumeToken(name, revision, instanceId) {
       const t = await svc.tokens.get(name);
       if (!t || t.revision !== revision) throw new UserError("token changed", "compare_failed");
-      const next: StoredToken = { ...t.value, consumed_at: new Date().toISOString(), consumed_by_instance: instanceId };
+      const next: StoredToken = {
+        ...t.value,
+        consumed_at: new Date().toISOString(),
+        consumed_by_instance: instanceId,
+      };
       // Keep the tombstone a day so a reuse gets a clear message, then let it expire.
       await svc.tokens.compareAndSwap(name, revision, next, new Date(Date.now() + 24 * 3600_000));
     },
@@ -77,7 +84,12 @@ export async function handleJoin(
     return await impl.handle(ctx, req);
   } catch (e) {
     const reason = e instanceof UserError ? e.message : "internal error";
-    svc.audit.emit("bot.join.failed", { join_method: method, token: auditToken, remote_addr: remoteAddr, reason });
+    svc.audit.emit("bot.join.failed", {
+      join_method: method,
+      token: auditToken,
+      remote_addr: remoteAddr,
+      reason,
+    });
     if (isCode(e, "not_found")) throw new UserError((e as Error).message, "access_denied");
     throw e;
   }

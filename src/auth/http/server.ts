@@ -88,13 +88,15 @@ export function startHttpServer(
       try {
         const route = router.find(req.method ?? "GET", url.pathname);
         if (!route) {
-          if (router.hasPath(url.pathname)) throw new UserError(`method ${req.method} not allowed`, "bad_parameter");
+          if (router.hasPath(url.pathname))
+            throw new UserError(`method ${req.method} not allowed`, "bad_parameter");
           throw notFound(`no such endpoint ${url.pathname}`);
         }
         const caller = callerOf(socket);
         if (route.access !== "public") {
           if (!caller) throw accessDenied("this endpoint needs a client certificate issued by this cluster");
-          if (caller.clusterName !== svc.clusterName) throw accessDenied("client certificate is from another cluster");
+          if (caller.clusterName !== svc.clusterName)
+            throw accessDenied("client certificate is from another cluster");
           if (route.access === "admin" && caller.systemRole !== "Admin")
             throw accessDenied("this endpoint is for cluster administrators (tctl with the admin identity)");
           if (route.access === "bot" && !caller.botName) throw accessDenied("this endpoint is for bots");
@@ -111,12 +113,18 @@ export function startHttpServer(
         send(res, 200, await route.handle(ctx));
       } catch (e) {
         let err: UserError | null = e instanceof UserError ? e : null;
-        if (!err) log.error("internal error", { path: url.pathname, error: String((e as Error)?.stack ?? e) });
+        if (!err)
+          log.error("internal error", { path: url.pathname, error: String((e as Error)?.stack ?? e) });
         status = err ? err.httpStatus : 500;
         err ??= new UserError("internal error; see the auth service log", "internal");
         send(res, status, { error: { code: err.code, message: err.message } });
       } finally {
-        log.debug("request", { method: req.method, path: url.pathname, status, ms: Math.round(performance.now() - started) });
+        log.debug("request", {
+          method: req.method,
+          path: url.pathname,
+          status,
+          ms: Math.round(performance.now() - started),
+        });
       }
     },
   );

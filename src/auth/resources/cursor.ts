@@ -3,9 +3,9 @@
 // are written against this small interface; YNode/MapReader (util/yaml-source.ts) implement it
 // for YAML, and JsCursor below for plain values, with the same wording.
 
-import { parseDuration } from "../../util/duration.ts";
+import { suggestion } from "../../util/did-you-mean.ts";
+import { durationField } from "../../util/duration.ts";
 import { UserError } from "../../util/errors.ts";
-import { suggestion } from "./did-you-mean.ts";
 
 export interface Cursor {
   /** Dotted path for messages, e.g. "spec.bound_keypair.recovery.mode". */
@@ -71,12 +71,8 @@ export class JsCursor implements Cursor {
   duration(): number {
     const v = this.value;
     if (typeof v !== "string" && typeof v !== "number") this.expected('a duration such as "20m" or "1h"');
-    if (typeof v === "number") {
-      if (v === 0) return 0;
-      this.fail(`${this.path} must be a duration with a unit such as "20m" or "1h", got ${v}`);
-    }
-    const ms = parseDuration(v);
-    if (typeof ms === "string") this.fail(`${this.path}: ${ms}`);
+    const ms = durationField(v, this.path);
+    if (typeof ms === "string") this.fail(ms);
     return ms;
   }
 

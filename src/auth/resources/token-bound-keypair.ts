@@ -1,9 +1,9 @@
 // spec.bound_keypair (reference §5.1). The block may be absent or empty: recovery then
 // defaults to mode "standard", limit 1, and the server generates a registration secret.
 
+import { suggestion } from "../../util/did-you-mean.ts";
 import { authorizedKeyProblem } from "./authorized-key.ts";
 import type { Cursor } from "./cursor.ts";
-import { suggestion } from "./did-you-mean.ts";
 import { readTime } from "./metadata.ts";
 import type { BoundKeypairSpec } from "./types.ts";
 

@@ -2,26 +2,7 @@
 // the other methods' blocks are accepted and kept so that an operator's Teleport token file
 // loads, and the server then says plainly which methods it does not serve.
 
-export const joinMethods = [
-  "token",
-  "bound_keypair",
-  "tpm",
-  "ec2",
-  "iam",
-  "gcp",
-  "azure",
-  "azure_devops",
-  "kubernetes",
-  "github",
-  "gitlab",
-  "circleci",
-  "spacelift",
-  "terraform_cloud",
-  "bitbucket",
-  "oracle",
-  "env0",
-  "generic_oidc",
-] as const;
+export { joinMethods } from "../../join/methods.ts";
 
 /** Method blocks passed through untouched (their own join methods are not implemented here). */
 export const passThroughSpecKeys = [

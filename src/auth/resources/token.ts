@@ -1,7 +1,7 @@
 // kind: token, version: v2 (reference §9.3): who may join, and how they prove it.
 
+import { closest, suggestion } from "../../util/did-you-mean.ts";
 import type { Cursor, Fields } from "./cursor.ts";
-import { closest, suggestion } from "./did-you-mean.ts";
 import { readMetadata, readPassThroughStatus, readVersion } from "./metadata.ts";
 import { botNameProblem, tokenNameProblem } from "./names.ts";
 import { readBoundKeypair } from "./token-bound-keypair.ts";

@@ -1,6 +1,8 @@
 // Resources the server creates itself (never from user YAML): bot instances, locks, nodes.
 // Shapes follow the reference's kinds so `tctl get` shows familiar documents.
 
+import type { BotHeartbeat } from "../../protocol/messages.ts";
+
 export interface Authentication {
   authenticated_at: string;
   join_method: string;
@@ -11,15 +13,9 @@ export interface Authentication {
   remote_addr?: string;
 }
 
-export interface Heartbeat {
+/** A heartbeat as the bot sent it, with the time the server recorded it. */
+export interface Heartbeat extends BotHeartbeat {
   recorded_at: string;
-  is_startup: boolean;
-  hostname: string;
-  version: string;
-  uptime_seconds: number;
-  one_shot: boolean;
-  architecture: string;
-  os: string;
 }
 
 export interface BotInstance {

@@ -1,5 +1,5 @@
 // Issuing OpenSSH certificates with a WebCrypto CA key (Ed25519 or ECDSA).
-import { certTypeCodes } from "./certificate.ts";
+import { certTypeCodes, type SshCertificate } from "./certificate.ts";
 import { SshFormatError } from "./errors.ts";
 import { keyTypes } from "./key-types.ts";
 import { formatKeyLine } from "./line.ts";
@@ -8,15 +8,12 @@ import { parsePublicKeyLine, sshTypeOfWebCryptoKey } from "./public-key.ts";
 import { signSshData } from "./signature.ts";
 import { SshWriter, UINT64_MAX } from "./wire.ts";
 
-export interface SshCertSpec {
-  /** Subject key, authorized_keys form. */
-  publicKeyLine: string;
-  certType: "user" | "host";
-  keyId: string;
-  principals: string[];
-  validAfter: Date;
-  validBefore: Date | "forever";
-  serial: bigint;
+/** What the CA decides; the fields mean what they mean in a parsed certificate. */
+export interface SshCertSpec
+  extends Pick<
+    SshCertificate,
+    "publicKeyLine" | "certType" | "keyId" | "principals" | "validAfter" | "validBefore" | "serial"
+  > {
   /** Value "" means empty data (a flag). */
   criticalOptions?: Record<string, string>;
   extensions?: Record<string, string>;

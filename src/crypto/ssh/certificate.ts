@@ -14,6 +14,7 @@ export interface SshCertificate {
   keyType: string;
   nonce: Uint8Array;
   publicKeyBlob: Uint8Array;
+  /** The certified key, authorized_keys form. */
   publicKeyLine: string;
   serial: bigint;
   certType: "user" | "host";

@@ -7,4 +7,4 @@ export { defaultUserExtensions, type SshCertSpec, signSshCertificate } from "./c
 export { SshFormatError } from "./errors.ts";
 export type { SshKeyType } from "./key-types.ts";
 export { encodeOpenSshPrivateKey } from "./private-key.ts";
-export { importSshPublicKey, sshPublicKeyLine } from "./public-key.ts";
+export { importSshPublicKey, parsePublicKeyLine, sshPublicKeyLine } from "./public-key.ts";

@@ -1,13 +1,10 @@
 // The one-line text form of keys and certificates: "<type> <base64 blob> [comment]", as in
 // authorized_keys, known_hosts (after the host field) and *.pub files.
+import { toBase64 } from "../bytes.ts";
 import { SshFormatError, shownName } from "./errors.ts";
 import { SshReader } from "./wire.ts";
 
 const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
-
-export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
 
 /** Strict: Buffer's decoder skips junk silently, so check the alphabet and that the text is the canonical encoding. */
 export function fromBase64(text: string, what: string): Uint8Array {

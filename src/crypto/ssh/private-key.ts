@@ -1,8 +1,8 @@
 // The "openssh-key-v1" private key file (PROTOCOL.key), unencrypted, as ssh and sshd read it.
+import { concatBytes, toBase64 } from "../bytes.ts";
 import { SshFormatError } from "./errors.ts";
-import { toBase64 } from "./line.ts";
 import { encodePublicKeyBlob, sshTypeOfWebCryptoKey } from "./public-key.ts";
-import { concatBytes, SshWriter } from "./wire.ts";
+import { SshWriter } from "./wire.ts";
 
 const MAGIC = new TextEncoder().encode("openssh-key-v1\0");
 // Cipher "none" pads the private section to a multiple of 8, the block size OpenSSH assumes for it.

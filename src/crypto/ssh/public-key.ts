@@ -1,10 +1,11 @@
 // Public key blobs: reading and checking the fields of every type we know, and writing the
 // blob of a WebCrypto key (Ed25519, ECDSA).
+import { webCryptoBytes } from "../bytes.ts";
 import { curveBySshName, curveByWebCryptoName, type EcdsaCurve } from "./ecdsa.ts";
 import { SshFormatError, shownName } from "./errors.ts";
 import { describeKnownTypes, isCertType, keyTypes } from "./key-types.ts";
 import { decodeKeyLine, formatKeyLine } from "./line.ts";
-import { SshReader, SshWriter, webCryptoBytes } from "./wire.ts";
+import { SshReader, SshWriter } from "./wire.ts";
 
 export interface PublicKeyFields {
   type: string;

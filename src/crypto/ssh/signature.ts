@@ -1,6 +1,7 @@
 // SSH signatures: the blob string(algorithm) + string(body), made and checked with WebCrypto.
 // Signing: Ed25519 and ECDSA. Verifying: also RSA (rsa-sha2-256/512), so that certificates
 // from older RSA CAs can be checked.
+import { toBase64Url, webCryptoBytes } from "../bytes.ts";
 import { p1363ToSshSignature, sshSignatureToP1363 } from "./ecdsa.ts";
 import { SshFormatError } from "./errors.ts";
 import {
@@ -9,7 +10,7 @@ import {
   type PublicKeyFields,
   sshTypeOfWebCryptoKey,
 } from "./public-key.ts";
-import { SshReader, SshWriter, webCryptoBytes } from "./wire.ts";
+import { SshReader, SshWriter } from "./wire.ts";
 
 /** Sign `data` with an Ed25519 or ECDSA private key; returns the SSH signature blob. */
 export async function signSshData(privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
@@ -97,13 +98,9 @@ async function verifyRsa(e: Uint8Array, n: Uint8Array, hash: string, body: Uint8
   // OpenSSH accepts a signature shorter than the modulus and left-pads it; WebCrypto does not.
   const padded = new Uint8Array(n.length);
   padded.set(body, n.length - body.length);
-  const jwk = { kty: "RSA", n: base64Url(n), e: base64Url(e) };
+  const jwk = { kty: "RSA", n: toBase64Url(n), e: toBase64Url(e) };
   const pub = await crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash }, false, [
     "verify",
   ]);
   return crypto.subtle.verify({ name: "RSASSA-PKCS1-v1_5" }, pub, padded, webCryptoBytes(data));
-}
-
-function base64Url(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }

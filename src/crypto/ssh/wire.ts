@@ -1,5 +1,6 @@
 // The SSH wire encoding (RFC 4251 §5) that keys, certificates and signatures are made of.
 // Reader errors name the field being read, so "truncated" says which part is missing.
+import { concatBytes } from "../bytes.ts";
 import { SshFormatError } from "./errors.ts";
 
 const utf8 = new TextEncoder();
@@ -8,24 +9,6 @@ const utf8 = new TextEncoder();
 const utf8Lenient = new TextDecoder("utf-8", { fatal: false });
 
 export const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
-
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/**
- * A copy backed by a plain ArrayBuffer: WebCrypto's BufferSource type excludes views that may
- * sit on a SharedArrayBuffer, which a subarray of arbitrary input could. Our blobs are small.
- */
-export function webCryptoBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(bytes);
-}
 
 /** mpint body: big-endian two's complement, shortest form; a positive value whose top bit is set gets a 0x00 in front. */
 export function mpintFromUnsigned(magnitude: Uint8Array): Uint8Array {

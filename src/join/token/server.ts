@@ -2,10 +2,10 @@
 // carry the Bot role and a bot_name that exists, and it is single use: the first join
 // marks it used by compare-and-swap, so two racing joins cannot both succeed.
 
-import { accessDenied, badParameter, isCode } from "../../util/errors.ts";
-import type { JoinContext, JoinMethodServer } from "../types.ts";
 import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
+import { accessDenied, badParameter, isCode } from "../../util/errors.ts";
 import { validateBotTokenForJoin } from "../token-rules.ts";
+import type { JoinContext, JoinMethodServer } from "../types.ts";
 
 export const tokenJoinServer: JoinMethodServer = {
   method: "token",
@@ -19,14 +19,18 @@ export const tokenJoinServer: JoinMethodServer = {
       );
     const { token } = found;
     if ((token.spec.join_method || "token") !== "token")
-      throw badParameter(`join token uses the "${token.spec.join_method}" join method, not "token"; set onboarding.join_method accordingly`);
+      throw badParameter(
+        `join token uses the "${token.spec.join_method}" join method, not "token"; set onboarding.join_method accordingly`,
+      );
     const bot = await validateBotTokenForJoin(ctx, token);
     const instanceId = ctx.newInstanceId();
     try {
       await ctx.consumeToken(name, found.revision, instanceId);
     } catch (e) {
       if (isCode(e, "compare_failed"))
-        throw accessDenied("join token was already used by a concurrent join; bot join tokens are single use");
+        throw accessDenied(
+          "join token was already used by a concurrent join; bot join tokens are single use",
+        );
       throw e;
     }
     return ctx.finishBotJoin({
@@ -41,4 +45,3 @@ export const tokenJoinServer: JoinMethodServer = {
     });
   },
 };
-

@@ -41,7 +41,9 @@ export function backendContract(name: string, make: () => Promise<Backend>) {
     const b = await make();
     const a = await b.create({ key: "/race", value: "0" });
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => code(b.compareAndSwap(a.revision, { key: "/race", value: String(i) }))),
+      Array.from({ length: 20 }, (_, i) =>
+        code(b.compareAndSwap(a.revision, { key: "/race", value: String(i) })),
+      ),
     );
     expect(results.filter((r) => r === "ok").length).toBe(1);
     expect(results.filter((r) => r === "compare_failed").length).toBe(19);

@@ -1,7 +1,7 @@
+import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, test } from "bun:test";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
 import { backendContract } from "./contract.ts";
 

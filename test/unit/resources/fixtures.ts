@@ -2,18 +2,20 @@
 // vectors at test time, and the reference's example documents.
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { vectorsDir } from "../vectors.ts";
 
-const vectors = "/work/shared/vectors";
+const sshkey = (name: string) => readFileSync(join(vectorsDir("openssh"), "sshkey", name), "utf8").trim();
 
-export const ed25519PublicKey = readFileSync(`${vectors}/openssh/sshkey/ed25519_1.pub`, "utf8").trim();
-export const ecdsaP256PublicKey = readFileSync(`${vectors}/openssh/sshkey/ecdsa_1.pub`, "utf8").trim();
-export const ecdsaP521PublicKey = readFileSync(`${vectors}/openssh/sshkey/ecdsa_2.pub`, "utf8").trim();
-export const rsa2048PublicKey = readFileSync(`${vectors}/openssh/sshkey/rsa_2.pub`, "utf8").trim();
-export const ed25519CertificateLine = readFileSync(
-  `${vectors}/openssh/sshkey/ed25519_1-cert.pub`,
+export const ed25519PublicKey = sshkey("ed25519_1.pub");
+export const ecdsaP256PublicKey = sshkey("ecdsa_1.pub");
+export const ecdsaP521PublicKey = sshkey("ecdsa_2.pub");
+export const rsa2048PublicKey = sshkey("rsa_2.pub");
+export const ed25519CertificateLine = sshkey("ed25519_1-cert.pub");
+export const manufacturerCaPem = readFileSync(
+  join(vectorsDir("tpm-manufacturer-cas"), "IFX1.pem"),
   "utf8",
 ).trim();
-export const manufacturerCaPem = readFileSync(`${vectors}/tpm-manufacturer-cas/IFX1.pem`, "utf8").trim();
 
 /** Indents a multi-line string for a YAML block scalar. */
 export function indent(text: string, spaces: number): string {

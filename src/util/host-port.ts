@@ -1,9 +1,24 @@
-// host:port addresses (proxy_server, auth_server, diag_addr, ssh_address). Parsed up front
-// so that a typo is reported where it was written rather than as a connection failure later.
+// host:port addresses, one parser for the whole tree: the config layer (proxy_server,
+// auth_server, diag_addr, ssh_address) and the command lines (tauth --listen, tctl
+// --auth-server, the bot's server address, node addresses in ssh-proxy-command). Parsed up
+// front so that a typo is reported where it was written rather than as a connection failure later.
+
+import { UserError } from "./errors.ts";
+
+/** The reference's well-known ports: the proxy's HTTPS port and the auth service's. */
+export const defaultProxyPort = 443;
+export const defaultAuthPort = 3025;
 
 export interface HostPort {
   host: string;
   port: number;
+}
+
+export interface HostPortOptions {
+  /** Used when the text has no port; without it a missing port is an error. */
+  defaultPort?: number;
+  /** Accept port 0 ("any free port"), for listeners only. */
+  allowPortZero?: boolean;
 }
 
 const hostLabel = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
@@ -34,10 +49,7 @@ function checkIpv6(inner: string): string | undefined {
  * Parses "host:port" (or "[v6]:port"). When the port is missing, `defaultPort` is used if
  * given, else it is an error. Returns the address or an error message without a prefix.
  */
-export function parseHostPort(
-  text: string,
-  opts: { defaultPort?: number; allowPortZero?: boolean } = {},
-): HostPort | string {
+export function parseHostPort(text: string, opts: HostPortOptions = {}): HostPort | string {
   const s = text.trim();
   const shape = `expected host:port, such as "teleport.example.com:443"`;
   if (s === "") return `the address is empty; ${shape}`;
@@ -83,10 +95,14 @@ export function formatHostPort(a: HostPort): string {
 }
 
 /** Parse and re-format, so that a stored address always carries its port. */
-export function normalizeAddress(
-  text: string,
-  opts: { defaultPort?: number; allowPortZero?: boolean } = {},
-): string | { error: string } {
+export function normalizeAddress(text: string, opts: HostPortOptions = {}): string | { error: string } {
   const r = parseHostPort(text, opts);
   return typeof r === "string" ? { error: r } : formatHostPort(r);
+}
+
+/** Parse or throw a UserError whose message starts with `what` (a flag or setting name). */
+export function requireHostPort(text: string, what: string, opts: HostPortOptions = {}): HostPort {
+  const r = parseHostPort(text, opts);
+  if (typeof r === "string") throw new UserError(`${what}: ${r}`);
+  return r;
 }
