@@ -6,7 +6,7 @@ import { generateKeyPair, importPrivateKeyPem, pkcs8Pem } from "../crypto/keys.t
 import { caPinOfCert } from "../crypto/pin.ts";
 import { sshPublicKeyLine } from "../crypto/ssh/index.ts";
 import { createCACertificate } from "../crypto/x509.ts";
-import { isCode } from "../util/errors.ts";
+import { isCode, UserError } from "../util/errors.ts";
 import type { Backend } from "./backend/backend.ts";
 import { jsonItem, parseItem } from "./backend/backend.ts";
 
@@ -80,7 +80,8 @@ export class Authorities {
       }
       const stored = parseItem<StoredCA>(item!);
       if (stored.cluster_name !== clusterName)
-        throw new Error(
+        // A user's mistake, not a bug: one ERROR line, no "run with --debug" hint.
+        throw new UserError(
           `this data directory belongs to cluster "${stored.cluster_name}", not "${clusterName}"; use --cluster-name ${stored.cluster_name} or another data directory`,
         );
       loaded[t] = await load(stored);

@@ -31,6 +31,11 @@ function checkShape(req: JoinRequest): void {
     throw badParameter("bot_params.expires must be an RFC 3339 time");
 }
 
+async function lockOfTokenBot(svc: AuthService, tokenName: string) {
+  const bot = (await svc.tokens.get(tokenName))?.value.token.spec.bot_name;
+  return bot ? findLock(svc, { bot }) : null;
+}
+
 export async function handleJoin(
   svc: AuthService,
   req: JoinRequest,
@@ -75,11 +80,15 @@ export async function handleJoin(
       throw badParameter(
         `join method "${method}" is not supported by this auth service (supported: ${[...methods.keys()].join(", ")})`,
       );
-    const lock = await findLock(svc, {
-      token: req.client_init.token_name,
-      bot: caller?.botName,
-      instance: caller?.botInstanceId,
-    });
+    const lock =
+      (await findLock(svc, {
+        token: req.client_init.token_name,
+        bot: caller?.botName,
+        instance: caller?.botInstanceId,
+      })) ??
+      // A lock on a bot also denies fresh joins with a token for it (no caller certificate),
+      // checked before the method runs so the token is not used up.
+      (await lockOfTokenBot(svc, req.client_init.token_name));
     if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
     return await impl.handle(ctx, req);
   } catch (e) {

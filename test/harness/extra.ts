@@ -1,0 +1,112 @@
+// Small helpers shared by the agent and tctl end-to-end tests: bots and tokens through tctl,
+// tbot runs with the legacy flags, environment control, polling, and error-line checks.
+
+import { expect } from "bun:test";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { tbotBin } from "./binary.ts";
+import { type RunResult, run } from "./proc.ts";
+import type { TauthHandle } from "./tauth.ts";
+
+/** `tctl bots add NAME` and the join token it printed. */
+export function addBot(h: TauthHandle, name: string, roles = "access", logins = "root"): string {
+  const r = h.tctl(["bots", "add", name, `--roles=${roles}`, `--logins=${logins}`, "--format=json"]);
+  if (r.code !== 0) throw new Error(`tctl bots add ${name} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).token_id as string;
+}
+
+/** A fresh join token for an existing bot (`tctl bots instances add BOT --format=json`). */
+export function newToken(h: TauthHandle, bot: string): string {
+  const r = h.tctl(["bots", "instances", "add", bot, "--format=json"]);
+  if (r.code !== 0) throw new Error(`tctl bots instances add ${bot} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).token_name as string;
+}
+
+/** Instance ids of a bot, from `tctl bots instances ls BOT --format=json`. */
+export function instanceIds(h: TauthHandle, bot: string): string[] {
+  const r = h.tctl(["bots", "instances", "ls", bot, "--format=json"]);
+  if (r.code !== 0) throw new Error(`tctl bots instances ls failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { spec: { bot_name: string; instance_id: string } }[])
+    .filter((i) => i.spec.bot_name === bot)
+    .map((i) => i.spec.instance_id);
+}
+
+/** How tctl lists a secret token: sha256: and the first 16 hex digits of its hash. */
+export function maskedToken(token: string): string {
+  return `sha256:${createHash("sha256").update(token).digest("hex").slice(0, 16)}`;
+}
+
+/** `tbot start` with the legacy flags: token join to `h` with its CA pin unless `trust` says otherwise. */
+export function legacyArgs(
+  h: TauthHandle,
+  o: { data: string; dest: string; token: string; trust?: string[]; extra?: string[] },
+): string[] {
+  return [
+    tbotBin,
+    "start",
+    "--data-dir",
+    o.data,
+    "--destination-dir",
+    o.dest,
+    "--token",
+    o.token,
+    "--join-method",
+    "token",
+    "--auth-server",
+    h.addr,
+    ...(o.trust ?? ["--ca-pin", h.pin]),
+    ...(o.extra ?? []),
+  ];
+}
+
+export function oneShot(
+  h: TauthHandle,
+  o: { data: string; dest: string; token: string; trust?: string[]; extra?: string[] },
+): RunResult {
+  return run([...legacyArgs(h, o), "--oneshot"]);
+}
+
+/**
+ * The environment of this test process without the variables that add TLS trust, so a
+ * "no trust configured" case cannot pass or fail because of the machine it runs on.
+ */
+export function envWithoutTrust(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !["SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"].includes(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** Like run(), but with exactly `env` (nothing inherited). */
+export function runExactEnv(cmd: string[], env: Record<string, string>): RunResult {
+  const r = Bun.spawnSync(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** Exit 1 and stderr is exactly one line "ERROR: …" without a stack trace; returns that line. */
+export function expectOneErrorLine(r: RunResult): string {
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]!.startsWith("ERROR: ")).toBe(true);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  return lines[0]!;
+}
+
+/** Polls `cond` every 50 ms until it holds; throws with `what` after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+export function count(re: RegExp, text: string): number {
+  return (text.match(new RegExp(re.source, re.flags.includes("g") ? re.flags : `${re.flags}g`)) ?? []).length;
+}
+
+export function writeText(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
