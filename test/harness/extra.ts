@@ -110,3 +110,22 @@ export function writeText(path: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+
+/** run() with a deadline: a command that should fail fast cannot hang the file if it does not. */
+export function runWithTimeout(cmd: string[], timeoutMs = 20_000): RunResult {
+  const r = Bun.spawnSync(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** fetch that retries while the listener is not up yet (connection refused). */
+export async function fetchWhenUp(url: string, timeoutMs = 10_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await Bun.sleep(50);
+    }
+  }
+}

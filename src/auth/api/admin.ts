@@ -199,7 +199,8 @@ function ttlMs(text: string | undefined, dflt: number): number {
 /** A single-use bot join token of the `token` method. Its name is the secret. */
 async function addBotToken(svc: AuthService, bot: string, ttl: string | undefined, who: string) {
   const name = randomBytes(16).toString("hex");
-  const expires = new Date(Date.now() + ttlMs(ttl, DEFAULT_TOKEN_TTL_MS));
+  const lifetime = ttlMs(ttl, DEFAULT_TOKEN_TTL_MS);
+  const expires = new Date(Date.now() + lifetime);
   const token: TokenResource = {
     kind: "token",
     version: "v2",
@@ -215,7 +216,7 @@ async function addBotToken(svc: AuthService, bot: string, ttl: string | undefine
   });
   return {
     token_name: name,
-    token_ttl: formatDuration(expires.getTime() - Date.now() + 500),
+    token_ttl: formatDuration(lifetime),
     expires: expires.toISOString(),
   };
 }
