@@ -11,7 +11,7 @@ import { logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { backoffDelay, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
-import { serverAddress } from "./connect.ts";
+import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health } from "./health.ts";
 import { IdentityManager } from "./identity/acquire.ts";
 import { IdentityOutput } from "./services/identity-output.ts";
@@ -49,7 +49,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
   }
   const ids = new IdentityManager(cfg, storage);
   const addr = requireHostPort(serverAddress(cfg), "server address", {
-    defaultPort: cfg.proxyServer ? defaultProxyPort : defaultAuthPort,
+    defaultPort: isProxyAddress(cfg) ? defaultProxyPort : defaultAuthPort,
   });
   const startedAt = Date.now();
   const waiter = new Waiter();

@@ -10,12 +10,17 @@ import { ApiClient, systemRoots } from "../protocol/client.ts";
 import type { PingResponse } from "../protocol/messages.ts";
 import { paths } from "../protocol/messages.ts";
 import { UserError } from "../util/errors.ts";
-import type { BotConfig } from "./config/index.ts";
+import { type BotConfig, joinSettings } from "./config/index.ts";
 
 export function serverAddress(c: BotConfig): string {
-  const a = c.authServer ?? c.proxyServer;
-  if (!a) throw new UserError("either a proxy or auth address must be set");
-  return a;
+  if (!c.authServer && !c.proxyServer && !c.joinUri)
+    throw new UserError("either a proxy or auth address must be set");
+  return joinSettings(c).address;
+}
+
+/** Whether the address is a proxy's (publicly trusted certificate) rather than tauth's own. */
+export function isProxyAddress(c: BotConfig): boolean {
+  return joinSettings(c).addressKind === "proxy";
 }
 
 export interface Contact {
@@ -66,7 +71,7 @@ export async function firstContact(c: BotConfig, env = process.env): Promise<Con
     // without the pinned CA's certificate fails there (one round trip saved on every join).
     return { api: new ApiClient(addr, { ca: trusted }), ping: unverified };
   }
-  if (c.proxyServer) {
+  if (isProxyAddress(c)) {
     const api = new ApiClient(addr, { ca: systemRoots(env) });
     return { api, ping: await api.get<PingResponse>(paths.ping) };
   }

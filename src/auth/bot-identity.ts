@@ -90,7 +90,20 @@ export async function finishBotJoin(
       new Date(a.expires.getTime() + INSTANCE_GRACE_MS),
     );
   } else {
-    generation = await recordAuthentication(svc, bot, a.instanceId, auth, a.expires, (g) => g);
+    try {
+      generation = await recordAuthentication(
+        svc,
+        bot,
+        a.instanceId,
+        auth,
+        a.expires,
+        (g) => (a.expectedGeneration === undefined ? g : g + 1),
+        a.expectedGeneration,
+      );
+    } catch (e) {
+      if (e instanceof GenerationMismatch && a.onGenerationMismatch) await a.onGenerationMismatch();
+      throw e;
+    }
   }
   const certs = await svc.issuer.issueIdentity({
     username: botUserName(bot),

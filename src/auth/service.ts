@@ -10,7 +10,9 @@ import { type AuditSink, FileAuditLog } from "./audit.ts";
 import { Authorities } from "./authorities.ts";
 import type { Backend } from "./backend/backend.ts";
 import { SqliteBackend } from "./backend/sqlite.ts";
+import { Continuations } from "./continuations.ts";
 import { Issuer } from "./issuer.ts";
+import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
 import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
@@ -38,13 +40,16 @@ export class AuthService {
   readonly locks: Collection<Lock>;
   readonly nodes: Collection<NodeResource>;
   readonly issuer: Issuer;
+  readonly continuations: Continuations;
 
   private constructor(
     readonly backend: Backend,
     readonly authorities: Authorities,
+    readonly joinKeys: JoinKeys,
     readonly audit: AuditSink,
     readonly dataDir: string,
   ) {
+    this.continuations = new Continuations(backend, joinKeys.continuationKey);
     this.bots = new Collection(backend, "/bots/");
     this.roles = new Collection(backend, "/roles/");
     this.tokens = new Collection(backend, "/tokens/", sha256Hex);
@@ -65,6 +70,7 @@ export class AuthService {
     const svc = new AuthService(
       backend,
       cas,
+      await loadJoinKeys(backend),
       new FileAuditLog(join(opts.dataDir, "audit.log")),
       opts.dataDir,
     );

@@ -1,7 +1,7 @@
 // tbot: the agent's command line. Arguments are parsed before anything heavy is imported so
 // that `tbot version` and the one-shot path start fast.
 
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { buildStartConfig, parseTbotArgs, tbotUsage } from "./tbot-args.ts";
@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         const out = args.flags.output as string | undefined;
         if (out) {
           writeFileSync(out, yaml, { mode: 0o600 });
+          // The YAML holds the join token; mode only applies to new files, so tighten an old one.
+          chmodSync(out, 0o600);
           process.stderr.write(`Wrote config to ${out}\n`);
         } else process.stdout.write(yaml);
         return ExitCode.ok;

@@ -23,6 +23,13 @@ export interface FinishJoinArgs {
   instanceId: string;
   /** False for an authenticated re-join that keeps its instance. */
   isNewInstance: boolean;
+  /**
+   * For a re-join that keeps its instance: the generation its certificate carries. It must be
+   * the instance's current one (compare-and-swap, then incremented), so that a copy of the bot
+   * presenting an older certificate is caught; `onGenerationMismatch` runs first if not.
+   */
+  expectedGeneration?: number;
+  onGenerationMismatch?: () => Promise<never>;
   methodResult?: Record<string, unknown>;
 }
 
@@ -35,6 +42,16 @@ export interface JoinContext {
   consumeToken(name: string, revision: string, instanceId: string): Promise<void>;
   getBot(name: string): Promise<BotResource | null>;
   newInstanceId(): string;
+  readonly clusterName: string;
+  /** Continuations bound to this join's method and token (see src/auth/continuations.ts). */
+  issueContinuation(state: Record<string, unknown>, ttlMs: number): Promise<string>;
+  redeemContinuation(text: string): Promise<Record<string, unknown>>;
+  /** Replace a token's resource (its status) by compare-and-swap; compare_failed if it changed. */
+  updateToken(name: string, revision: string, token: TokenResource): Promise<void>;
+  lockToken(name: string, message: string): Promise<void>;
+  /** Join-state documents: signed by the cluster, verified on the next join. */
+  signJoinState(claims: Record<string, unknown>): Promise<string>;
+  verifyJoinState(jwt: string): Promise<Record<string, unknown>>;
   finishBotJoin(args: FinishJoinArgs): Promise<JoinResult>;
   audit(event: string, fields: Record<string, unknown>): void;
 }

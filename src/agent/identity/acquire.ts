@@ -1,20 +1,25 @@
-// Getting a valid internal identity: reuse and renew the stored one when it is still valid
-// and belongs to the configured token; otherwise join. A changed token re-onboards (the
-// reference's tokenhash rule); an expired identity is discarded, never renewed.
+// Getting a valid internal identity: reuse and refresh the stored one while it is valid;
+// otherwise join. Renewable (token-joined) identities renew with the generation counter;
+// the others re-join over an authenticated connection, which keeps their bot instance. A
+// changed token re-onboards (the reference's tokenhash rule); an expired identity is
+// discarded and the bot joins again (for bound keypair: a recovery).
 
 import { existsSync, readFileSync } from "node:fs";
+import { boundKeypairClient } from "../../join/bound-keypair/client.ts";
 import type { JoinMethodClient } from "../../join/client.ts";
 import { runJoin } from "../../join/client.ts";
 import { tokenJoinClient } from "../../join/token/client.ts";
+import type { ApiClient } from "../../protocol/client.ts";
 import type { JoinResult, RenewRequest } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
 import { UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
-import type { BotConfig } from "../config/index.ts";
-import { clusterClient, firstContact, serverAddress } from "../connect.ts";
+import { type BotConfig, joinSettings } from "../config/index.ts";
+import { clusterClient, firstContact, isProxyAddress, serverAddress } from "../connect.ts";
 import type { Store } from "../storage/store.ts";
 import {
   type BotIdentity,
+  type FreshKey,
   freshKey,
   identityFrom,
   isExpired,
@@ -22,32 +27,44 @@ import {
   saveIdentity,
   tokenHash,
 } from "./bot-identity.ts";
+import { loadStaticKey, StorageKeyStore } from "./bound-keypair-store.ts";
 
 const log = logger("TBOT:IDENTITY");
 
-/** The token value: if it names a readable file, that file's trimmed content (reference §1.1). */
+/** A value, or the trimmed content of the file it names (reference §1.1: tokens, secrets). */
 export function resolveToken(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  if (value.includes("/") && existsSync(value)) {
-    try {
-      return readFileSync(value, "utf8").trim();
-    } catch (e) {
-      throw new UserError(`token file ${value} cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
-    }
-  }
+  if (value.includes("/") && existsSync(value)) return readSecretFile(value, "token file");
   return value;
 }
 
-const clients: Record<string, JoinMethodClient> = { token: tokenJoinClient };
-
-export function joinMethodClient(method: string): JoinMethodClient {
-  const c = clients[method];
-  if (!c) throw new UserError(`join method "${method}" is not supported by this tbot yet`);
-  return c;
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (e) {
+    throw new UserError(`${what} ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
 }
 
-export function registerJoinClient(c: JoinMethodClient): void {
-  clients[c.method] = c;
+/** The client half of each join method, built from the config: one line per method. */
+async function joinMethodClient(cfg: BotConfig, storage: Store, method: string): Promise<JoinMethodClient> {
+  if (method === "token") return tokenJoinClient;
+  if (method === "bound_keypair") {
+    const s = joinSettings(cfg);
+    const secret =
+      s.registrationSecret ??
+      (s.registrationSecretPath
+        ? readSecretFile(s.registrationSecretPath, "registration secret file")
+        : undefined) ??
+      (process.env.TBOT_REGISTRATION_SECRET || undefined);
+    const staticKey = await loadStaticKey(cfg.onboarding.boundKeypair?.staticPrivateKeyPath);
+    return boundKeypairClient({
+      store: new StorageKeyStore(storage),
+      ...(secret ? { registrationSecret: secret } : {}),
+      ...(staticKey ? { staticKey } : {}),
+    });
+  }
+  throw new UserError(`join method "${method}" is not supported by this tbot yet`);
 }
 
 export class IdentityManager {
@@ -58,7 +75,7 @@ export class IdentityManager {
   ) {}
 
   private get method(): string {
-    return this.cfg.onboarding.joinMethod || "token";
+    return joinSettings(this.cfg).joinMethod || "token";
   }
 
   private client(id: BotIdentity) {
@@ -67,7 +84,7 @@ export class IdentityManager {
       id.tlsCaPems,
       id.tlsCertPem,
       id.keyPem,
-      !!this.cfg.proxyServer,
+      isProxyAddress(this.cfg),
     );
   }
 
@@ -79,8 +96,9 @@ export class IdentityManager {
 
   /** Obtain or refresh the identity; called at start and on every renewal. */
   async refresh(): Promise<BotIdentity> {
-    const token = resolveToken(this.cfg.onboarding.token);
-    const hash = token ? tokenHash(token) : "";
+    const token = resolveToken(joinSettings(this.cfg).token);
+    // Only the token method's name is a secret whose change means "re-onboard".
+    const hash = token && this.method === "token" ? tokenHash(token) : "";
     const stored = this.current
       ? { identity: this.current, tokenHash: hash }
       : await loadIdentity(this.storage);
@@ -94,23 +112,25 @@ export class IdentityManager {
       log.info("The configured token differs from the one this identity was joined with; joining again");
       reuse = false;
     }
-    const id = reuse ? await this.renew(stored!.identity) : await this.join(token, hash);
+    const id = reuse ? await this.renew(stored!.identity, token, hash) : await this.join(token, hash);
     this.current = id;
     return id;
   }
 
-  private async renew(old: BotIdentity): Promise<BotIdentity> {
-    if (!old.tls.renewable)
-      throw new UserError(`renewing identities of the ${this.method} join method is not supported yet`);
+  private async renew(old: BotIdentity, token: string | undefined, hash: string): Promise<BotIdentity> {
     const key = await freshKey();
-    const req: RenewRequest = {
-      public_keys: key.publicKeys,
-      expires: new Date(Date.now() + this.cfg.credentialTtlMs).toISOString(),
-    };
-    const res = await this.client(old).post<JoinResult>(paths.renew, req);
-    const id = identityFrom(key, res.certificates);
+    let id: BotIdentity;
+    if (old.tls.renewable) {
+      const req: RenewRequest = { public_keys: key.publicKeys, expires: this.expiry().toISOString() };
+      id = identityFrom(key, (await this.client(old).post<JoinResult>(paths.renew, req)).certificates);
+    } else {
+      if (!token)
+        throw new UserError("onboarding.token (the join token's name) is required to refresh this identity");
+      // Re-join over mTLS with the current identity: the server keeps our bot instance.
+      id = identityFrom(key, (await this.runJoin(this.client(old), token, key)).certificates);
+    }
     const stored = await loadIdentity(this.storage);
-    await saveIdentity(this.storage, id, stored?.tokenHash ?? "");
+    await saveIdentity(this.storage, id, stored?.tokenHash ?? hash);
     log.info("Renewed bot identity", {
       identity: id.tls.username,
       instance: id.tls.botInstanceId,
@@ -120,6 +140,15 @@ export class IdentityManager {
     return id;
   }
 
+  private expiry(): Date {
+    return new Date(Date.now() + this.cfg.credentialTtlMs);
+  }
+
+  private async runJoin(api: ApiClient, token: string, key: FreshKey): Promise<JoinResult> {
+    const method = await joinMethodClient(this.cfg, this.storage, this.method);
+    return runJoin(api, { tokenName: token, publicKeys: key.publicKeys, expires: this.expiry() }, method);
+  }
+
   private async join(token: string | undefined, hash: string): Promise<BotIdentity> {
     if (!token)
       throw new UserError(
@@ -127,15 +156,7 @@ export class IdentityManager {
       );
     const contact = await firstContact(this.cfg);
     const key = await freshKey();
-    const res = await runJoin(
-      contact.api,
-      {
-        tokenName: token,
-        publicKeys: key.publicKeys,
-        expires: new Date(Date.now() + this.cfg.credentialTtlMs),
-      },
-      joinMethodClient(this.method),
-    );
+    const res = await this.runJoin(contact.api, token, key);
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, hash);
     log.info("Fetched new bot identity", {

@@ -41,6 +41,24 @@ async function findTokenByNameOrMask(svc: AuthService, name: string) {
   return null;
 }
 
+/**
+ * The effective registration secret of an unbound bound-keypair token (reference §5.1): the
+ * spec's, or one generated here (32 random bytes, hex) when neither a secret nor an initial
+ * public key is given. Readable by admins in status.bound_keypair.registration_secret.
+ */
+function withRegistrationSecret(t: TokenResource): TokenResource["status"] {
+  const status = { ...t.status, bound_keypair: { ...t.status?.bound_keypair } };
+  const bk = status.bound_keypair;
+  const onboarding = t.spec.bound_keypair?.onboarding ?? {};
+  if (bk.bound_public_key || onboarding.initial_public_key) {
+    delete bk.registration_secret;
+    return status;
+  }
+  if (onboarding.registration_secret) bk.registration_secret = onboarding.registration_secret;
+  else bk.registration_secret ||= randomBytes(32).toString("hex");
+  return status;
+}
+
 async function checkRolesExist(svc: AuthService, roles: string[]): Promise<void> {
   for (const r of roles)
     if (!(await svc.roles.get(r)))
@@ -84,6 +102,7 @@ async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: 
       const token: TokenResource = { ...r };
       delete token.status;
       if (cur?.value.token.status) token.status = cur.value.token.status;
+      if (token.spec.join_method === "bound_keypair") token.status = withRegistrationSecret(token);
       const expires = token.metadata.expires ? new Date(token.metadata.expires) : undefined;
       // Keep expired tokens a while so a late join gets "expired", not "not found".
       const keepUntil = expires ? new Date(expires.getTime() + 3600_000) : undefined;

@@ -1,18 +1,22 @@
 // POST /v1/join: dispatches to the method's server half with a JoinContext built on the
 // auth service. Method halves register here, one line each.
 
+import { JwsError, signJwsWebCrypto, verifyJws } from "../../crypto/jws.ts";
 import type { TlsIdentity } from "../../crypto/tls-identity.ts";
+import { boundKeypairJoinServer } from "../../join/bound-keypair/server.ts";
 import { tokenJoinServer } from "../../join/token/server.ts";
 import type { JoinContext, JoinMethodServer } from "../../join/types.ts";
 import { maskSecret } from "../../join/types.ts";
 import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
 import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
 import { finishBotJoin } from "../bot-identity.ts";
-import { findLock } from "../locks.ts";
+import { createLock, findLock } from "../locks.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
 
-const methods = new Map<string, JoinMethodServer>([[tokenJoinServer.method, tokenJoinServer]]);
+const methods = new Map<string, JoinMethodServer>(
+  [tokenJoinServer, boundKeypairJoinServer].map((m) => [m.method, m]),
+);
 
 export function registerJoinMethod(m: JoinMethodServer): void {
   methods.set(m.method, m);
@@ -68,6 +72,28 @@ export async function handleJoin(
       return (await svc.bots.get(name))?.value ?? null;
     },
     newInstanceId: () => crypto.randomUUID(),
+    clusterName: svc.clusterName,
+    issueContinuation: (state, ttlMs) =>
+      svc.continuations.issue(method, req.client_init.token_name, state, ttlMs),
+    redeemContinuation: (text) => svc.continuations.redeem(text, method, req.client_init.token_name),
+    async updateToken(name, revision, token) {
+      const t = await svc.tokens.get(name);
+      if (!t || t.revision !== revision) throw new UserError("token changed concurrently", "compare_failed");
+      await svc.tokens.compareAndSwap(name, revision, { ...t.value, token }, t.expires);
+    },
+    async lockToken(name, message) {
+      await createLock(svc, { join_token: name }, message, "tauth");
+    },
+    signJoinState: (claims) =>
+      signJwsWebCrypto(JSON.stringify(claims), svc.joinKeys.joinStateKey.privateKey, {
+        kid: svc.joinKeys.joinStateKid,
+      }),
+    async verifyJoinState(jwt) {
+      const { header, payload } = await verifyJws(jwt, svc.joinKeys.joinStateKey.publicKey);
+      if (header.kid !== svc.joinKeys.joinStateKid)
+        throw new JwsError("join state was signed by an unknown key");
+      return JSON.parse(payload) as Record<string, unknown>;
+    },
     async finishBotJoin(args) {
       const hint = args.joinMethod === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
       return finishBotJoin(svc, { ...args, tokenHint: args.tokenHint || hint }, remoteAddr);
