@@ -94,7 +94,10 @@ const commandFlags: Record<string, readonly string[]> = {
     ...["destination-dir", "proxy-server", "cluster", "tls-routing", "connection-upgrade", "resume"],
     ...["user", "host", "port"],
   ],
-  "keypair create": ["proxy-server", "storage", "overwrite", "format", "static", "static-key-path"],
+  "keypair create": [
+    ...["proxy-server", "auth-server", "ca-pin", "insecure", "storage", "data-dir"],
+    ...["overwrite", "format", "static", "static-key-path"],
+  ],
   "tpm identify": [],
   wait: ["diag-addr", "service", "timeout"],
   migrate: ["output"],

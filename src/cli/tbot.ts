@@ -34,6 +34,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "start":
         return await start(args);
+      case "keypair": {
+        const { keypairCreateOptions } = await import("./tbot-keypair.ts");
+        const { keypairCreate } = await import("../agent/keypair-create.ts");
+        process.stdout.write(await keypairCreate(await keypairCreateOptions(args, process.env)));
+        return ExitCode.ok;
+      }
       case "ssh-proxy-command": {
         const dir = args.flags["destination-dir"] as string | undefined;
         const proxy = args.flags["proxy-server"] as string | undefined;

@@ -79,6 +79,31 @@ Please note:
 `;
 }
 
+function boundKeypairInstructions(
+  t: TokenGrant & { registration_secret?: string },
+  joinUri: string,
+  authAddr: string,
+): string {
+  return `The bot token: ${t.token_name}
+The registration secret: ${t.registration_secret}
+(bound_keypair join method: after the first join no secret travels again. The first join
+ uses the token's one allowed recovery; raise spec.bound_keypair.recovery.limit to let the bot
+ rejoin by itself after its certificates expire)
+
+Run this on the new bot node to join the cluster:
+
+> tbot start \\
+   --destination-dir=./tbot-user \\
+   --data-dir=./tbot-data \\
+   --join-uri=${joinUri} \\
+   --ca-pin=${t.ca_pins[0] ?? ""}
+
+Please note:
+
+  - ${authAddr} must be reachable from the new node
+`;
+}
+
 async function listKind(a: RunArgs, kind: string, name?: string): Promise<void> {
   const f = format(a.opts, ["text", "yaml", "json"], "text");
   const r = await admin<{ resources: object[] }>(a.api, "get", { kind, name });
@@ -151,19 +176,53 @@ export const tctlCommands: TctlCommand[] = [
     async run(a) {
       const name = one(a.args, "bot name (tctl bots add NAME --roles=...)");
       const roles = list(a.opts.roles);
-      const grant = await admin<TokenGrant & { bot: object }>(a.api, "bots/add", {
-        name,
-        roles,
-        logins: list(a.opts.logins),
-        ttl: a.opts.ttl,
-        max_session_ttl: a.opts["max-session-ttl"],
-      });
+      const method = ((a.opts["join-method"] as string | undefined) ?? "token").replace(/-/g, "_");
+      const grant = await admin<TokenGrant & { bot: object; registration_secret?: string }>(
+        a.api,
+        "bots/add",
+        {
+          name,
+          roles,
+          logins: list(a.opts.logins),
+          ttl: a.opts.ttl,
+          max_session_ttl: a.opts["max-session-ttl"],
+          join_method: method,
+        },
+      );
       const f = format(a.opts, ["text", "json"], "text");
+      const joinUri = grant.registration_secret
+        ? `tbot+auth+bound-keypair://${grant.token_name}:${grant.registration_secret}@${a.api.addr}`
+        : undefined;
       if (f === "json")
         a.out(
-          `${JSON.stringify({ user_name: `bot-${name}`, role_name: `bot-${name}`, token_id: grant.token_name, token_ttl: grant.token_ttl, expires: grant.expires, join_method: "token", ca_pins: grant.ca_pins, auth_server: a.api.addr }, null, 2)}\n`,
+          `${JSON.stringify(
+            {
+              user_name: `bot-${name}`,
+              role_name: `bot-${name}`,
+              token_id: grant.token_name,
+              join_method: method,
+              ...(joinUri
+                ? { registration_secret: grant.registration_secret, join_uri: joinUri }
+                : { token_ttl: grant.token_ttl, expires: grant.expires }),
+              ca_pins: grant.ca_pins,
+              auth_server: a.api.addr,
+            },
+            null,
+            2,
+          )}\n`,
         );
+      else if (joinUri) a.out(boundKeypairInstructions(grant, joinUri, a.api.addr));
       else a.out(joinInstructions(grant, a.api.addr));
+    },
+  },
+  {
+    name: "bound-keypair rotate",
+    async run(a) {
+      const token = one(a.args, "token name (tctl bound-keypair rotate TOKEN)");
+      const r = await admin<{ rotate_after: string }>(a.api, "bound-keypair/rotate", { token });
+      a.out(
+        `Token "${token}": the bot's key will be rotated at its next join (rotate_after ${r.rotate_after}).\n`,
+      );
     },
   },
   { name: "bots ls", run: (a) => listKind(a, "bot") },

@@ -22,7 +22,7 @@ Commands:
   create [-f] FILE                        Create resources (bot, token, role) from YAML; -f upserts
   get KIND[/NAME] [--format=yaml|json|text]
   rm KIND/NAME
-  bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h] [--format=text|json]
+  bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h]\n           [--join-method=token|bound_keypair] [--format=text|json]\n  bound-keypair rotate TOKEN              Rotate the bound key at the bot's next join
   bots ls | bots rm NAME
   bots instances ls [BOT] | bots instances add BOT [--ttl=1h] [--format=text|json]
   tokens add --type=bot --bot-name=NAME [--ttl=1h] [--format=text|json]
@@ -47,6 +47,7 @@ const globalSpec = {
   logins: { type: "string" },
   ttl: { type: "string" },
   "max-session-ttl": { type: "string" },
+  "join-method": { type: "string" },
   type: { type: "string" },
   "bot-name": { type: "string" },
   bot: { type: "string" },

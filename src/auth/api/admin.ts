@@ -240,6 +240,28 @@ async function addBotToken(svc: AuthService, bot: string, ttl: string | undefine
   };
 }
 
+/**
+ * A bound-keypair token for a new bot: its name is not secret; a registration secret is
+ * generated (one recovery allowed: the first join), as the reference's v19 tctl does.
+ */
+async function addBoundKeypairToken(svc: AuthService, bot: string, who: string) {
+  const name = `${bot}-${randomBytes(4).toString("hex")}`;
+  const token: TokenResource = {
+    kind: "token",
+    version: "v2",
+    metadata: { name },
+    spec: {
+      roles: ["Bot"],
+      join_method: "bound_keypair",
+      bot_name: bot,
+      bound_keypair: { onboarding: {}, recovery: { mode: "standard", limit: 1 } },
+    },
+  };
+  await putResource(svc, token, false, who);
+  const secret = (await svc.tokens.get(name))!.value.token.status!.bound_keypair!.registration_secret!;
+  return { token_name: name, registration_secret: secret };
+}
+
 interface Body {
   [k: string]: unknown;
 }
@@ -285,14 +307,38 @@ export function adminRoutes(svc: AuthService): Route[] {
       if (str(b, "max_session_ttl")) bot.spec.max_session_ttl = str(b, "max_session_ttl");
       if (await svc.bots.get(name))
         throw alreadyExists(`bot "${name}" already exists; remove it with "tctl bots rm ${name}" first`);
+      const method = str(b, "join_method") ?? "token";
+      if (method !== "token" && method !== "bound_keypair")
+        throw badParameter(`--join-method must be token or bound_keypair, got "${method}"`);
       await putResource(svc, bot, false, who);
-      const tok = await addBotToken(svc, name, str(b, "ttl"), who);
+      const tok =
+        method === "token"
+          ? await addBotToken(svc, name, str(b, "ttl"), who)
+          : await addBoundKeypairToken(svc, name, who);
       return {
         bot: (await svc.bots.get(name))!.value,
         ...tok,
         ca_pins: svc.authorities.caPins(),
-        join_method: "token",
+        join_method: method,
       };
+    }),
+    r("bound-keypair/rotate", async (b, who) => {
+      const name = str(b, "token") ?? "";
+      for (;;) {
+        const cur = await svc.tokens.get(name);
+        if (!cur || cur.value.token.spec.join_method !== "bound_keypair")
+          throw notFound(`bound_keypair token "${name}" not found`);
+        const token = structuredClone(cur.value.token);
+        const at = new Date().toISOString();
+        token.spec.bound_keypair = { ...token.spec.bound_keypair!, rotate_after: at };
+        try {
+          await svc.tokens.compareAndSwap(name, cur.revision, { ...cur.value, token }, cur.expires);
+          svc.audit.emit("resource.update", { kind: "token", name, rotate_after: at, by: who });
+          return { token: name, rotate_after: at };
+        } catch (e) {
+          if (!isCode(e, "compare_failed")) throw e;
+        }
+      }
     }),
     r("bots/rm", async (b, who) => {
       await deleteResource(svc, "bot", str(b, "name") ?? "", who);
