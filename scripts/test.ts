@@ -7,7 +7,8 @@ import { spawn } from "bun";
 const root = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
 const targets = args.length ? args : ["test/unit", "test/e2e"];
-const proc = spawn([process.execPath, "test", ...targets], {
+// e2e tests start real processes; bunfig.toml's [test] timeout is not applied by bun 1.4.5.
+const proc = spawn([process.execPath, "test", "--timeout", "60000", ...targets], {
   cwd: root,
   stdout: "inherit",
   stderr: "pipe",

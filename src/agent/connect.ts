@@ -91,5 +91,5 @@ export function clusterClient(
 ): ApiClient {
   // Behind a proxy address the server certificate is a public one; directly, it is the host CA's.
   const ca = proxyMode ? systemRoots(env) : tlsCaPems;
-  return new ApiClient(addr, { ca, cert: certPem, key: keyPem });
+  return new ApiClient(addr, { ca, cert: certPem, key: keyPem, keepAlive: false });
 }

@@ -14,6 +14,11 @@ export interface ClientTls {
   key?: string;
   /** Development only: no server verification. */
   insecure?: boolean;
+  /**
+   * Reuse connections (default). Off for a bot's identity-bound clients: each identity lives
+   * one renewal interval, so a pooled connection would only sit idle under an old certificate.
+   */
+  keepAlive?: boolean;
 }
 
 export class ApiClient {
@@ -57,9 +62,7 @@ export class ApiClient {
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         tls: this.tlsOptions(),
-        // Each renewal brings a new client certificate, hence a new connection pool entry; kept
-        // alive, those idle connections would pile up in a long-running agent.
-        keepalive: false,
+        keepalive: this.tls.keepAlive !== false,
       } as RequestInit);
     } catch (e) {
       throw describeFetchError(this.addr, e as Error);

@@ -6,9 +6,11 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
-import { run, startProcess, tempDir } from "../harness/proc.ts";
+import { cleanupAfterFile, run, startProcess, tempDir } from "../harness/proc.ts";
 import { startSshd } from "../harness/sshd.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
+
+cleanupAfterFile();
 
 const tenFiles = [
   "identity",

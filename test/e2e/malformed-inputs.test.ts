@@ -5,8 +5,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
-import { run, tempDir } from "../harness/proc.ts";
+import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
+
+cleanupAfterFile();
 
 const pin = `sha256:${"a".repeat(64)}`;
 const ok = `version: v2

@@ -1,12 +1,54 @@
 // Small helpers shared by the agent and tctl end-to-end tests: bots and tokens through tctl,
 // tbot runs with the legacy flags, environment control, polling, and error-line checks.
 
-import { expect } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { tbotBin } from "./binary.ts";
-import { type RunResult, run } from "./proc.ts";
-import type { TauthHandle } from "./tauth.ts";
+import { type Proc, type RunResult, run, tempDir } from "./proc.ts";
+import { startTauth, type TauthHandle } from "./tauth.ts";
+
+/**
+ * What one test file starts, stopped by PID (and its directories removed) after that file.
+ * proc.ts registers its afterAll when it is first imported, and bun test evaluates a module
+ * once per run: in a multi-file run (scripts/test.ts) only the first file that imports it gets
+ * that cleanup. Call this at the top level of a file; wrap what the file starts.
+ */
+export function fileScope() {
+  const procs: Proc[] = [];
+  const tauths: TauthHandle[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    const live = [...procs, ...tauths.map((h) => h.proc)].filter(
+      (p) => p.proc.exitCode === null && p.proc.signalCode === null,
+    );
+    for (const p of live) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {}
+    }
+    await Promise.all(live.map((p) => p.proc.exited.catch(() => {})));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    proc(p: Proc): Proc {
+      procs.push(p);
+      return p;
+    },
+    async tauth(opts?: Parameters<typeof startTauth>[0]): Promise<TauthHandle> {
+      const h = await startTauth(opts);
+      tauths.push(h);
+      if (!opts?.dataDir) dirs.push(dirname(h.dataDir));
+      return h;
+    },
+    tempDir(prefix: string): string {
+      const d = tempDir(prefix);
+      dirs.push(d);
+      return d;
+    },
+  };
+}
 
 /** `tctl bots add NAME` and the join token it printed. */
 export function addBot(h: TauthHandle, name: string, roles = "access", logins = "root"): string {

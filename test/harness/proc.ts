@@ -11,16 +11,24 @@ import { type Subprocess, spawn, spawnSync } from "bun";
 const started = new Set<Subprocess>();
 const dirs: string[] = [];
 
-afterAll(async () => {
-  for (const p of started) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {}
-  }
-  await Promise.all([...started].map((p) => p.exited.catch(() => {})));
-  started.clear();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+/**
+ * Stop (by PID) every process and remove every directory started so far. bun test evaluates
+ * this module once per run, so a hook registered here at import would serve only the first
+ * test file: each e2e file calls this at its top level instead. Files run one after another,
+ * so "so far" is that file's own.
+ */
+export function cleanupAfterFile(): void {
+  afterAll(async () => {
+    for (const p of started) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {}
+    }
+    await Promise.all([...started].map((p) => p.exited.catch(() => {})));
+    started.clear();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+}
 
 export function tempDir(prefix = "e2e-"): string {
   const d = mkdtempSync(join(tmpdir(), prefix));

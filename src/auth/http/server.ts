@@ -13,6 +13,7 @@ import type { RequestContext, Router } from "./router.ts";
 
 const log = logger("AUTH:HTTP");
 const MAX_BODY = 1 << 20;
+export const IDLE_TIMEOUT_MS = 15_000;
 
 export interface TlsMaterial {
   certPem: string;
@@ -128,6 +129,12 @@ export function startHttpServer(
       }
     },
   );
+  // Close connections idle for 15 s. Clients keep connections alive within a join or an
+  // output run; a long-running bot gets a new client certificate at every renewal (a new
+  // connection), and without this its old idle connections would stay open on both ends.
+  server.on("secureConnection", (sock: TLSSocket) => {
+    sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
+  });
   server.on("tlsClientError", (err) => log.debug("TLS handshake failed", { error: err.message }));
   return new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -2,10 +2,10 @@
 // no leftovers, and an exclusive lock that a second process cannot take.
 
 import { afterAll, expect, test } from "bun:test";
-import { spawnSync } from "bun";
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "bun";
 import { DirectoryStore } from "../../../src/agent/storage/directory.ts";
 
 const base = mkdtempSync(join(tmpdir(), "dirstore-"));
@@ -89,7 +89,14 @@ test("the lock is exclusive across processes and released when its holder dies (
   expect(second.stdout.toString()).toContain("in use by another tbot process");
   release();
   // A holder killed with SIGKILL leaves no stale lock behind.
-  const holder = Bun.spawn([process.execPath, "-e", `${lockProbe.replace('console.log("locked")', 'console.log("locked");await Bun.sleep(60000)')}`], { stdout: "pipe" });
+  const holder = Bun.spawn(
+    [
+      process.execPath,
+      "-e",
+      `${lockProbe.replace('console.log("locked")', 'console.log("locked");await Bun.sleep(60000)')}`,
+    ],
+    { stdout: "pipe" },
+  );
   const rd = holder.stdout.getReader();
   const first = new TextDecoder().decode((await rd.read()).value);
   expect(first).toContain("locked");
