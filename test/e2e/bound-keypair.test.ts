@@ -725,3 +725,81 @@ services:
     expect(tokenStatus(auth, grant.token_id).recovery_count).toBe(1);
   });
 });
+
+describe("administrator rebinding (reference §5.8)", () => {
+  test("a new initial_public_key set with create -f unbinds the old key; the new bot joins, the old one is refused", () => {
+    const dir = join(work, "rebind");
+    mkdirSync(dir, { recursive: true });
+    tctlCreate(auth, join(dir, "bot.yaml"), botYaml("rebind"));
+    const tokenPath = join(dir, "token.yaml");
+    tctlCreate(auth, tokenPath, boundKeypairTokenYaml("rebind", "rebind", { limit: 1 }));
+    const secret = tokenStatus(auth, "rebind").registration_secret!;
+    const oldBot = { token: "rebind", data: join(dir, "old-data"), dest: join(dir, "old-out") };
+    expect(run(bkArgs(auth, { ...oldBot, secret, extra: ["--oneshot"] })).code).toBe(0);
+    const oldKey = tokenStatus(auth, "rebind").bound_public_key!;
+
+    // The machine is replaced: a key made on the new one, bound by the operator, limit raised.
+    const made = run([
+      tbotBin,
+      "keypair",
+      "create",
+      "--auth-server",
+      auth.addr,
+      "--ca-pin",
+      auth.pin,
+      "--storage",
+      join(dir, "new-data"),
+      "--format",
+      "json",
+    ]);
+    expect(made.code).toBe(0);
+    const newKey = JSON.parse(made.stdout).public_key as string;
+    tctlCreate(
+      auth,
+      tokenPath,
+      boundKeypairTokenYaml("rebind", "rebind", {
+        limit: 2,
+        onboarding: [`initial_public_key: "${newKey}"`],
+      }),
+      true,
+    );
+    const st = tokenStatus(auth, "rebind");
+    expect(st.bound_public_key).toBeUndefined();
+    expect(st.recovery_count).toBe(1);
+
+    const joined = run(
+      bkArgs(auth, {
+        token: "rebind",
+        data: join(dir, "new-data"),
+        dest: join(dir, "new-out"),
+        extra: ["--oneshot"],
+      }),
+    );
+    expect(joined.stderr).not.toContain("ERROR");
+    expect(joined.code).toBe(0);
+    const after = tokenStatus(auth, "rebind");
+    expect(after.bound_public_key).toBe(newKey);
+    expect(after.bound_public_key).not.toBe(oldKey);
+    expect(after.recovery_count).toBe(2);
+
+    // The old machine, if it comes back (with a recovery to spare: re-applying the same key
+    // does not unbind), presents a join state from before the rebind. That is what a stolen
+    // copy looks like, so it is refused and the token locked: decommission the old machine
+    // before rebinding.
+    tctlCreate(
+      auth,
+      tokenPath,
+      boundKeypairTokenYaml("rebind", "rebind", {
+        limit: 3,
+        onboarding: [`initial_public_key: "${newKey}"`],
+      }),
+      true,
+    );
+    expect(tokenStatus(auth, "rebind").bound_public_key).toBe(newKey);
+    rmSync(join(oldBot.data, "tlscert"));
+    const old = run(bkArgs(auth, { ...oldBot, extra: ["--oneshot"] }));
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain("join state is stale");
+    expect(locks(auth).some((l) => l.spec.target.join_token === "rebind")).toBe(true);
+  });
+});

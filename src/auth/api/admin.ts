@@ -59,6 +59,26 @@ function withRegistrationSecret(t: TokenResource): TokenResource["status"] {
   return status;
 }
 
+/** An admin set a new initial key or registration secret: the old binding no longer holds (§5.8). */
+function onboardingChanged(before: TokenResource, after: TokenResource): boolean {
+  const a = before.spec.bound_keypair?.onboarding ?? {};
+  const b = after.spec.bound_keypair?.onboarding ?? {};
+  const set = (x?: string) => x ?? "";
+  return (
+    (set(b.initial_public_key) !== "" && set(a.initial_public_key) !== set(b.initial_public_key)) ||
+    (set(b.registration_secret) !== "" && set(a.registration_secret) !== set(b.registration_secret))
+  );
+}
+
+/** The status with the binding removed; counters and timestamps are kept for the audit trail. */
+function unbound(t: TokenResource): TokenResource["status"] {
+  const bk = { ...t.status?.bound_keypair };
+  delete bk.bound_public_key;
+  delete bk.bound_bot_instance_id;
+  delete bk.registration_secret;
+  return { ...t.status, bound_keypair: bk };
+}
+
 async function checkRolesExist(svc: AuthService, roles: string[]): Promise<void> {
   for (const r of roles)
     if (!(await svc.roles.get(r)))
@@ -102,7 +122,10 @@ async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: 
       const token: TokenResource = { ...r };
       delete token.status;
       if (cur?.value.token.status) token.status = cur.value.token.status;
-      if (token.spec.join_method === "bound_keypair") token.status = withRegistrationSecret(token);
+      if (token.spec.join_method === "bound_keypair") {
+        if (cur && onboardingChanged(cur.value.token, token)) token.status = unbound(token);
+        token.status = withRegistrationSecret(token);
+      }
       const expires = token.metadata.expires ? new Date(token.metadata.expires) : undefined;
       // Keep expired tokens a while so a late join gets "expired", not "not found".
       const keepUntil = expires ? new Date(expires.getTime() + 3600_000) : undefined;

@@ -110,7 +110,9 @@ async function checkPolicy(
         `the refreshing bot instance ${caller.botInstanceId} is not the one bound to the token (${st.bound_bot_instance_id}); the bot's state may have been copied`,
       );
   }
-  if (spec.recovery.mode === "insecure" || count === 0) return;
+  // A join state vouches for the bound instance: there is none to check before a key is bound
+  // (first registration, or after an administrator rebound the token with a new key or secret).
+  if (spec.recovery.mode === "insecure" || count === 0 || !st.bound_public_key) return;
   if (!previousJoinState)
     await joinStateFailure(
       ctx,
