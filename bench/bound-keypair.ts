@@ -87,7 +87,12 @@ try {
   await Promise.all(
     creds.map(async ({ token, secret }) => {
       let state: BoundKeypairState = { history: [] };
-      const store = { load: async () => state, save: async (s: BoundKeypairState) => void (state = s) };
+      const store = {
+        load: async () => state,
+        save: async (s: BoundKeypairState) => {
+          state = s;
+        },
+      };
       const key = await freshKey();
       const start = performance.now();
       for (let attempt = 0; attempt < 8; attempt++) {

@@ -803,3 +803,83 @@ describe("administrator rebinding (reference §5.8)", () => {
     expect(locks(auth).some((l) => l.spec.target.join_token === "rebind")).toBe(true);
   });
 });
+
+describe("client secret and static key sources", () => {
+  test("registration_secret_path and TBOT_REGISTRATION_SECRET each carry the secret", () => {
+    const dir = join(work, "secret-sources");
+    mkdirSync(dir, { recursive: true });
+    for (const [i, how] of (["path", "env"] as const).entries()) {
+      const bot = `src-${how}`;
+      tctlCreate(auth, join(dir, `${bot}.yaml`), botYaml(bot));
+      tctlCreate(auth, join(dir, `${bot}-token.yaml`), boundKeypairTokenYaml(bot, bot));
+      const secret = tokenStatus(auth, bot).registration_secret!;
+      const secretFile = join(dir, `secret-${i}`);
+      writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+      const args = bkArgs(auth, {
+        token: bot,
+        data: join(dir, `${how}-data`),
+        dest: join(dir, `${how}-out`),
+        extra: ["--oneshot"],
+      });
+      const r =
+        how === "path"
+          ? run([...args, "--registration-secret-path", secretFile])
+          : run(args, { env: { TBOT_REGISTRATION_SECRET: secret } });
+      expect(r.stderr).not.toContain("ERROR");
+      expect(r.code).toBe(0);
+      expect(tokenStatus(auth, bot).recovery_count).toBe(1);
+    }
+  });
+
+  test("a static key (keypair create --static) joins an insecure-mode token again and again with no stored state", () => {
+    const dir = join(work, "static");
+    mkdirSync(dir, { recursive: true });
+    const made = run([
+      tbotBin,
+      "keypair",
+      "create",
+      "--static",
+      "--auth-server",
+      auth.addr,
+      "--ca-pin",
+      auth.pin,
+      "--format",
+      "json",
+    ]);
+    expect(made.code).toBe(0);
+    const { public_key: pub, private_key: b64 } = JSON.parse(made.stdout) as {
+      public_key: string;
+      private_key: string;
+    };
+    tctlCreate(auth, join(dir, "bot.yaml"), botYaml("static"));
+    tctlCreate(
+      auth,
+      join(dir, "token.yaml"),
+      boundKeypairTokenYaml("static", "static", {
+        mode: "insecure",
+        limit: 0,
+        onboarding: [`initial_public_key: "${pub}"`],
+      }),
+    );
+    for (let i = 0; i < 3; i++) {
+      // A fresh storage each time: an ephemeral CI job that keeps nothing between runs.
+      const r = run(
+        bkArgs(auth, {
+          token: "static",
+          data: join(dir, `data-${i}`),
+          dest: join(dir, `out-${i}`),
+          extra: ["--oneshot"],
+        }),
+        {
+          env: { TBOT_BOUND_KEYPAIR_STATIC_KEY: b64 },
+        },
+      );
+      expect(r.stderr).not.toContain("ERROR");
+      expect(r.code).toBe(0);
+    }
+    const st = tokenStatus(auth, "static");
+    expect(st.bound_public_key).toBe(pub);
+    expect(st.recovery_count).toBe(3);
+    expect(locks(auth).some((l) => l.spec.target.join_token === "static")).toBe(false);
+  });
+});
