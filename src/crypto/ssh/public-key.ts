@@ -137,5 +137,28 @@ export function curveOfKey(key: PublicKeyFields): EcdsaCurve | undefined {
 
 /** Import the public key in an authorized_keys line as a WebCrypto verify key. */
 export async function importSshPublicKey(line: string): Promise<CryptoKey> {
-  return importEcOrEdVerifyKey(parsePublicKeyLine(line));
+  const key = parsePublicKeyLine(line);
+  if (key.type === "ssh-rsa") return importRsaVerifyKey(key);
+  return importEcOrEdVerifyKey(key);
+}
+
+/**
+ * ssh-rsa (e, n) as an RS256 (RSASSA-PKCS1-v1_5, SHA-256) verify key: what bound-keypair
+ * challenge answers by RSA keys use. mpints carry a leading zero byte when the top bit is set;
+ * JWK wants the bare big-endian magnitude.
+ */
+async function importRsaVerifyKey(key: PublicKeyFields): Promise<CryptoKey> {
+  const [e, n] = key.values as [Uint8Array, Uint8Array];
+  const bare = (b: Uint8Array) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    return Buffer.from(b.subarray(i)).toString("base64url");
+  };
+  return crypto.subtle.importKey(
+    "jwk",
+    { kty: "RSA", n: bare(n), e: bare(e), ext: true },
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    true,
+    ["verify"],
+  );
 }

@@ -174,9 +174,13 @@ describe("OpenSSH vectors", () => {
     ]) {
       expect(await sshPublicKeyLine(await importSshPublicKey(read(name)))).toBe(keyPart(read(name)));
     }
-    await expect(importSshPublicKey(read("sshkey/rsa_1.pub"))).rejects.toThrow(
-      "only ssh-ed25519 and ecdsa-sha2-*",
+    // RSA imports as an RS256 verify key (bound-keypair answers); its modulus is the vector's.
+    const rsa = await importSshPublicKey(read("sshkey/rsa_1.pub"));
+    const jwk = await crypto.subtle.exportKey("jwk", rsa);
+    expect(Buffer.from(jwk.n!, "base64url").toString("hex")).toBe(
+      read("sshkey/rsa_1.param.n").replace(/^00/, ""),
     );
+    expect(rsa.algorithm.name).toBe("RSASSA-PKCS1-v1_5");
   });
 
   test("known_hosts: valid entries parse, the invalid ones give errors", () => {
