@@ -101,8 +101,11 @@ export async function finishBotJoin(
         a.expectedGeneration,
       );
     } catch (e) {
-      if (e instanceof GenerationMismatch && a.onGenerationMismatch) await a.onGenerationMismatch();
-      throw e;
+      if (!(e instanceof GenerationMismatch)) throw e;
+      if (a.onGenerationMismatch) await a.onGenerationMismatch();
+      throw accessDenied(
+        `the refreshing certificate is of generation ${a.expectedGeneration}, not the instance's current ${e.stored}; the bot's identity may have been copied`,
+      );
     }
   }
   const certs = await svc.issuer.issueIdentity({
