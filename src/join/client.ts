@@ -34,19 +34,21 @@ export async function runJoin(
     client_init: { join_method: method.method, token_name: params.tokenName, system_role: "Bot" },
     bot_params: { public_keys: params.publicKeys, expires: params.expires.toISOString() },
   };
-  const init = await method.init();
-  let req: JoinRequest = init ? { ...base, method_init: init } : base;
-  for (let step = 0; step < MAX_STEPS; step++) {
-    const res = await api.post<JoinResponse>(paths.join, req);
-    if (res.type === "result") {
-      await method.finish?.(res);
-      return res;
+  try {
+    const init = await method.init();
+    let req: JoinRequest = init ? { ...base, method_init: init } : base;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const res = await api.post<JoinResponse>(paths.join, req);
+      if (res.type === "result") {
+        await method.finish?.(res);
+        return res;
+      }
+      if (!method.solve)
+        throw new UserError(`the server sent a challenge, which the ${method.method} join method does not expect`);
+      req = { ...base, continuation: res.continuation, solution: await method.solve(res.challenge) };
     }
-    if (!method.solve)
-      throw new UserError(
-        `the server sent a challenge, which the ${method.method} join method does not expect`,
-      );
-    req = { ...base, continuation: res.continuation, solution: await method.solve(res.challenge) };
+    throw new UserError("join did not complete: too many challenge rounds");
+  } finally {
+    await method.close?.();
   }
-  throw new UserError("join did not complete: too many challenge rounds");
 }
