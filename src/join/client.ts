@@ -15,6 +15,8 @@ export interface JoinMethodClient {
   solve?(challenge: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Called with the final result (e.g. to persist bound-keypair state). */
   finish?(result: JoinResult): Promise<void>;
+  /** Release what init/solve opened (TPM handles), whether the join succeeded or not. */
+  close?(): Promise<void>;
 }
 
 export interface JoinParams {
