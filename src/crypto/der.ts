@@ -297,3 +297,21 @@ export function readCertificateIssuerFields(der: Uint8Array): CertificateIssuerF
     ...(subjectKeyIdentifier ? { subjectKeyIdentifier } : {}),
   };
 }
+
+/** The dotted form of an OBJECT IDENTIFIER's content octets ("2.5.29.19"). */
+export function decodeOid(content: Uint8Array): string {
+  if (content.length === 0 || (content[content.length - 1]! & 0x80) !== 0) throw new Error("DER: bad OID");
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f);
+    if (!Number.isSafeInteger(value)) throw new Error("DER: OID arc too large");
+    if ((byte & 0x80) === 0) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  const first = arcs.shift()!;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...arcs].join(".");
+}

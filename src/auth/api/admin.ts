@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { certAuthorityLine } from "../../crypto/identity-file.ts";
 import { maskSecret } from "../../join/types.ts";
+import { parseAllowedCas } from "../../tpm/server/index.ts";
 import { formatDuration, parseDuration } from "../../util/duration.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { VERSION } from "../../version.ts";
@@ -79,6 +80,15 @@ function unbound(t: TokenResource): TokenResource["status"] {
   return { ...t.status, bound_keypair: bk };
 }
 
+/** Every ekcert_allowed_cas entry must be a certificate we can verify with (reference §6.1). */
+function checkAllowedCas(pems: string[]): void {
+  try {
+    parseAllowedCas(pems);
+  } catch (e) {
+    throw badParameter(`spec.tpm.ekcert_allowed_cas: ${(e as Error).message}`);
+  }
+}
+
 async function checkRolesExist(svc: AuthService, roles: string[]): Promise<void> {
   for (const r of roles)
     if (!(await svc.roles.get(r)))
@@ -112,6 +122,7 @@ async function putResource(svc: AuthService, r: Resource, upsert: boolean, who: 
     }
     case "token": {
       validateToken(r);
+      if (r.spec.tpm?.ekcert_allowed_cas?.length) checkAllowedCas(r.spec.tpm.ekcert_allowed_cas);
       const cur = await svc.tokens.get(name);
       existed = !!cur && !cur.value.consumed_at;
       if (existed && !upsert)

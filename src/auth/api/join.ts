@@ -5,6 +5,7 @@ import { JwsError, signJwsWebCrypto, verifyJws } from "../../crypto/jws.ts";
 import type { TlsIdentity } from "../../crypto/tls-identity.ts";
 import { boundKeypairJoinServer } from "../../join/bound-keypair/server.ts";
 import { tokenJoinServer } from "../../join/token/server.ts";
+import { tpmJoinServer } from "../../join/tpm/server.ts";
 import type { JoinContext, JoinMethodServer } from "../../join/types.ts";
 import { maskSecret } from "../../join/types.ts";
 import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
@@ -15,7 +16,7 @@ import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
 
 const methods = new Map<string, JoinMethodServer>(
-  [tokenJoinServer, boundKeypairJoinServer].map((m) => [m.method, m]),
+  [tokenJoinServer, boundKeypairJoinServer, tpmJoinServer].map((m) => [m.method, m]),
 );
 
 export function registerJoinMethod(m: JoinMethodServer): void {

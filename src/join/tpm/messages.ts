@@ -7,6 +7,11 @@ export const TPM = "tpm";
 export interface TpmInit {
   ek_cert?: string;
   ek_key?: string;
+  /**
+   * The EK's TPMT_PUBLIC: MakeCredential then uses its exact nameAlg and symmetric parameters
+   * instead of the profile defaults for the key type. Must be the same key as the cert/key.
+   */
+  ek_public?: string;
   attestation_params: {
     /** TPMT_PUBLIC of the AK. */
     public: string;

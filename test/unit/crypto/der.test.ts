@@ -6,6 +6,7 @@ import {
   bitString,
   boolean,
   children,
+  decodeOid,
   explicit,
   generalizedTime,
   ia5String,
@@ -178,5 +179,22 @@ describe("reader", () => {
     expect(() => readCertificateIssuerFields(b("3000"))).toThrow();
     expect(() => readCertificateIssuerFields(sequence(sequence(integer(b("01")))))).toThrow();
     expect(() => readCertificateIssuerFields(b("300330010000"))).toThrow();
+  });
+});
+
+describe("decodeOid", () => {
+  test.each([
+    "1.2.840.10045.4.3.2",
+    "2.5.29.19",
+    "2.23.133.8.1",
+    "1.3.6.1.4.1.99999.1",
+    "2.999.1",
+    "0.9.2342",
+  ])("reads back %s", (dotted) => {
+    expect(decodeOid(oid(dotted).subarray(2))).toBe(dotted);
+  });
+  test("rejects empty and unterminated content", () => {
+    expect(() => decodeOid(b(""))).toThrow();
+    expect(() => decodeOid(b("2a86"))).toThrow();
   });
 });
