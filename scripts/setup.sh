@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(openssh-server openssh-client openssl jq procps)
+# TPM joining: the tpm2-tss runtime tbot loads through bun:ffi (Debian 12 names), and for the
+# tests a software TPM (swtpm, swtpm_setup, swtpm_localca) and tpm2-tools as an oracle.
+APT_PACKAGES+=(libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-device0 libtss2-tcti-swtpm0 libtss2-mu0 libtss2-rc0)
+APT_PACKAGES+=(swtpm swtpm-tools tpm2-tools)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

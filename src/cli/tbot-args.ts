@@ -338,7 +338,8 @@ Commands:
   configure [identity|noop]      Print the config the same flags would run with (-o FILE to write it)
   version                        Print the version
   keypair create                 Pre-generate a bound-keypair key in storage
-  tpm identify                   Print this machine's TPM EK identity
+  tpm identify                   Print this machine's TPM EK identity (-d adds the PEM blocks)
+                                 [TBOT_TPM_TCTI, default device:/dev/tpmrm0]
   wait                           Wait until the bot's /readyz is healthy (--diag-addr, --service, --timeout)
   migrate                        Convert a v1 config file to v2 (-o FILE)
   help                           Show this help
@@ -379,5 +380,5 @@ start identity / configure identity flags:
       --allow-reissue            Allow the certificate to be used to issue further certificates
       --cluster NAME             Route to a leaf cluster
 
-Exit codes: 0 success, 1 error, 2 usage error.
+Exit codes: 0 success, 1 error, 2 usage error, 3 no usable TPM.
 `;

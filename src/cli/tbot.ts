@@ -40,6 +40,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(await keypairCreate(await keypairCreateOptions(args, process.env)));
         return ExitCode.ok;
       }
+      case "tpm": {
+        const { tpmIdentify } = await import("./tbot-tpm.ts");
+        return await tpmIdentify({ debug });
+      }
       case "ssh-proxy-command": {
         const dir = args.flags["destination-dir"] as string | undefined;
         const proxy = args.flags["proxy-server"] as string | undefined;

@@ -46,7 +46,9 @@ export async function runJoin(
         return res;
       }
       if (!method.solve)
-        throw new UserError(`the server sent a challenge, which the ${method.method} join method does not expect`);
+        throw new UserError(
+          `the server sent a challenge, which the ${method.method} join method does not expect`,
+        );
       req = { ...base, continuation: res.continuation, solution: await method.solve(res.challenge) };
     }
     throw new UserError("join did not complete: too many challenge rounds");

@@ -9,6 +9,7 @@ import { boundKeypairClient } from "../../join/bound-keypair/client.ts";
 import type { JoinMethodClient } from "../../join/client.ts";
 import { runJoin } from "../../join/client.ts";
 import { tokenJoinClient } from "../../join/token/client.ts";
+import { tpmJoinClient } from "../../join/tpm/client.ts";
 import type { ApiClient } from "../../protocol/client.ts";
 import type { JoinResult, RenewRequest } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
@@ -64,6 +65,7 @@ async function joinMethodClient(cfg: BotConfig, storage: Store, method: string):
       ...(staticKey ? { staticKey } : {}),
     });
   }
+  if (method === "tpm") return tpmJoinClient({ ...(cfg.debug ? { debug: true } : {}) });
   throw new UserError(`join method "${method}" is not supported by this tbot yet`);
 }
 
