@@ -6,11 +6,11 @@
 import { EsysTr } from "../../../ffi/esys-constants.ts";
 import { pemEncode } from "../../crypto/pem.ts";
 import { ExitCode } from "../../util/errors.ts";
+import { ekIdentityFromCertificate, ekPublicHash } from "../server/ek-validation.ts";
 import { parseTpm2bPublic, type TpmPublic } from "../structures/public.ts";
 import { tpmPublicToSpki } from "../structures/spki.ts";
 import { handleExists } from "./capabilities.ts";
 import { flushQuietly } from "./cleanup.ts";
-import { certificateFromNv, certificateSerial, certificateSpki, ekPublicHash } from "./ek-identity.ts";
 import { TpmError } from "./errors.ts";
 import type { Esys } from "./esys.ts";
 import { createPrimary } from "./esys-objects.ts";
@@ -142,15 +142,16 @@ function addCertificate(esys: Esys, index: number, info: EkInfo): void {
   if (!handleExists(esys, index)) return;
   let der: Uint8Array;
   try {
-    der = certificateFromNv(readNvIndex(esys, index));
-    const spki = certificateSpki(der);
-    if (ekPublicHash(spki) !== info.ekPubHash) {
+    // The same reading the auth service does (vendor header, NV padding, serial notation).
+    const cert = ekIdentityFromCertificate(readNvIndex(esys, index));
+    der = cert.certificate!.der;
+    if (cert.ekPubHash !== info.ekPubHash) {
       info.warnings.push(
         `the EK certificate at NV ${hex8(index)} is for another key than the EK (${info.source}); ignoring it`,
       );
       return;
     }
-    info.ekCertSerial = certificateSerial(der);
+    info.ekCertSerial = cert.ekCertSerial;
   } catch (e) {
     if (e instanceof TpmError && e.exitCode === ExitCode.tpmUnavailable) throw e;
     info.warnings.push(`the EK certificate at NV ${hex8(index)} cannot be read: ${(e as Error).message}`);

@@ -79,6 +79,9 @@ export function readEkCertificate(input: Uint8Array | string): ParsedCertificate
       der = der.subarray(5, 5 + length);
     }
   }
+  // An erased or never-written NV index reads as 0xFF bytes: say so rather than report a DER detail.
+  if (der[0] !== 0x30)
+    throw badParameter("the EK certificate is not DER (no SEQUENCE at the start; an empty NV index?)");
   try {
     return parseCertificate(der);
   } catch (e) {
