@@ -10,6 +10,13 @@ APT_PACKAGES=(openssh-server openssh-client openssl jq procps)
 # tests a software TPM (swtpm, swtpm_setup, swtpm_localca) and tpm2-tools as an oracle.
 APT_PACKAGES+=(libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-device0 libtss2-tcti-swtpm0 libtss2-mu0 libtss2-rc0)
 APT_PACKAGES+=(swtpm swtpm-tools tpm2-tools)
+# The tests check the generated units with systemd-analyze verify (no running systemd needed).
+APT_PACKAGES+=(systemd)
+# Container image and install.sh: the image's CA bundle comes from ca-certificates; its layer
+# and archive are made with tar, gzip, sha256sum; the tests unpack it with umoci, run it with
+# runc (and unshare from util-linux), and install stand-in packages built with dpkg-deb (dpkg) and
+# rpmbuild (rpm) through curl.
+APT_PACKAGES+=(ca-certificates tar gzip coreutils util-linux curl rpm umoci runc)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
 // Starting tauth: open the service, issue the listener's TLS certificate from the host CA,
 // write the admin identity for tctl, and serve the API until stopped.
 
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, statSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -9,12 +9,15 @@ import { certAuthorityLine, renderIdentityFile } from "../crypto/identity-file.t
 import { generateKeyPair, pkcs8Pem, privateKeyPem, publicKeyPem } from "../crypto/keys.ts";
 import { sshPublicKeyLine } from "../crypto/ssh/index.ts";
 import { issueCertificate } from "../crypto/x509.ts";
+import { UserError } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
+import { downloadRoutes } from "./api/downloads.ts";
 import type { SqliteBackend } from "./backend/sqlite.ts";
 import { Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
+import { PackageDir } from "./packages.ts";
 import { AuthService } from "./service.ts";
 
 const log = logger("AUTH");
@@ -28,6 +31,8 @@ export interface AuthConfig {
   publicAddrs: string[];
   /** Lifetime of the admin identity written for tctl. */
   adminIdentityTtlMs?: number;
+  /** Directory whose files are served at /packages/ (and offered by /scripts/install.sh). */
+  packagesDir?: string;
 }
 
 export interface RunningAuth {
@@ -97,10 +102,26 @@ async function writeAdminIdentity(svc: AuthService, cfg: AuthConfig): Promise<st
 }
 
 export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
+  let packages: PackageDir | undefined;
+  if (cfg.packagesDir) {
+    if (!statSync(cfg.packagesDir, { throwIfNoEntry: false })?.isDirectory())
+      throw new UserError(`--packages-dir ${cfg.packagesDir} is not a directory`);
+    packages = new PackageDir(cfg.packagesDir);
+  }
   const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName });
   const tls = await serverCertificate(svc, cfg);
   const identityPath = await writeAdminIdentity(svc, cfg);
-  const router = new Router().add(...botRoutes(svc), ...adminRoutes(svc));
+  let port = cfg.listenPort;
+  const defaultAddr = () => {
+    const any = cfg.listenHost === "0.0.0.0" || cfg.listenHost === "::";
+    const h = cfg.publicAddrs[0] ?? (any ? hostname() : cfg.listenHost);
+    return `${isIP(h) === 6 ? `[${h}]` : h}:${port}`;
+  };
+  const router = new Router().add(
+    ...botRoutes(svc),
+    ...adminRoutes(svc),
+    ...downloadRoutes(svc, { packages, defaultAddr }),
+  );
   const server = await startHttpServer(
     svc,
     router,
@@ -109,7 +130,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     cfg.listenPort,
   );
   const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : cfg.listenPort;
+  port = typeof addr === "object" && addr ? addr.port : cfg.listenPort;
   const purge = setInterval(() => (svc.backend as Partial<SqliteBackend>).purgeExpired?.(), 60_000);
   purge.unref();
   svc.audit.emit("auth.start", { cluster: svc.clusterName, listen: `${cfg.listenHost}:${port}` });
@@ -118,6 +139,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     addr: `${cfg.listenHost}:${port}`,
     ca_pin: svc.authorities.caPins()[0],
     admin_identity: identityPath,
+    ...(packages ? { packages_dir: packages.dir } : {}),
   });
   return {
     svc,

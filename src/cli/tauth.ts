@@ -12,15 +12,19 @@ import { VERSION } from "../version.ts";
 export const tauthUsage = `Usage: tauth <command> [flags]
 
 Commands:
-  start      Run the auth service in the foreground
-  version    Print the version
+  start            Run the auth service in the foreground
+  install systemd  Print (or --write) a systemd unit that runs "tauth start -c FILE";
+                   see "tauth install systemd --help"
+  version          Print the version
 
 Flags for start:
-  -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs, debug)
+  -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs,
+                           packages_dir, debug)
       --data-dir DIR       State directory (default /var/lib/teleport/auth)
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
       --public-addr ADDR   Extra host name or IP for the server certificate (repeatable)
+      --packages-dir DIR   Serve the files in DIR at /packages/ (public), for /scripts/install.sh
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 `;
@@ -30,10 +34,11 @@ interface TauthFileConfig {
   listen?: string;
   clusterName?: string;
   publicAddrs?: string[];
+  packagesDir?: string;
   debug?: boolean;
 }
 
-function loadConfigFile(path: string): TauthFileConfig {
+export function loadConfigFile(path: string): TauthFileConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -44,7 +49,7 @@ function loadConfigFile(path: string): TauthFileConfig {
   if (root.missing) return {};
   const m = root
     .map()
-    .strict(["version", "data_dir", "listen_addr", "cluster_name", "public_addrs", "debug"]);
+    .strict(["version", "data_dir", "listen_addr", "cluster_name", "public_addrs", "packages_dir", "debug"]);
   const v = m.optStr("version");
   if (v !== undefined && v !== "v1")
     m.get("version").fail(`unrecognized config version "${v}" (expected v1)`);
@@ -59,6 +64,7 @@ function loadConfigFile(path: string): TauthFileConfig {
     listen,
     clusterName: m.optStr("cluster_name"),
     publicAddrs: m.optStrList("public_addrs"),
+    packagesDir: m.optStr("packages_dir"),
     debug: m.optBool("debug"),
   };
 }
@@ -75,6 +81,16 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`tauth v${VERSION}\n`);
       return ExitCode.ok;
     }
+    if (command === "install") {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        const { tauthInstallUsage } = await import("./tauth-install.ts");
+        process.stdout.write(tauthInstallUsage);
+        return ExitCode.ok;
+      }
+      debug = rest.includes("-d") || rest.includes("--debug");
+      const { tauthInstallSystemd } = await import("./tauth-install.ts");
+      return tauthInstallSystemd(rest);
+    }
     if (command !== "start") throw new UserError(`unknown command "${command}"; see "tauth help"`);
     const { values } = parseArgs({
       args: rest,
@@ -85,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         listen: { type: "string" },
         "cluster-name": { type: "string" },
         "public-addr": { type: "string", multiple: true },
+        "packages-dir": { type: "string" },
         debug: { type: "boolean", short: "d" },
         "log-format": { type: "string" },
       },
@@ -108,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
       listenPort: hp.port,
       clusterName,
       publicAddrs: [...((values["public-addr"] as string[] | undefined) ?? []), ...(file.publicAddrs ?? [])],
+      packagesDir: (values["packages-dir"] as string | undefined) ?? file.packagesDir,
     });
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

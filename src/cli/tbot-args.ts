@@ -67,6 +67,13 @@ const options = {
   static: { type: "boolean" },
   service: { type: "string" },
   timeout: { type: "string" },
+  write: { type: "boolean" },
+  force: { type: "boolean" },
+  name: { type: "string" },
+  group: { type: "string" },
+  "systemd-directory": { type: "string" },
+  "anonymous-telemetry": { type: "boolean" },
+  "tbot-path": { type: "string" },
 } as const;
 
 const globalFlags = ["config", "config-string", "debug", "log-format", "fips", "insecure", "help"];
@@ -99,10 +106,18 @@ const commandFlags: Record<string, readonly string[]> = {
     ...["overwrite", "format", "static", "static-key-path"],
   ],
   "tpm identify": [],
+  "install systemd": [
+    ...["write", "force", "name", "user", "group", "pid-file", "anonymous-telemetry"],
+    ...["systemd-directory", "tbot-path"],
+  ],
   wait: ["diag-addr", "service", "timeout"],
   migrate: ["output"],
 };
-const commandsWithSubcommands: Record<string, readonly string[]> = { keypair: ["create"], tpm: ["identify"] };
+const commandsWithSubcommands: Record<string, readonly string[]> = {
+  keypair: ["create"],
+  tpm: ["identify"],
+  install: ["systemd"],
+};
 /** Modes of `tbot start <mode>` this build has; the reference's others are named as missing. */
 const startModes = ["legacy", "identity", "noop"];
 const referenceStartModes = [
@@ -340,6 +355,7 @@ Commands:
   keypair create                 Pre-generate a bound-keypair key in storage
   tpm identify                   Print this machine's TPM EK identity (-d adds the PEM blocks)
                                  [TBOT_TPM_TCTI, default device:/dev/tpmrm0]
+  install systemd                Print (or --write) a systemd unit that runs "tbot start -c <config>"
   wait                           Wait until the bot's /readyz is healthy (--diag-addr, --service, --timeout)
   migrate                        Convert a v1 config file to v2 (-o FILE)
   help                           Show this help
@@ -372,6 +388,16 @@ start / configure flags (they override the config file, with a warning):
       --destination-dir DIR      Replace all outputs with one identity output in DIR
       --pid-file PATH            Write the process id to PATH
   -o, --output PATH              (configure) write the YAML to PATH instead of stdout
+
+install systemd flags (dry run unless --write; -c with an existing config file is required):
+      --write                    Write <systemd-directory>/<name>.service (mode 0644)
+      --force                    Replace an existing unit whose content differs
+      --name NAME                Unit name (default tbot)
+      --user USER, --group GROUP The service's user and group (default teleport, teleport)
+      --pid-file PATH            PID file (default /run/<name>.pid); the user must be able to write it
+      --anonymous-telemetry      Set TELEPORT_ANONYMOUS_TELEMETRY=1 (default 0; this build sends nothing)
+      --systemd-directory DIR    Where to write the unit (default /etc/systemd/system)
+      --tbot-path PATH           tbot path for ExecStart (default: this executable; for packaging)
 
 start identity / configure identity flags:
       --destination URI          Where to write (a path, file:///abs/path or memory://)

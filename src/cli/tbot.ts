@@ -44,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
         const { tpmIdentify } = await import("./tbot-tpm.ts");
         return await tpmIdentify({ debug });
       }
+      case "install": {
+        const { tbotInstallSystemd } = await import("./tbot-install.ts");
+        return tbotInstallSystemd(args, process.env);
+      }
       case "ssh-proxy-command": {
         const dir = args.flags["destination-dir"] as string | undefined;
         const proxy = args.flags["proxy-server"] as string | undefined;
@@ -68,8 +72,10 @@ export async function main(argv: string[]): Promise<number> {
     configureLogging({ debug, format: fmt === "json" ? "json" : "text" });
     const log = logger("TBOT");
     for (const w of warnings) log.warn(w);
+    const notice = (await import("../agent/telemetry.ts")).telemetryNotice(process.env);
+    if (notice) log.info(notice);
     const pidFile = args.flags["pid-file"] as string | undefined;
-    if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+    if (pidFile) writePidFile(pidFile);
     const { startBot } = await import("../agent/bot.ts");
     const bot = await startBot(config);
     const onStop = () => bot.stop();
@@ -88,5 +94,17 @@ export async function main(argv: string[]): Promise<number> {
     } finally {
       diag?.stop();
     }
+  }
+}
+
+/** A unit's PID file is often in /run, which only root can write: say so instead of a bare EACCES. */
+function writePidFile(path: string): void {
+  try {
+    writeFileSync(path, `${process.pid}\n`);
+  } catch (e) {
+    throw new UserError(
+      `cannot write the PID file ${path}: ${(e as Error).message}; ` +
+        `the user running tbot must be able to write it (or choose another --pid-file)`,
+    );
   }
 }

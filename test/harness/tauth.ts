@@ -19,7 +19,7 @@ export interface TauthHandle {
 }
 
 export async function startTauth(
-  opts: { clusterName?: string; dataDir?: string; port?: number } = {},
+  opts: { clusterName?: string; dataDir?: string; port?: number; extraArgs?: string[] } = {},
 ): Promise<TauthHandle> {
   ensureBuilt();
   const dataDir = opts.dataDir ?? join(tempDir("tauth-"), "data");
@@ -35,6 +35,7 @@ export async function startTauth(
       `127.0.0.1:${port}`,
       "--cluster-name",
       clusterName,
+      ...(opts.extraArgs ?? []),
     ]);
     await p.waitFor(/Auth service is listening/);
     return p;

@@ -11,6 +11,8 @@ export interface RequestContext {
   /** Set when the client presented a certificate that chains to the user CA. */
   caller?: TlsIdentity;
   remoteAddr: string;
+  /** The address the client used (HTTP/2 :authority or Host), unvalidated. */
+  host?: string;
 }
 
 export type Access = "public" | "identity" | "bot" | "admin";
@@ -22,6 +24,8 @@ export interface Route {
   handle(ctx: RequestContext): Promise<unknown>;
   /** Raw responses (install script, packages) bypass JSON encoding. */
   raw?: boolean;
+  /** Match every path under `path` (which ends in "/"), e.g. /packages/<file>. */
+  prefix?: boolean;
 }
 
 export class Router {
@@ -31,10 +35,16 @@ export class Router {
     return this;
   }
   find(method: string, path: string): Route | undefined {
-    return this.routes.get(`${method} ${path}`);
+    const exact = this.routes.get(`${method} ${path}`);
+    if (exact) return exact;
+    for (const r of this.routes.values())
+      if (r.prefix && r.method === method && path.startsWith(r.path) && path.length > r.path.length) return r;
+    return undefined;
   }
   hasPath(path: string): boolean {
-    for (const r of this.routes.values()) if (r.path === path) return true;
+    for (const r of this.routes.values())
+      if (r.path === path || (r.prefix && path.startsWith(r.path) && path.length > r.path.length))
+        return true;
     return false;
   }
 }

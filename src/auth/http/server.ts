@@ -2,6 +2,7 @@
 // certificates requested but optional (ping and join are unauthenticated). On Bun 1.4.5 this
 // is the server type whose request socket exposes the peer certificate (node:https' does not).
 
+import { createReadStream } from "node:fs";
 import http2 from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts";
@@ -48,17 +49,22 @@ async function readBody(req: http2.Http2ServerRequest): Promise<unknown> {
 function send(res: http2.Http2ServerResponse, status: number, body: unknown): void {
   if (body instanceof RawResponse) {
     res.writeHead(status, body.headers);
-    res.end(body.data);
+    if (typeof body.data === "object" && "file" in body.data) {
+      // Packages are tens of MiB: stream them rather than hold each download in memory.
+      const stream = createReadStream(body.data.file);
+      stream.on("error", () => res.destroy());
+      stream.pipe(res as unknown as NodeJS.WritableStream);
+    } else res.end(body.data);
     return;
   }
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
   res.end(JSON.stringify(body ?? {}));
 }
 
-/** A non-JSON response (scripts, packages). */
+/** A non-JSON response (scripts, packages): bytes, or a file streamed from disk. */
 export class RawResponse {
   constructor(
-    readonly data: Uint8Array | string,
+    readonly data: Uint8Array | string | { file: string },
     readonly headers: Record<string, string>,
   ) {}
 }
@@ -110,6 +116,7 @@ export function startHttpServer(
           body: req.method === "POST" ? await readBody(req) : undefined,
           caller,
           remoteAddr,
+          host: req.authority || req.headers.host,
         };
         send(res, 200, await route.handle(ctx));
       } catch (e) {
