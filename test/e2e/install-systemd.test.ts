@@ -6,7 +6,7 @@
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { renderTauthUnit, renderTbotUnit } from "../../src/agent/systemd-unit.ts";
 import { ensureBuilt, tauthBin, tbotBin, tctlBin } from "../harness/binary.ts";
 import { writeText } from "../harness/extra.ts";
@@ -334,6 +334,8 @@ done
 for d in /home /root /tmp; do mount -t tmpfs -o mode=1777 tmpfs "$ROOT$d"; done
 # This test's files live in the temp directory just hidden: back in, read-only ...
 mkdir -p "$ROOT$BOX" && mount --bind "$BOX" "$ROOT$BOX" && mount -o remount,bind,ro "$ROOT$BOX"
+# So does the executable when the checkout itself is under /tmp (CI's clean clone).
+mkdir -p "$ROOT$BIN" && mount --bind "$BIN" "$ROOT$BIN" && mount -o remount,bind,ro "$ROOT$BIN"
 # ... but for ReadWritePaths (left out once, to show the rest does bite).
 [ -n "$NO_RW" ] || mount --bind "$DATA" "$ROOT$DATA"
 # NoNewPrivileges=yes, User=, Group=.
@@ -349,7 +351,7 @@ exec chroot "$ROOT" setpriv --no-new-privs --reuid=65534 --regid=65534 --clear-g
         "bash",
         ...command,
       ];
-      const mounts = { ROOT: root, BOX: box, DATA: data };
+      const mounts = { ROOT: root, BOX: box, DATA: data, BIN: dirname(tauthBin) };
 
       const readOnly = run(["timeout", "30", ...hardened], { env: { ...mounts, NO_RW: "1" } });
       expect(readOnly.code).toBe(1);
