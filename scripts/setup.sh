@@ -10,6 +10,9 @@ APT_PACKAGES=(openssh-server openssh-client openssl jq procps)
 # tests a software TPM (swtpm, swtpm_setup, swtpm_localca) and tpm2-tools as an oracle.
 APT_PACKAGES+=(libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-device0 libtss2-tcti-swtpm0 libtss2-mu0 libtss2-rc0)
 APT_PACKAGES+=(swtpm swtpm-tools tpm2-tools)
+# Packaging (scripts/package.ts: dpkg-deb is dpkg's, rpmbuild is in rpm), its checkers, and
+# debootstrap for the clean Debian roots the package tests install into.
+APT_PACKAGES+=(rpm lintian rpmlint debootstrap)
 # The tests check the generated units with systemd-analyze verify (no running systemd needed).
 APT_PACKAGES+=(systemd)
 # Container image and install.sh: the image's CA bundle comes from ca-certificates; its layer

@@ -109,8 +109,13 @@ for p in /usr/bin/tbot /usr/local/bin/tbot; do [ -x "$ROOT$p" ] && TBOT="$p" && 
 [ -n "$TBOT" ] || info "warning: the package put no tbot in /usr/bin or /usr/local/bin"
 
 CONFIG=/etc/tbot.yaml
+# The package ships an example /etc/tbot.yaml carrying this marker: that one is ours to
+# replace; any other file is the administrator's and is kept.
+EXAMPLE_MARKER="# tbot package example:"
+# Owner IDs from the target root's own account files (they may differ from this host's).
+account_id() { awk -F: -v n="$2" '$1 == n { print $3 }' "$ROOT/etc/$1" 2>/dev/null || true; }
 if [ -n "$TOKEN" ]; then
-  if [ -e "$ROOT$CONFIG" ]; then
+  if [ -e "$ROOT$CONFIG" ] && ! grep -q "^$EXAMPLE_MARKER" "$ROOT$CONFIG"; then
     info "$CONFIG exists: keeping it (remove it to have it written from --token)"
   else
     mkdir -p "$ROOT/etc"
@@ -137,9 +142,18 @@ if [ -n "$TOKEN" ]; then
         echo "    destination:"
         echo "      type: directory"
         echo "      path: $DEST_DIR"
-      } >"$ROOT$CONFIG"
+      } >"$ROOT$CONFIG.new"
     )
-    info "wrote $CONFIG (0600)"
+    # tbot.service runs as teleport: it must read the config (0640, group teleport) and write
+    # the destination directory.
+    TUID=$(account_id passwd teleport)
+    TGID=$(account_id group teleport)
+    if [ -n "$TGID" ]; then chgrp "$TGID" "$ROOT$CONFIG.new" && chmod 0640 "$ROOT$CONFIG.new"; fi
+    mv -f "$ROOT$CONFIG.new" "$ROOT$CONFIG"
+    mkdir -p "$ROOT$DEST_DIR"
+    if [ -n "$TUID" ] && [ -n "$TGID" ]; then chown "$TUID:$TGID" "$ROOT$DEST_DIR"; fi
+    chmod 0700 "$ROOT$DEST_DIR"
+    info "wrote $CONFIG ($( [ -n "$TGID" ] && echo "0640, group teleport" || echo "0600"))"
   fi
 fi
 
