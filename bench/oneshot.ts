@@ -15,6 +15,23 @@ import { bin, ensureBuilt, ms, startCluster, summary } from "./lib.ts";
 const runs = Number(process.argv[2] ?? 20);
 ensureBuilt();
 const cluster = await startCluster();
+/** tbot start with the guide's legacy flags: storage and output under `dir`, a token join. */
+const tbotStart = (dir: string, token: string) => [
+  bin("tbot"),
+  "start",
+  "--data-dir",
+  join(dir, "data"),
+  "--destination-dir",
+  join(dir, "out"),
+  "--token",
+  token,
+  "--join-method",
+  "token",
+  "--auth-server",
+  cluster.addr,
+  "--ca-pin",
+  cluster.pin,
+];
 const tokenFor = (name: string) =>
   JSON.parse(cluster.tctl(["bots", "add", name, "--roles=access", "--logins=root", "--format=json"]))
     .token_id as string;
@@ -25,26 +42,7 @@ try {
     const token = tokenFor(`oneshot-${i}`);
     const d = join(cluster.dir, `os-${i}`);
     const t0 = performance.now();
-    const r = spawnSync(
-      [
-        bin("tbot"),
-        "start",
-        "--data-dir",
-        join(d, "data"),
-        "--destination-dir",
-        join(d, "out"),
-        "--token",
-        token,
-        "--join-method",
-        "token",
-        "--auth-server",
-        cluster.addr,
-        "--ca-pin",
-        cluster.pin,
-        "--oneshot",
-      ],
-      { stderr: "pipe" },
-    );
+    const r = spawnSync([...tbotStart(d, token), "--oneshot"], { stderr: "pipe" });
     const t = performance.now() - t0;
     if (r.exitCode !== 0) throw new Error(`one-shot failed: ${r.stderr}`);
     if (i >= 2) oneshot.push(t); // two warm-up runs (page cache)
@@ -78,29 +76,9 @@ try {
   // 3. Daemon RSS after 10 renewals.
   const token = tokenFor("daemon");
   const d = join(cluster.dir, "daemon");
-  const daemon = spawn(
-    [
-      bin("tbot"),
-      "start",
-      "--data-dir",
-      join(d, "data"),
-      "--destination-dir",
-      join(d, "out"),
-      "--token",
-      token,
-      "--join-method",
-      "token",
-      "--auth-server",
-      cluster.addr,
-      "--ca-pin",
-      cluster.pin,
-      "--renewal-interval",
-      "1s",
-      "--certificate-ttl",
-      "1m",
-    ],
-    { stderr: "pipe" },
-  );
+  const daemon = spawn([...tbotStart(d, token), "--renewal-interval", "1s", "--certificate-ttl", "1m"], {
+    stderr: "pipe",
+  });
   let log = "";
   const dec = new TextDecoder();
   for await (const c of daemon.stderr as ReadableStream<Uint8Array>) {

@@ -4,7 +4,8 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { buildStartConfig, parseTbotArgs, tbotUsage } from "./tbot-args.ts";
+import { parseTbotArgs, tbotUsage } from "./tbot-args.ts";
+import { buildStartConfig } from "./tbot-start-config.ts";
 
 export async function main(argv: string[]): Promise<number> {
   let debug =

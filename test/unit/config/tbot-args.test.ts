@@ -6,7 +6,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
-import { buildStartConfig, parseTbotArgs, tbotUsage } from "../../../src/cli/tbot-args.ts";
+import { parseTbotArgs, tbotUsage } from "../../../src/cli/tbot-args.ts";
+import { buildStartConfig } from "../../../src/cli/tbot-start-config.ts";
 import { caught, caughtAsync, expectMessage } from "./expect-error.ts";
 
 const PIN = `sha256:${"cd".repeat(32)}`;

@@ -1,0 +1,143 @@
+// The config `tbot start` and `tbot configure` run with: the file (or none), then environment
+// variables, then flags, with the reference's overlay rules (src/agent/config/overlay.ts).
+
+import {
+  applyOverrides,
+  type BotConfig,
+  type DecodedConfig,
+  type DirectoryReader,
+  decodeConfig,
+  type FromCli,
+  type IdentityService,
+  loadDecodedConfig,
+  parseDestinationUri,
+  type StartOverrides,
+  validateConfig,
+} from "../agent/config/index.ts";
+import { UserError } from "../util/errors.ts";
+import { type TbotArgs, usageError } from "./tbot-args.ts";
+
+const truthy = new Set(["1", "t", "true", "yes", "on"]);
+const falsy = new Set(["", "0", "f", "false", "no", "off"]);
+
+function envBool(env: Record<string, string | undefined>, name: string): boolean {
+  const v = env[name];
+  if (v === undefined) return false;
+  const w = v.trim().toLowerCase();
+  if (truthy.has(w)) return true;
+  if (falsy.has(w)) return false;
+  throw new UserError(`${name}: expected true or false, got "${v}"`);
+}
+
+/** A string flag, else an environment variable, tagged with where it came from. */
+function pick(args: TbotArgs, flag: string, env?: Record<string, string | undefined>, envName?: string) {
+  const v = args.flags[flag];
+  if (typeof v === "string") return { value: v, from: `--${flag}` };
+  const e = envName ? env?.[envName] : undefined;
+  if (e !== undefined && e !== "") return { value: e, from: envName! };
+  return undefined;
+}
+
+/** The fields of StartOverrides that one string flag (or variable) fills. */
+type StringOverride = {
+  [K in keyof StartOverrides]-?: StartOverrides[K] extends FromCli<string> | undefined ? K : never;
+}[keyof StartOverrides];
+
+/** The config `tbot start` / `tbot configure` runs with: file (or none), then env, then flags. */
+export async function buildStartConfig(
+  args: TbotArgs,
+  env: Record<string, string | undefined>,
+): Promise<{ config: BotConfig; warnings: string[] }> {
+  if (args.command !== "start" && args.command !== "configure")
+    throw new UserError(`buildStartConfig is for start and configure, not "${args.command}"`);
+  const mode = args.subcommand ?? "legacy";
+  const base = await loadBase(args, env);
+  if (base && mode !== "legacy")
+    throw usageError(
+      `"tbot ${args.command} ${mode}" builds its config from flags and cannot be combined with a config file; ` +
+        `use "tbot ${args.command} -c <file>"`,
+    );
+
+  const caPins = args.flags["ca-pin"];
+  const o: StartOverrides = {
+    cwd: process.cwd(),
+    debug: args.flags.debug === true || envBool(env, "TBOT_DEBUG"),
+    insecure: args.flags.insecure === true,
+    fips: args.flags.fips === true,
+    oneshot: args.flags.oneshot === true,
+  };
+  const strings: [StringOverride, string, string?][] = [
+    ["proxyServer", "proxy-server", "TELEPORT_PROXY"],
+    ["authServer", "auth-server", "TELEPORT_AUTH_SERVER"],
+    ["joinUri", "join-uri"],
+    ["token", "token", "TELEPORT_BOT_TOKEN"],
+    ["joinMethod", "join-method"],
+    ["credentialTtl", "certificate-ttl"],
+    ["renewalInterval", "renewal-interval"],
+    ["diagAddr", "diag-addr"],
+    ["dataDir", "data-dir"],
+    ["storage", "storage"],
+    ["destinationDir", "destination-dir"],
+    ["registrationSecret", "registration-secret"],
+    ["registrationSecretPath", "registration-secret-path"],
+    ["staticKeyPath", "static-key-path"],
+  ];
+  for (const [field, flag, envName] of strings) {
+    const v = pick(args, flag, env, envName);
+    if (v) o[field] = v;
+  }
+  if (Array.isArray(caPins)) o.caPins = { value: caPins, from: "--ca-pin" };
+  const fallback = env.TBOT_REGISTRATION_SECRET;
+  if (fallback) o.registrationSecretFallback = { value: fallback, from: "TBOT_REGISTRATION_SECRET" };
+  if (mode === "identity") o.service = identityModeService(args, o.cwd);
+
+  const merged = applyOverrides(base, o);
+  const warnings = [...merged.warnings, ...validateConfig(merged.config, merged.places)];
+  return { config: merged.config, warnings };
+}
+
+async function loadBase(
+  args: TbotArgs,
+  env: Record<string, string | undefined>,
+): Promise<DecodedConfig | undefined> {
+  // Flags beat the environment as a pair, so a stray TBOT_CONFIG cannot clash with -c.
+  const fromFlags = "config" in args.flags || "config-string" in args.flags;
+  const path = fromFlags ? pick(args, "config") : pick(args, "config", env, "TBOT_CONFIG_PATH");
+  const inline = fromFlags ? pick(args, "config-string") : pick(args, "config-string", env, "TBOT_CONFIG");
+  if (path && inline) throw usageError(`${path.from} and ${inline.from} both give a config; use only one`);
+  if (path) return loadDecodedConfig(path.value);
+  if (!inline) return undefined;
+  const b64 = inline.value.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1)
+    throw new UserError(
+      `${inline.from}: the value is not base64; encode the YAML with "base64 -w0 tbot.yaml"`,
+    );
+  return decodeConfig(Buffer.from(b64, "base64").toString("utf8"), inline.from);
+}
+
+function identityModeService(args: TbotArgs, cwd: string): IdentityService {
+  const dest = pick(args, "destination");
+  if (!dest)
+    throw usageError(
+      `"tbot ${args.command} identity" needs --destination (a path, file:///abs/path or memory://)`,
+    );
+  const destination = parseDestinationUri(dest.value, cwd);
+  if (typeof destination === "string") throw new UserError(`--destination: ${destination}`);
+  const readers: DirectoryReader[] = [
+    ...((args.flags["reader-user"] as string[] | undefined) ?? []).map((user) => ({ user })),
+    ...((args.flags["reader-group"] as string[] | undefined) ?? []).map((group) => ({ group })),
+  ];
+  if (readers.length > 0) {
+    if (destination.type !== "directory")
+      throw usageError("--reader-user/--reader-group need a directory destination");
+    destination.readers = readers;
+  }
+  const s: IdentityService = {
+    type: "identity",
+    destination,
+    sshConfig: args.flags["ssh-config"] !== "off",
+    allowReissue: args.flags["allow-reissue"] === true,
+  };
+  if (typeof args.flags.cluster === "string") s.cluster = args.flags.cluster;
+  return s;
+}
