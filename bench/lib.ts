@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type Subprocess, spawn, spawnSync } from "bun";
 
 export const root = join(import.meta.dir, "..");
-export const bin = (name: string) => join(root, "dist", name);
+export const bin = (name: string) => join(process.env.TBOT_DIST || join(root, "dist"), name);
 
 export function ensureBuilt(): void {
   const r = spawnSync([process.execPath, join(root, "scripts/build.ts")], {

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { $ } from "bun";
 
 const root = join(import.meta.dir, "..");
-const dist = join(root, "dist");
+// TBOT_DIST builds elsewhere (parallel work trees sharing one checkout); tests read the same variable.
+const dist = process.env.TBOT_DIST || join(root, "dist");
 mkdirSync(dist, { recursive: true });
 
 const describe = (await $`git -C ${root} describe --tags --always --dirty`.nothrow().quiet()).stdout

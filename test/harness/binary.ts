@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { spawnSync } from "bun";
 
 export const root = join(import.meta.dir, "..", "..");
-export const dist = join(root, "dist");
+/** TBOT_DIST points the tests at a binary built elsewhere (scripts/build.ts honours it too). */
+export const dist = process.env.TBOT_DIST || join(root, "dist");
 export const tbotBin = join(dist, "tbot");
 export const tctlBin = join(dist, "tctl");
 export const tauthBin = join(dist, "tauth");
