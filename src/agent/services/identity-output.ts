@@ -21,7 +21,7 @@ export class IdentityOutput implements OutputService {
     index: number,
   ) {
     this.name = cfg.name ?? `identity-${index + 1}`;
-    this.store = openStore(cfg.destination);
+    this.store = openStore(cfg.destination, "destination");
   }
 
   init(): Promise<void> {

@@ -20,7 +20,7 @@ export class SshHostOutput implements OutputService {
     index: number,
   ) {
     this.name = cfg.name ?? `ssh-host-${index + 1}`;
-    this.store = openStore(cfg.destination);
+    this.store = openStore(cfg.destination, "destination");
   }
 
   init(): Promise<void> {

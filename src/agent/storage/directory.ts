@@ -3,33 +3,59 @@
 // visible names are stable symlinks into "..<set>/". This is the Kubernetes atomic-writer
 // scheme: at every instant the directory shows one complete set, and kill -9 at any moment
 // leaves either the old set or the new one. Directories are 0700 and files 0600.
+//
+// Nothing here trusts a name it did not make. The directory is opened and checked (safe-dir.ts)
+// before every operation, and every name inside it is created, read, replaced and removed
+// relative to that descriptor without following links (fsat.ts). Old generations are found by
+// listing the directory, never by reading the "..<set>" link: what a link says is not used to
+// remove anything, so a link planted to "..identity_x/../../victim" removes nothing.
 
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { join } from "node:path";
+import { closeSync, fstatSync, fsyncSync, readFileSync, writeSync } from "node:fs";
 import { UserError } from "../../util/errors.ts";
+import { logger } from "../../util/log.ts";
 import { tryLockExclusive, unlock } from "./flock.ts";
+import {
+  AT_REMOVEDIR,
+  errorCode,
+  listDir,
+  mkdirat,
+  O_CREAT,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  openat,
+  openDirAt,
+  readlinkat,
+  renameat,
+  symlinkat,
+  unlinkat,
+} from "./fsat.ts";
+import { openStoreDir, type SymlinkMode } from "./safe-dir.ts";
 import type { Store } from "./store.ts";
+
+const log = logger("TBOT:STORAGE");
 
 // Letters only, so one set's generation prefix ("..identity_") never matches another's.
 const SET_NAME = /^[a-z]+$/;
+// What a generation directory of `set` is called: "..<set>_" and letters, digits or "_" (older
+// builds joined their parts with "_"). No "/", no "." after the prefix: always a direct child.
+const generationName = (set: string) => new RegExp(`^\\.\\.${set}_[A-Za-z0-9_]+$`);
 
-function writeFileSynced(path: string, data: string): void {
-  const fd = openSync(path, "wx", 0o600);
+function newGenerationName(set: string): string {
+  const rand = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
+  return `..${set}_${Date.now().toString(36)}${process.pid.toString(36)}${rand}`;
+}
+
+function checkFileName(name: string): void {
+  if (!name || name.includes("/") || name.includes("\0") || name.startsWith("."))
+    throw new Error(`bad file name ${name}`);
+}
+
+/** Create `name` in `dirFd` (never through a link, never over an existing entry), write, fsync. */
+function writeNew(dirFd: number, name: string, data: string): void {
+  const fd = openat(dirFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, data);
     fsyncSync(fd);
@@ -38,38 +64,111 @@ function writeFileSynced(path: string, data: string): void {
   }
 }
 
-function fsyncDir(path: string): void {
-  const fd = openSync(path, "r");
+function unlinkIfPresent(dirFd: number, name: string): void {
   try {
-    fsyncSync(fd);
+    unlinkat(dirFd, name);
+  } catch (e) {
+    if (errorCode(e) !== "ENOENT") throw e;
+  }
+}
+
+/** Point `linkName` at `target` atomically (symlink under a temp name, then rename over). */
+function replaceSymlink(dirFd: number, linkName: string, target: string): void {
+  const tmp = `.${linkName}.tmp-${process.pid}`;
+  unlinkIfPresent(dirFd, tmp);
+  symlinkat(target, dirFd, tmp);
+  renameat(dirFd, tmp, linkName);
+}
+
+/**
+ * Remove the entry `name` of `parentFd`: a file or a link is unlinked (a link to a directory
+ * elsewhere loses the link only); a directory is emptied through its own descriptor first.
+ */
+function removeEntry(parentFd: number, name: string, depth = 0): void {
+  try {
+    unlinkat(parentFd, name);
+    return;
+  } catch (e) {
+    const code = errorCode(e);
+    if (code === "ENOENT") return;
+    if (code !== "EISDIR" && code !== "EPERM") throw e;
+  }
+  if (depth > 16) throw new Error(`refusing to remove ${name}: nested too deep`);
+  let fd: number;
+  try {
+    fd = openDirAt(parentFd, name);
+  } catch (e) {
+    // Replaced by a link or a file in the meantime: remove that instead, without following.
+    if (errorCode(e) === "ELOOP" || errorCode(e) === "ENOTDIR") return unlinkIfPresent(parentFd, name);
+    if (errorCode(e) === "ENOENT") return;
+    throw e;
+  }
+  try {
+    for (const e of listDir(fd)) removeEntry(fd, e, depth + 1);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    unlinkat(parentFd, name, AT_REMOVEDIR);
+  } catch (e) {
+    if (errorCode(e) !== "ENOENT") throw e;
+  }
+}
+
+function readFd(fd: number): string {
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error("not a regular file");
+    return readFileSync(fd, "utf8");
   } finally {
     closeSync(fd);
   }
 }
 
-/** Point `linkPath` at `target` atomically (symlink under a temp name, then rename over). */
-function replaceSymlink(dir: string, linkName: string, target: string): void {
-  const tmp = join(dir, `.${linkName}.tmp-${process.pid}`);
-  rmSync(tmp, { force: true });
-  symlinkSync(target, tmp);
-  renameSync(tmp, join(dir, linkName));
+export interface DirectoryStoreOptions {
+  /** The reference's `symlinks` option for this path; default "try-secure". */
+  symlinks?: SymlinkMode;
+  /** For messages: "storage" or "destination"; default "directory". */
+  label?: string;
 }
 
 export class DirectoryStore implements Store {
   readonly description: string;
-  constructor(readonly path: string) {
+  private readonly symlinks: SymlinkMode;
+  private readonly label: string;
+  constructor(
+    readonly path: string,
+    opts: DirectoryStoreOptions = {},
+  ) {
     this.description = `directory ${path}`;
+    this.symlinks = opts.symlinks ?? "try-secure";
+    this.label = opts.label ?? "directory";
+  }
+
+  /** The store's directory, opened and checked now; the caller closes it. */
+  private open(create = true): number {
+    return openStoreDir(this.path, { label: this.label, symlinks: this.symlinks, create }).fd;
+  }
+
+  private withDir<T>(f: (fd: number) => T, create = true): T {
+    const fd = this.open(create);
+    try {
+      return f(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async init(): Promise<void> {
     try {
-      mkdirSync(this.path, { recursive: true, mode: 0o700 });
-      const probe = join(this.path, ".write-test");
-      rmSync(probe, { force: true });
-      writeFileSynced(probe, "");
-      unlinkSync(probe);
+      this.withDir((fd) => {
+        const probe = ".write-test";
+        unlinkIfPresent(fd, probe);
+        writeNew(fd, probe, "");
+        unlinkat(fd, probe);
+      });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof UserError) throw e;
+      const code = errorCode(e);
       throw new UserError(
         `${this.path} is not writable (${code ?? (e as Error).message})${code === "EACCES" ? "; run tbot as a user that owns it, or choose another path" : ""}`,
       );
@@ -77,58 +176,113 @@ export class DirectoryStore implements Store {
   }
 
   async read(name: string): Promise<string | null> {
+    checkFileName(name);
+    let dirFd: number;
     try {
-      return readFileSync(join(this.path, name), "utf8");
+      dirFd = this.open(false);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      if (errorCode(e) === "ENOENT") return null;
       throw e;
+    }
+    try {
+      return this.readIn(dirFd, name);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+
+  /** `name` as a plain file (an older writer's), or through exactly the links writeSet makes. */
+  private readIn(dirFd: number, name: string): string | null {
+    try {
+      return readFd(openat(dirFd, name, O_RDONLY | O_NOFOLLOW));
+    } catch (e) {
+      const code = errorCode(e);
+      if (code === "ENOENT") return null;
+      if (code !== "ELOOP") throw e;
+    }
+    const target = readlinkat(dirFd, name);
+    if (target === null) return null;
+    const m = /^\.\.([a-z]+)\/([^/]+)$/.exec(target);
+    const gen = m && m[2] === name ? readlinkat(dirFd, `..${m[1]}`) : null;
+    if (!m || m[2] !== name || (gen !== null && !generationName(m[1]!).test(gen)))
+      throw new UserError(
+        `${this.label} ${this.path}: ${name} is a link tbot did not make (to ${gen !== null && m ? `..${m[1]} -> ${gen}` : target}); remove it`,
+      );
+    if (gen === null) return null;
+    let genFd: number;
+    try {
+      genFd = openDirAt(dirFd, gen);
+    } catch (e) {
+      if (errorCode(e) === "ENOENT") return null;
+      throw e;
+    }
+    try {
+      return readFd(openat(genFd, name, O_RDONLY | O_NOFOLLOW));
+    } catch (e) {
+      if (errorCode(e) === "ENOENT") return null;
+      throw e;
+    } finally {
+      closeSync(genFd);
     }
   }
 
   async writeSet(setName: string, files: Record<string, string>): Promise<void> {
     if (!SET_NAME.test(setName)) throw new Error(`bad set name ${setName}`);
-    const link = `..${setName}`;
-    const genName = `..${setName}_${Date.now()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    const genDir = join(this.path, genName);
-    mkdirSync(genDir, { mode: 0o700 });
-    for (const [name, data] of Object.entries(files)) {
-      if (name.includes("/") || name.startsWith(".")) throw new Error(`bad file name ${name}`);
-      writeFileSynced(join(genDir, name), data);
-    }
-    fsyncDir(genDir);
-    let previous: string | null = null;
-    try {
-      previous = readlinkSync(join(this.path, link));
-    } catch {}
-    replaceSymlink(this.path, link, genName);
-    // Stable names: DIR/<file> -> ..<set>/<file>. Created once; a plain file left by another
-    // writer is replaced by the symlink atomically.
-    for (const name of Object.keys(files)) {
-      const p = join(this.path, name);
-      const want = `${link}/${name}`;
-      let ok = false;
+    for (const name of Object.keys(files)) checkFileName(name);
+    this.withDir((dirFd) => {
+      const link = `..${setName}`;
+      const genName = newGenerationName(setName);
+      mkdirat(dirFd, genName, 0o700);
+      const genFd = openDirAt(dirFd, genName);
       try {
-        ok = lstatSync(p).isSymbolicLink() && readlinkSync(p) === want;
-      } catch {}
-      if (!ok) replaceSymlink(this.path, name, want);
-    }
-    fsyncDir(this.path);
-    if (previous && previous !== genName && previous.startsWith(`..${setName}_`))
-      rmSync(join(this.path, previous), { recursive: true, force: true });
-    this.removeOrphans(setName, genName);
+        for (const [name, data] of Object.entries(files)) writeNew(genFd, name, data);
+        fsyncSync(genFd);
+      } finally {
+        closeSync(genFd);
+      }
+      const previous = readlinkat(dirFd, link);
+      replaceSymlink(dirFd, link, genName);
+      // Stable names: DIR/<file> -> ..<set>/<file>. Created once; a plain file left by another
+      // writer (or anything else under that name but a directory) is replaced atomically.
+      for (const name of Object.keys(files)) {
+        const want = `${link}/${name}`;
+        if (readlinkat(dirFd, name) !== want) replaceSymlink(dirFd, name, want);
+      }
+      fsyncSync(dirFd);
+      if (previous !== null && previous !== genName && !generationName(setName).test(previous))
+        log.warn("Replaced a link tbot did not make; removed nothing it pointed at", {
+          path: `${this.path}/${link}`,
+          target: previous,
+        });
+      this.removeGenerations(dirFd, setName, genName);
+    });
   }
 
-  /** Generation directories left behind by a crash between publish and cleanup. */
-  private removeOrphans(setName: string, current: string): void {
-    for (const e of readdirSync(this.path)) {
-      if (e.startsWith(`..${setName}_`) && e !== current)
-        rmSync(join(this.path, e), { recursive: true, force: true });
-    }
+  /** Every other generation directory of the set: the previous one and any a crash left behind. */
+  private removeGenerations(dirFd: number, setName: string, current: string): void {
+    const isGeneration = generationName(setName);
+    for (const e of listDir(dirFd)) if (e !== current && isGeneration.test(e)) removeEntry(dirFd, e);
   }
 
   async lock(): Promise<() => void> {
-    const path = join(this.path, "lock");
-    const fd = openSync(path, existsSync(path) ? "r+" : "w+", 0o600);
+    const path = `${this.path}/lock`;
+    const fd = this.withDir((dirFd) => {
+      let lockFd: number;
+      try {
+        lockFd = openat(dirFd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW, 0o600);
+      } catch (e) {
+        if (errorCode(e) === "ELOOP")
+          throw new UserError(
+            `${this.label} ${this.path}: its lock file ${path} is a symbolic link (to ${readlinkat(dirFd, "lock")}); tbot opens its lock file without following links: remove ${path}`,
+          );
+        throw e;
+      }
+      if (!fstatSync(lockFd).isFile()) {
+        closeSync(lockFd);
+        throw new UserError(`${this.label} ${this.path}: its lock file ${path} is not a regular file; remove it`);
+      }
+      return lockFd;
+    });
     if (!tryLockExclusive(fd)) {
       closeSync(fd);
       throw new UserError(
