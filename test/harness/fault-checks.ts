@@ -1,0 +1,236 @@
+// The invariants checked after every kill, each returning what it found wrong (empty: fine):
+// outputs complete with the key matching the certificate, no token redeemed by two bot
+// instances, no generation counter gone back, no lock, no generation-mismatch audit event,
+// and (tauth stopped) an intact database. A Report counts kills and violations by kind.
+
+import { createPublicKey, X509Certificate } from "node:crypto";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { backend, type Cluster } from "./fault.ts";
+
+export type ViolationKind =
+  | "torn" // an output or storage set incomplete, or its key does not match its certificate
+  | "double-used" // one token gave two bot instances
+  | "regressed" // a bot instance's generation went down
+  | "locked" // a bot instance got a lock, or a generation mismatch was audited for it
+  | "burnt" // a token could not be redeemed again after a kill
+  | "not-recovered" // a bot did not get a fresh identity by itself (a renewal refused, a restart that fails)
+  | "database" // integrity check failed
+  | "crash"; // tauth exited by itself, or a tbot printed a stack trace
+
+export class Report {
+  readonly kills: Record<string, number> = {};
+  readonly counts: Record<string, number> = {};
+  readonly violations: { kind: ViolationKind; detail: string }[] = [];
+  private seen = new Set<string>();
+  constructor(readonly seed: number) {}
+
+  kill(where: string): void {
+    this.kills[where] = (this.kills[where] ?? 0) + 1;
+  }
+  count(what: string, n = 1): void {
+    this.counts[what] = (this.counts[what] ?? 0) + n;
+  }
+  /** Records a violation once per (kind, subject): the subject is what is broken (a bot instance, a token…). */
+  add(kind: ViolationKind, detail: string, subject = detail): void {
+    const k = `${kind}|${subject}`;
+    if (this.seen.has(k)) return;
+    this.seen.add(k);
+    this.violations.push({ kind, detail });
+  }
+  addAll(kind: ViolationKind, details: string[]): void {
+    for (const d of details) this.add(kind, d);
+  }
+  byKind(): Record<ViolationKind, number> {
+    const out = {} as Record<ViolationKind, number>;
+    for (const v of this.violations) out[v.kind] = (out[v.kind] ?? 0) + 1;
+    return out;
+  }
+  summary(): string {
+    const lines = [
+      `seed ${this.seed} (replay with FAULT_SEED=${this.seed})`,
+      `kills: ${JSON.stringify(this.kills)}`,
+      `counts: ${JSON.stringify(this.counts)}`,
+      `violations: ${JSON.stringify(this.byKind())}`,
+      ...this.violations.slice(0, 40).map((v) => `  ${v.kind}: ${v.detail}`),
+    ];
+    if (this.violations.length > 40) lines.push(`  … and ${this.violations.length - 40} more`);
+    return lines.join("\n");
+  }
+}
+
+// ---- Outputs: the visible set is complete and its key matches its certificates. ----
+
+export const IDENTITY_FILES = [
+  "identity",
+  "key",
+  "key-cert.pub",
+  "key.pub",
+  "known_hosts",
+  "ssh_config",
+  "teleport-database-ca.crt",
+  "teleport-host-ca.crt",
+  "teleport-user-ca.crt",
+  "tlscert",
+];
+const PAIR = ["key", "tlscert", "key.pub", "key-cert.pub"];
+
+/** The SSH wire strings of an authorized_keys line's blob. */
+function sshStrings(line: string): Buffer[] {
+  const b64 = line.trim().split(/\s+/)[1];
+  if (!b64) throw new Error("not an authorized_keys line");
+  const buf = Buffer.from(b64, "base64");
+  const out: Buffer[] = [];
+  for (let o = 0; o + 4 <= buf.length; ) {
+    const n = buf.readUInt32BE(o);
+    out.push(buf.subarray(o + 4, o + 4 + n));
+    o += 4 + n;
+  }
+  return out;
+}
+
+/** What is wrong with key / tlscert / key.pub / key-cert.pub in `dir` (read through its links). */
+function pairProblems(dir: string): string[] {
+  const read = (f: string) => readFileSync(join(dir, f), "utf8");
+  try {
+    const spki = createPublicKey(read("key")).export({ type: "spki", format: "der" });
+    const certKey = new X509Certificate(read("tlscert")).publicKey.export({ type: "spki", format: "der" });
+    const problems: string[] = [];
+    if (!spki.equals(certKey)) problems.push("key does not match tlscert");
+    const pub = sshStrings(read("key.pub"));
+    // The SSH key's last field is the public point (or raw key): SPKI ends with the same bytes.
+    if (!spki.subarray(-pub.at(-1)!.length).equals(pub.at(-1)!)) problems.push("key.pub does not match key");
+    const cert = sshStrings(read("key-cert.pub"));
+    const certFields = cert.slice(2, 2 + pub.length - 1); // after type and nonce
+    if (!certFields.every((f, i) => f.equals(pub[i + 1]!))) problems.push("key-cert.pub is not for key.pub");
+    return problems;
+  } catch (e) {
+    return [`unreadable: ${(e as Error).message}`];
+  }
+}
+
+/**
+ * A directory store after a kill: absent (allowed only if `mayBeAbsent`), or a complete set
+ * whose key matches its certificates. In storage a key without a certificate is allowed (a
+ * key saved before the join that will certify it); a certificate without its key is not.
+ */
+export function checkStore(dir: string, kind: "identity" | "storage", mayBeAbsent: boolean): string[] {
+  const set = join(dir, `..${kind}`);
+  let published = false;
+  try {
+    published = lstatSync(set).isSymbolicLink() && existsSync(set);
+  } catch {}
+  const has = (f: string) => existsSync(join(dir, f));
+  if (kind === "storage" && !has("tlscert")) {
+    if (mayBeAbsent) return [];
+    return [`${dir}: storage has no certificate`];
+  }
+  if (kind === "identity" && !published) return mayBeAbsent ? [] : [`${dir}: no identity output`];
+  const required = kind === "identity" ? IDENTITY_FILES : PAIR;
+  const missing = required.filter((f) => !has(f));
+  if (missing.length) return [`${dir}: ${kind} set incomplete, missing ${missing.join(", ")}`];
+  const empty = required.filter((f) => readFileSync(join(dir, f)).length === 0);
+  if (empty.length) return [`${dir}: empty ${empty.join(", ")}`];
+  return pairProblems(dir).map((p) => `${dir} (${kind}): ${p}`);
+}
+
+export function checkRunOutputs(r: { data: string; dest: string }, mayBeAbsent: boolean): string[] {
+  return [...checkStore(r.data, "storage", mayBeAbsent), ...checkStore(r.dest, "identity", mayBeAbsent)];
+}
+
+// ---- Server state: counters, tokens, locks (through tctl, so any backend). ----
+
+interface Instance {
+  spec: { bot_name: string; instance_id: string };
+  status: { generation: number; initial_authentication?: { join_method?: string; join_token?: string } };
+}
+interface Lock {
+  metadata: { name: string };
+  spec: { target?: Record<string, string>; message?: string };
+}
+
+/** Generations seen so far; a later snapshot below an earlier one is a regressed counter. */
+export class GenerationLedger {
+  private readonly seen = new Map<string, number>();
+  observe(instances: Instance[]): string[] {
+    const out: string[] = [];
+    for (const i of instances) {
+      const id = `${i.spec.bot_name}/${i.spec.instance_id}`;
+      const before = this.seen.get(id) ?? 0;
+      if (i.status.generation < before) out.push(`${id}: generation ${before} → ${i.status.generation}`);
+      this.seen.set(id, Math.max(before, i.status.generation));
+    }
+    return out;
+  }
+  get size() {
+    return this.seen.size;
+  }
+}
+
+/** One locked thing, however it was noticed (a lock, an audit event). */
+const lockSubject = (t: Record<string, string>) =>
+  t.bot_instance_id ? `instance ${t.bot_instance_id}` : JSON.stringify(t);
+
+/** Reads instances and locks with tctl; records regressions, locks and tokens redeemed twice. */
+export function checkServerState(c: Cluster, ledger: GenerationLedger, report: Report): void {
+  const instances = c.tctlJson<Instance[]>(["get", "bot_instances"]);
+  report.addAll("regressed", ledger.observe(instances));
+  const byToken = new Map<string, string[]>();
+  for (const i of instances) {
+    const a = i.status.initial_authentication;
+    if (a?.join_method !== "token" || !a.join_token) continue;
+    byToken.set(a.join_token, [...(byToken.get(a.join_token) ?? []), i.spec.instance_id]);
+  }
+  for (const [tok, ids] of byToken)
+    if (ids.length > 1)
+      report.add("double-used", `token ${tok} started ${ids.length} instances: ${ids.join(", ")}`, tok);
+  for (const l of c.tctlJson<Lock[]>(["get", "locks"]))
+    report.add(
+      "locked",
+      `lock ${l.metadata.name} on ${JSON.stringify(l.spec.target)}: ${l.spec.message}`,
+      lockSubject(l.spec.target ?? {}),
+    );
+}
+
+/** The audit log: a token whose joins name two instances; generation mismatches; torn lines. */
+export function checkAudit(c: Cluster, report: Report): void {
+  if (!existsSync(c.auditPath)) return;
+  const byToken = new Map<string, Set<string>>();
+  let torn = 0;
+  for (const line of readFileSync(c.auditPath, "utf8").split("\n")) {
+    if (!line) continue;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      torn++;
+      continue;
+    }
+    if (e.event === "bot.join" && e.join_method === "token" && typeof e.token === "string") {
+      const s = byToken.get(e.token) ?? new Set<string>();
+      s.add(String(e.bot_instance_id));
+      byToken.set(e.token, s);
+    }
+    if (e.event === "renewable_certificate_generation_mismatch")
+      report.add(
+        "locked",
+        `audit: renewable_certificate_generation_mismatch bot ${e.bot} instance ${e.bot_instance_id} presented ${e.presented_generation}, expected ${e.expected_generation}`,
+        lockSubject({ bot_instance_id: String(e.bot_instance_id) }),
+      );
+  }
+  for (const [tok, ids] of byToken)
+    if (ids.size > 1) report.add("double-used", `audit: token ${tok} joined as ${[...ids].join(", ")}`, tok);
+  report.counts["torn audit lines (not an invariant)"] = torn;
+}
+
+/** The database of a stopped tauth. */
+export function checkDatabase(c: Cluster, report: Report, when: string): void {
+  const r = backend.integrity(c.dataDir);
+  report.count("integrity checks");
+  if (r !== "ok") report.add("database", `${when}: ${r}`);
+}
+
+const STACK = /\n\s+at /;
+export function checkNoStack(what: string, text: string, report: Report): void {
+  if (STACK.test(text)) report.add("crash", `${what} printed a stack trace: ${text.slice(0, 500)}`);
+}
