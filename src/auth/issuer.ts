@@ -31,6 +31,8 @@ export interface IdentityRequest {
   botName?: string;
   botInstanceId?: string;
   systemRole?: string;
+  /** The admin identity's ID (with systemRole "Admin"). */
+  adminIdentityId?: string;
   disallowReissue: boolean;
   /** SSH principals; empty means the internal, non-login principal. */
   logins: string[];
@@ -70,6 +72,7 @@ export class Issuer {
     if (req.botName) attributes[identityOids.botName] = req.botName;
     if (req.botInstanceId) attributes[identityOids.botInstanceId] = req.botInstanceId;
     if (req.systemRole) attributes[identityOids.systemRole] = req.systemRole;
+    if (req.adminIdentityId) attributes[identityOids.adminIdentityId] = req.adminIdentityId;
     const user = this.cas.user;
     const tlsCert = await issueCertificate({
       caCertPem: user.tlsCert,

@@ -1,8 +1,8 @@
-// Locks: a lock on a bot, a bot instance or a join token denies every request and join made
-// by what it targets. Checked on every authenticated call and every join.
+// Locks: a lock on a bot, a bot instance, a join token or an admin identity denies every
+// request and join made by what it targets. Checked on every authenticated call and every join.
 
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
-import { accessDenied } from "../util/errors.ts";
+import { accessDenied, badParameter, notFound } from "../util/errors.ts";
 import type { AuthService } from "./service.ts";
 import type { Lock, LockTarget } from "./store/types.ts";
 
@@ -24,27 +24,82 @@ export async function createLock(
   return lock;
 }
 
-function matches(t: LockTarget, who: { bot?: string; instance?: string; token?: string }): boolean {
+interface Who {
+  bot?: string;
+  instance?: string;
+  token?: string;
+  adminIdentity?: string;
+}
+
+function matches(t: LockTarget, who: Who): boolean {
   return (
     (t.bot !== undefined && t.bot === who.bot) ||
     (t.bot_instance_id !== undefined && t.bot_instance_id === who.instance) ||
-    (t.join_token !== undefined && t.join_token === who.token)
+    (t.join_token !== undefined && t.join_token === who.token) ||
+    (t.admin_identity !== undefined && t.admin_identity === who.adminIdentity)
   );
 }
 
-export async function findLock(
-  svc: AuthService,
-  who: { bot?: string; instance?: string; token?: string },
-): Promise<Lock | null> {
+export async function findLock(svc: AuthService, who: Who): Promise<Lock | null> {
   for (const { value } of await svc.locks.list()) if (matches(value.spec.target, who)) return value;
   return null;
 }
 
+/** What an administrator locked out of tctl can always do (it needs the auth host's data directory). */
+export const NEW_ADMIN_IDENTITY_HINT =
+  'issue a new one on the auth server with "tauth admin-identity --data-dir DIR --out FILE"';
+
+/**
+ * Why the admin identity with this ID may not be used, or null when it may: it must have a
+ * record in the backend (issued by this cluster since IDs exist, not expired) and no lock.
+ */
+export async function adminIdentityRefusal(svc: AuthService, id: string | undefined): Promise<string | null> {
+  if (!id)
+    return "this admin identity has no ID (it was issued before admin identities could be revoked) and is no longer accepted";
+  if (!(await svc.adminIdentities.get(id)))
+    return `admin identity ${id} is not known to this cluster (expired or removed)`;
+  const lock = await findLock(svc, { adminIdentity: id });
+  if (lock)
+    return `admin identity ${id} is locked: ${lock.spec.message} (lock ${lock.metadata.name}; another admin identity can remove it with "tctl rm lock/${lock.metadata.name}")`;
+  return null;
+}
+
 export async function assertNotLocked(svc: AuthService, caller: TlsIdentity): Promise<void> {
+  if (caller.systemRole === "Admin") {
+    const refusal = await adminIdentityRefusal(svc, caller.adminIdentityId);
+    if (refusal) throw accessDenied(`${refusal}; ${NEW_ADMIN_IDENTITY_HINT}`);
+    return;
+  }
   if (!caller.botName) return;
   const lock = await findLock(svc, { bot: caller.botName, instance: caller.botInstanceId });
   if (lock)
     throw accessDenied(
       `this bot ${lock.spec.target.bot_instance_id ? "instance " : ""}is locked: ${lock.spec.message} (lock ${lock.metadata.name}; remove it with "tctl rm lock/${lock.metadata.name}")`,
     );
+}
+
+/**
+ * The target of `tctl lock`: exactly one of a bot, a bot instance or an admin identity. An
+ * admin identity must exist, and the caller's own is refused (lock it from another one).
+ */
+export async function lockTarget(
+  svc: AuthService,
+  bot: string | undefined,
+  instance: string | undefined,
+  adminIdentity: string | undefined,
+  caller?: TlsIdentity,
+): Promise<LockTarget> {
+  const given = [bot, instance, adminIdentity].filter((x) => x !== undefined && x !== "");
+  if (given.length !== 1)
+    throw badParameter("a lock needs exactly one target: --bot NAME, --bot-instance ID or --admin ID");
+  if (bot) return { bot };
+  if (instance) return { bot_instance_id: instance };
+  const id = adminIdentity!;
+  if (!(await svc.adminIdentities.get(id)))
+    throw notFound(`admin identity "${id}" not found; "tctl get admin_identities" lists them`);
+  if (id === caller?.adminIdentityId)
+    throw badParameter(
+      `admin identity ${id} is the one this tctl uses; lock it with another admin identity (${NEW_ADMIN_IDENTITY_HINT})`,
+    );
+  return { admin_identity: id };
 }

@@ -2,11 +2,41 @@
 // with plain names, nothing else. A name from a URL is only ever looked up in the directory
 // listing, never joined onto a path as given, so "..", slashes and symlinks lead nowhere.
 
-import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, readdirSync, realpathSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import { UserError } from "../util/errors.ts";
 
 /** Package-style names: letters, digits and . _ + ~ - (Debian and RPM versions use + and ~). */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+
+/** The real path of `p`, also when it (or its tail) does not exist yet: the real path of its
+ * deepest existing ancestor, with the missing names appended. */
+function realPathOf(p: string): string {
+  const abs = resolve(p);
+  try {
+    return realpathSync(abs);
+  } catch (e) {
+    const parent = dirname(abs);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || parent === abs) return abs;
+    return join(realPathOf(parent), basename(abs));
+  }
+}
+
+const within = (inner: string, outer: string) =>
+  inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+
+/**
+ * The packages directory is public; the data directory holds the CA keys and admin-identity.
+ * Neither may hold the other (the data directory may not exist before the first start).
+ */
+export function checkPackagesDirOutside(packagesDir: string, dataDir: string): void {
+  const pkg = realPathOf(packagesDir);
+  const data = realPathOf(dataDir);
+  if (within(pkg, data) || within(data, pkg))
+    throw new UserError(
+      `--packages-dir ${packagesDir} ${within(pkg, data) ? "is inside" : "contains"} the data directory ${dataDir}${pkg !== resolve(packagesDir) || data !== resolve(dataDir) ? ` (real paths ${pkg} and ${data})` : ""}; its files would be served to anyone: choose a directory outside it`,
+    );
+}
 
 export interface PackageFile {
   name: string;

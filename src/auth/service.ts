@@ -1,10 +1,10 @@
 // The auth service's state and rules, independent of HTTP: one object that API handlers and
 // join methods call. Storage goes through typed collections over the CAS backend.
 
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PingResponse } from "../protocol/messages.ts";
-import { isCode } from "../util/errors.ts";
+import { isCode, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { type AuditSink, FileAuditLog } from "./audit.ts";
 import { Authorities } from "./authorities.ts";
@@ -16,7 +16,8 @@ import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
 import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
-import type { BotInstance, Lock, NodeResource } from "./store/types.ts";
+import { maskStoredTokenNames, tokenStoredForm } from "./store/tokens.ts";
+import type { AdminIdentity, BotInstance, Lock, NodeResource } from "./store/types.ts";
 
 /** What the backend keeps for a token: the resource plus server-only state. */
 export interface StoredToken {
@@ -24,6 +25,8 @@ export interface StoredToken {
   /** Set when a single-use token has been used; kept as a tombstone for a clear error. */
   consumed_at?: string;
   consumed_by_instance?: string;
+  /** publicKeyId of the key it was used with: the same joiner may redeem it again. */
+  consumed_by_key?: string;
 }
 
 export interface AuthServiceOptions {
@@ -39,6 +42,7 @@ export class AuthService {
   readonly instances: Collection<BotInstance>;
   readonly locks: Collection<Lock>;
   readonly nodes: Collection<NodeResource>;
+  readonly adminIdentities: Collection<AdminIdentity>;
   readonly issuer: Issuer;
   readonly continuations: Continuations;
 
@@ -52,10 +56,12 @@ export class AuthService {
     this.continuations = new Continuations(backend, joinKeys.continuationKey);
     this.bots = new Collection(backend, "/bots/");
     this.roles = new Collection(backend, "/roles/");
-    this.tokens = new Collection(backend, "/tokens/", sha256Hex);
+    // Secret token names are neither keys nor values: see store/tokens.ts.
+    this.tokens = new Collection(backend, "/tokens/", sha256Hex, tokenStoredForm);
     this.instances = new Collection(backend, "/bot_instances/");
     this.locks = new Collection(backend, "/locks/");
     this.nodes = new Collection(backend, "/nodes/");
+    this.adminIdentities = new Collection(backend, "/admin_identities/");
     this.issuer = new Issuer(authorities);
   }
 
@@ -75,7 +81,28 @@ export class AuthService {
       opts.dataDir,
     );
     await svc.seedPresetRoles();
+    await maskStoredTokenNames(backend);
     return svc;
+  }
+
+  /**
+   * The cluster already in `dataDir`, for offline commands (`tauth admin-identity`) that run
+   * next to a running tauth: SQLite in WAL mode takes a second process. Never creates one.
+   */
+  static async openExisting(dataDir: string): Promise<AuthService> {
+    const db = join(dataDir, "tauth.db");
+    if (!existsSync(db))
+      throw new UserError(
+        `${dataDir} holds no cluster (no tauth.db): start tauth on it first, or pass the right --data-dir`,
+      );
+    const backend = new SqliteBackend(db);
+    const ca = await backend.get("/authorities/user");
+    const clusterName = ca ? (JSON.parse(ca.value) as { cluster_name?: string }).cluster_name : undefined;
+    if (!clusterName) {
+      await backend.close();
+      throw new UserError(`${db} holds no cluster yet: start tauth on ${dataDir} first`);
+    }
+    return AuthService.open({ dataDir, clusterName, backend });
   }
 
   /** A fresh cluster has the reference's preset roles; existing ones are never overwritten. */

@@ -1,23 +1,21 @@
 // Starting tauth: open the service, issue the listener's TLS certificate from the host CA,
-// write the admin identity for tctl, and serve the API until stopped.
+// make sure the admin identity for tctl exists, and serve the API until stopped.
 
-import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { join } from "node:path";
-import { certAuthorityLine, renderIdentityFile } from "../crypto/identity-file.ts";
-import { generateKeyPair, pkcs8Pem, privateKeyPem, publicKeyPem } from "../crypto/keys.ts";
-import { sshPublicKeyLine } from "../crypto/ssh/index.ts";
+import { generateKeyPair, pkcs8Pem } from "../crypto/keys.ts";
 import { issueCertificate } from "../crypto/x509.ts";
 import { UserError } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
+import { ensureAdminIdentity } from "./admin-identity.ts";
 import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
 import { downloadRoutes } from "./api/downloads.ts";
 import type { SqliteBackend } from "./backend/sqlite.ts";
 import { Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
-import { PackageDir } from "./packages.ts";
+import { checkPackagesDirOutside, PackageDir } from "./packages.ts";
 import { AuthService } from "./service.ts";
 
 const log = logger("AUTH");
@@ -29,7 +27,7 @@ export interface AuthConfig {
   clusterName: string;
   /** Extra names/IPs for the server certificate (public addresses). */
   publicAddrs: string[];
-  /** Lifetime of the admin identity written for tctl. */
+  /** Lifetime of the admin identity written for tctl (when one is written: see admin-identity.ts). */
   adminIdentityTtlMs?: number;
   /** Directory whose files are served at /packages/ (and offered by /scripts/install.sh). */
   packagesDir?: string;
@@ -64,53 +62,19 @@ async function serverCertificate(svc: AuthService, cfg: AuthConfig) {
   return { certPem, keyPem: await pkcs8Pem(keys.privateKey) };
 }
 
-/** DIR/admin-identity (0600): an identity file with the Admin system role, for tctl. */
-async function writeAdminIdentity(svc: AuthService, cfg: AuthConfig): Promise<string> {
-  const keys = await generateKeyPair("ecdsa-p256");
-  const ttl = cfg.adminIdentityTtlMs ?? 365 * 86_400_000;
-  const certs = await svc.issuer.issueIdentity({
-    username: "admin",
-    roles: ["admin"],
-    publicKeys: {
-      tls_public_key: await publicKeyPem(keys.publicKey),
-      ssh_public_key: await sshPublicKeyLine(keys.publicKey),
-    },
-    requestedExpiry: new Date(Date.now() + ttl),
-    maxTtlMs: ttl,
-    renewable: false,
-    generation: 0,
-    systemRole: "Admin",
-    disallowReissue: true,
-    logins: [],
-    ttlCapMs: ttl,
-  });
-  const path = join(cfg.dataDir, "admin-identity");
-  const c = svc.clusterName;
-  writeFileSync(
-    path,
-    renderIdentityFile({
-      privateKeyPem: await privateKeyPem(keys.privateKey),
-      sshCert: certs.ssh_cert,
-      tlsCertPem: certs.tls_cert,
-      sshCaLines: certs.ssh_ca_keys.map((k) => certAuthorityLine([c, `*.${c}`], k)),
-      tlsCaPems: certs.tls_ca_certs,
-    }),
-    { mode: 0o600 },
-  );
-  chmodSync(path, 0o600);
-  return path;
-}
-
 export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   let packages: PackageDir | undefined;
   if (cfg.packagesDir) {
     if (!statSync(cfg.packagesDir, { throwIfNoEntry: false })?.isDirectory())
       throw new UserError(`--packages-dir ${cfg.packagesDir} is not a directory`);
+    checkPackagesDirOutside(cfg.packagesDir, cfg.dataDir);
     packages = new PackageDir(cfg.packagesDir);
   }
   const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName });
   const tls = await serverCertificate(svc, cfg);
-  const identityPath = await writeAdminIdentity(svc, cfg);
+  const admin = await ensureAdminIdentity(svc, cfg.adminIdentityTtlMs);
+  if (admin.issued)
+    log.info("Wrote a new admin identity", { id: admin.id, path: admin.path, why: admin.reason ?? "" });
   let port = cfg.listenPort;
   const defaultAddr = () => {
     const any = cfg.listenHost === "0.0.0.0" || cfg.listenHost === "::";
@@ -138,7 +102,8 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     cluster: svc.clusterName,
     addr: `${cfg.listenHost}:${port}`,
     ca_pin: svc.authorities.caPins()[0],
-    admin_identity: identityPath,
+    admin_identity: admin.path,
+    admin_identity_id: admin.id,
     ...(packages ? { packages_dir: packages.dir } : {}),
   });
   return {

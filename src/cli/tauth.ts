@@ -13,6 +13,8 @@ export const tauthUsage = `Usage: tauth <command> [flags]
 
 Commands:
   start            Run the auth service in the foreground
+  admin-identity   Issue another admin identity for tctl (--out FILE [--ttl 12h]);
+                   see "tauth admin-identity --help"
   install systemd  Print (or --write) a systemd unit that runs "tauth start -c FILE";
                    see "tauth install systemd --help"
   version          Print the version
@@ -24,7 +26,11 @@ Flags for start:
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
       --public-addr ADDR   Extra host name or IP for the server certificate (repeatable)
-      --packages-dir DIR   Serve the files in DIR at /packages/ (public), for /scripts/install.sh
+      --packages-dir DIR   Serve the files in DIR at /packages/ (public), for /scripts/install.sh;
+                           neither inside the data directory nor containing it
+
+The first start writes DATA_DIR/admin-identity (365 days) for tctl; later starts keep it
+while it is usable and write a new one only if it is missing, expiring, locked or unusable.
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 `;
@@ -90,6 +96,11 @@ export async function main(argv: string[]): Promise<number> {
       debug = rest.includes("-d") || rest.includes("--debug");
       const { tauthInstallSystemd } = await import("./tauth-install.ts");
       return tauthInstallSystemd(rest);
+    }
+    if (command === "admin-identity") {
+      debug = rest.includes("-d") || rest.includes("--debug");
+      const { tauthAdminIdentity } = await import("./tauth-admin-identity.ts");
+      return await tauthAdminIdentity(rest);
     }
     if (command !== "start") throw new UserError(`unknown command "${command}"; see "tauth help"`);
     const { values } = parseArgs({

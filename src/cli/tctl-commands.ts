@@ -38,6 +38,9 @@ function kindAndName(ref: string | undefined, needName: boolean): { kind: string
   return { kind: kind.toLowerCase(), name: name || undefined };
 }
 
+/** "bots" → "bot", "admin_identities" → "admin_identity". */
+const singularKind = (kind: string) => kind.replace(/ies$/, "y").replace(/s$/, "");
+
 const list = (s: unknown) =>
   typeof s === "string"
     ? s
@@ -160,14 +163,14 @@ export const tctlCommands: TctlCommand[] = [
       const { kind, name } = kindAndName(a.args[0], false);
       const f = format(a.opts, ["yaml", "json", "text"], "yaml");
       const r = await admin<{ resources: object[] }>(a.api, "get", { kind, name });
-      a.out(formatResources(kind.replace(/s$/, ""), r.resources, f));
+      a.out(formatResources(singularKind(kind), r.resources, f));
     },
   },
   {
     name: "rm",
     async run(a) {
       const { kind, name } = kindAndName(a.args[0], true);
-      await admin(a.api, "delete", { kind: kind.replace(/s$/, ""), name });
+      await admin(a.api, "delete", { kind: singularKind(kind), name });
       a.out(`${kind} "${name}" has been deleted\n`);
     },
   },
@@ -278,6 +281,7 @@ export const tctlCommands: TctlCommand[] = [
       const r = await admin<{ metadata: { name: string } }>(a.api, "locks/create", {
         bot: a.opts.bot,
         bot_instance_id: a.opts["bot-instance"],
+        admin_identity: a.opts.admin,
         message: a.opts.message,
       });
       a.out(`Created a lock with name "${r.metadata.name}".\n`);

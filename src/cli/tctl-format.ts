@@ -126,6 +126,17 @@ const tables: Record<string, { headers: string[]; row: Row }> = {
       text(r, "status.last_heartbeat") || text(r, "spec.last_heartbeat"),
     ],
   },
+  admin_identity: {
+    headers: ["ID", "Created By", "User@Host", "Created", "Expires", "Locked"],
+    row: (r) => [
+      text(r, "metadata.name"),
+      text(r, "spec.created_by"),
+      `${text(r, "spec.os_user")}@${text(r, "spec.host")}`,
+      text(r, "spec.created_at"),
+      text(r, "metadata.expires"),
+      text(r, "status.locked_by") ? `yes (lock ${text(r, "status.locked_by")})` : "no",
+    ],
+  },
   lock: {
     headers: ["ID", "Target", "Message", "Created", "Expires"],
     row: (r) => [
@@ -141,7 +152,7 @@ const tables: Record<string, { headers: string[]; row: Row }> = {
 /** Commands accept plurals ("tctl get bots"); tables are keyed by the singular kind. */
 function singular(kind: string): string {
   const k = kind.toLowerCase();
-  return k in tables ? k : k.replace(/s$/, "");
+  return k in tables ? k : k.replace(/ies$/, "y").replace(/s$/, "");
 }
 
 function tableFor(kind: string, resources: Record<string, unknown>[]): Table {

@@ -8,6 +8,7 @@ import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { tctlCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
+import { writeStdout } from "./write-out.ts";
 
 export const tctlUsage = `Usage: tctl [global flags] <command> [flags]
 
@@ -21,6 +22,8 @@ Commands:
   status                                  Cluster name, version and CA pin
   create [-f] FILE                        Create resources (bot, token, role) from YAML; -f upserts
   get KIND[/NAME] [--format=yaml|json|text]
+                                          KIND: bot, role, token, bot_instance, lock, node,
+                                          admin_identity (plurals too)
   rm KIND/NAME
   bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h]\n           [--join-method=token|bound_keypair] [--format=text|json]\n  bound-keypair rotate TOKEN              Rotate the bound key at the bot's next join
   bots ls | bots rm NAME
@@ -28,7 +31,8 @@ Commands:
   tokens add --type=bot --bot-name=NAME [--ttl=1h] [--format=text|json]
   tokens ls | tokens rm NAME
   auth export --type=user|host|tls-host|tls-user|db
-  lock (--bot NAME | --bot-instance ID) [--message TEXT]
+  lock (--bot NAME | --bot-instance ID | --admin ID) [--message TEXT]
+                                          --admin ID revokes an admin identity (see get admin_identities)
   nodes ls
   version
 `;
@@ -52,6 +56,7 @@ const globalSpec = {
   "bot-name": { type: "string" },
   bot: { type: "string" },
   "bot-instance": { type: "string" },
+  admin: { type: "string" },
   message: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -74,11 +79,11 @@ export async function main(argv: string[]): Promise<number> {
     debug = values.debug === true;
     const [cmd, ...rest] = positionals;
     if (!cmd || cmd === "help" || values.help) {
-      process.stdout.write(tctlUsage);
+      writeStdout(tctlUsage);
       return cmd || values.help ? ExitCode.ok : ExitCode.usage;
     }
     if (cmd === "version") {
-      process.stdout.write(`tctl v${VERSION}\n`);
+      writeStdout(`tctl v${VERSION}\n`);
       return ExitCode.ok;
     }
     const key = [cmd, rest[0], rest[1]].filter(Boolean).join(" ");
@@ -91,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
     // Validate local inputs before connecting, so file mistakes never depend on the server.
     const prepared = match.prepare ? await match.prepare(args, values, readFileSync) : undefined;
     const api = await connectAdmin(values);
-    await match.run({ api, args, opts: values, prepared, out: (s) => process.stdout.write(s) });
+    // Synchronous, complete writes: main.ts exits right after we return (see write-out.ts).
+    await match.run({ api, args, opts: values, prepared, out: writeStdout });
     return ExitCode.ok;
   } catch (e) {
     return reportError(e, debug);

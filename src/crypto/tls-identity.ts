@@ -12,6 +12,8 @@ export const identityOids = {
   botInstanceId: "1.3.9999.2.20",
   /** Our own: the system role of a non-bot identity ("Admin" for tctl). */
   systemRole: "1.3.9999.3.1",
+  /** Our own: the ID of an admin identity (its record in the backend; lockable). */
+  adminIdentityId: "1.3.9999.3.2",
 } as const;
 
 export interface TlsIdentity {
@@ -24,6 +26,7 @@ export interface TlsIdentity {
   botName?: string;
   botInstanceId?: string;
   systemRole?: string;
+  adminIdentityId?: string;
   notBefore: Date;
   notAfter: Date;
   serial: string;
@@ -54,6 +57,7 @@ export function parseTlsIdentity(cert: string | Uint8Array | X509Certificate): T
     botName: one(identityOids.botName),
     botInstanceId: one(identityOids.botInstanceId),
     systemRole: one(identityOids.systemRole),
+    adminIdentityId: one(identityOids.adminIdentityId),
     notBefore: new Date(x.validFrom),
     notAfter: new Date(x.validTo),
     serial: x.serialNumber,

@@ -189,11 +189,26 @@ export async function getResources(svc: AuthService, kind: string, name?: string
     case "node":
     case "nodes":
       return name ? one(await svc.nodes.get(name), "node") : (await svc.nodes.list()).map((x) => x.value);
+    case "admin_identity":
+    case "admin_identities":
+      return adminIdentities(svc, name);
     default:
       throw badParameter(
-        `unsupported resource kind "${kind}" (supported: bot, role, token, bot_instance, lock, node)`,
+        `unsupported resource kind "${kind}" (supported: bot, role, token, bot_instance, lock, node, admin_identity)`,
       );
   }
+}
+
+/** Admin identities with, for a locked one, the lock in status.locked_by. */
+async function adminIdentities(svc: AuthService, name?: string): Promise<object[]> {
+  const all = (await svc.adminIdentities.list()).map((x) => x.value);
+  const shown = name ? all.filter((a) => a.metadata.name === name) : all;
+  if (name && !shown.length) throw notFound(`admin_identity "${name}" not found`);
+  const locks = (await svc.locks.list()).map((l) => l.value);
+  return shown.map((a) => {
+    const lock = locks.find((l) => l.spec.target.admin_identity === a.metadata.name);
+    return lock ? { ...a, status: { locked_by: lock.metadata.name } } : a;
+  });
 }
 
 export async function deleteResource(
@@ -230,6 +245,8 @@ export async function deleteResource(
       await svc.instances.delete(`${inst.value.spec.bot_name}/${name}`);
       break;
     }
+    case "admin_identity":
+      throw badParameter(`admin identities are revoked with "tctl lock --admin ${name}"`);
     default:
       throw badParameter(`unsupported resource kind "${kind}"`);
   }

@@ -2,10 +2,11 @@
 // nodes, CA export, status. Thin: validation lives with the resources, rules in the service.
 
 import { certAuthorityLine } from "../../crypto/identity-file.ts";
+import type { TlsIdentity } from "../../crypto/tls-identity.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { VERSION } from "../../version.ts";
 import type { Route } from "../http/router.ts";
-import { createLock } from "../locks.ts";
+import { createLock, lockTarget } from "../locks.ts";
 import type { BotResource, Resource } from "../resources/index.ts";
 import type { AuthService } from "../service.ts";
 import { deleteResource, getResources, putResource } from "./admin-resources.ts";
@@ -19,11 +20,14 @@ const str = (b: Body, k: string): string | undefined =>
 const strs = (b: Body, k: string): string[] => (Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : []);
 
 export function adminRoutes(svc: AuthService): Route[] {
-  const r = (path: string, handle: (b: Body, who: string) => Promise<unknown>): Route => ({
+  const r = (
+    path: string,
+    handle: (b: Body, who: string, caller?: TlsIdentity) => Promise<unknown>,
+  ): Route => ({
     method: "POST",
     path: `/v1/admin/${path}`,
     access: "admin",
-    handle: (c) => handle((c.body ?? {}) as Body, c.caller?.username ?? "admin"),
+    handle: (c) => handle((c.body ?? {}) as Body, c.caller?.username ?? "admin", c.caller),
   });
   return [
     r("status", async () => ({
@@ -108,12 +112,16 @@ export function adminRoutes(svc: AuthService): Route[] {
         throw notFound(`bot "${bot}" not found; create it first with tctl bots add`);
       return { ...(await addBotToken(svc, bot, str(b, "ttl"), who)), ca_pins: svc.authorities.caPins() };
     }),
-    r("locks/create", async (b, who) => {
-      const bot = str(b, "bot");
-      const inst = str(b, "bot_instance_id");
-      if (!bot && !inst) throw badParameter("a lock needs a target: --bot NAME or --bot-instance ID");
-      const target = bot ? { bot } : { bot_instance_id: inst! };
-      return createLock(svc, target, str(b, "message") || "locked by an administrator", who);
+    r("locks/create", async (b, who, caller) => {
+      const target = await lockTarget(
+        svc,
+        str(b, "bot"),
+        str(b, "bot_instance_id"),
+        str(b, "admin_identity"),
+        caller,
+      );
+      const by = caller?.adminIdentityId ? `${who} (admin identity ${caller.adminIdentityId})` : who;
+      return createLock(svc, target, str(b, "message") || "locked by an administrator", by);
     }),
     r("authorities/export", async (b) => {
       const type = str(b, "type") ?? "";

@@ -10,12 +10,26 @@ export interface Stored<T> {
   expires?: Date;
 }
 
+/**
+ * How a value is changed on its way into the backend and back: tokens keep secret names out
+ * of the stored value and get them back from the name they were looked up by.
+ */
+export interface StoredForm<T> {
+  /** The value as stored under `name`. */
+  store(name: string, value: T): T;
+  /** The stored value as callers see it; `name` is given when the caller looked it up by name. */
+  load(value: T, name?: string): T;
+}
+
+const asIs: StoredForm<never> = { store: (_n, v) => v, load: (v) => v };
+
 export class Collection<T> {
   constructor(
     private readonly backend: Backend,
     private readonly prefix: string,
     /** How a name becomes a key suffix; tokens hash theirs so the secret is never a key. */
     private readonly keyOf: (name: string) => string = (n) => n,
+    private readonly form: StoredForm<T> = asIs as StoredForm<T>,
   ) {}
 
   key(name: string): string {
@@ -23,7 +37,7 @@ export class Collection<T> {
   }
 
   async get(name: string): Promise<Stored<T> | null> {
-    return this.wrap(await this.backend.get(this.key(name)));
+    return this.wrap(await this.backend.get(this.key(name)), name);
   }
 
   /** Fetch by an already-computed key suffix (e.g. a token hash). */
@@ -36,17 +50,17 @@ export class Collection<T> {
   }
 
   async create(name: string, value: T, expires?: Date): Promise<Stored<T>> {
-    const it = await this.backend.create(jsonItem(this.key(name), value, expires));
+    const it = await this.backend.create(this.item(name, value, expires));
     return { value, revision: it.revision };
   }
 
   async put(name: string, value: T, expires?: Date): Promise<Stored<T>> {
-    const it = await this.backend.put(jsonItem(this.key(name), value, expires));
+    const it = await this.backend.put(this.item(name, value, expires));
     return { value, revision: it.revision };
   }
 
   async compareAndSwap(name: string, expectedRevision: string, value: T, expires?: Date): Promise<Stored<T>> {
-    const it = await this.backend.compareAndSwap(expectedRevision, jsonItem(this.key(name), value, expires));
+    const it = await this.backend.compareAndSwap(expectedRevision, this.item(name, value, expires));
     return { value, revision: it.revision };
   }
 
@@ -58,9 +72,13 @@ export class Collection<T> {
     await this.backend.deleteIfRevision(this.key(name), revision);
   }
 
-  private wrap(item: Item | null): Stored<T> | null {
+  private item(name: string, value: T, expires?: Date) {
+    return jsonItem(this.key(name), this.form.store(name, value), expires);
+  }
+
+  private wrap(item: Item | null, name?: string): Stored<T> | null {
     if (!item) return null;
-    const out: Stored<T> = { value: parseItem<T>(item), revision: item.revision };
+    const out: Stored<T> = { value: this.form.load(parseItem<T>(item), name), revision: item.revision };
     if (item.expires) out.expires = item.expires;
     return out;
   }

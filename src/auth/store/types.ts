@@ -2,6 +2,7 @@
 // Shapes follow the reference's kinds so `tctl get` shows familiar documents.
 
 import type { BotHeartbeat } from "../../protocol/messages.ts";
+import type { GenerationState } from "../generations.ts";
 
 export interface Authentication {
   authenticated_at: string;
@@ -23,9 +24,8 @@ export interface BotInstance {
   version: "v1";
   metadata: { name: string; expires?: string };
   spec: { bot_name: string; instance_id: string };
-  status: {
-    /** The generation the next renewal must present (renewable identities). */
-    generation: number;
+  /** `generation` and the serials of its certificates: the rules in src/auth/generations.ts. */
+  status: GenerationState & {
     initial_authentication: Authentication;
     latest_authentications: Authentication[];
     latest_heartbeats: Heartbeat[];
@@ -36,6 +36,29 @@ export interface LockTarget {
   bot?: string;
   bot_instance_id?: string;
   join_token?: string;
+  /** The ID of an admin identity (tctl lock --admin ID). */
+  admin_identity?: string;
+}
+
+/**
+ * The record of one admin identity (an identity file with the Admin system role). Its ID is
+ * in the certificate; an admin certificate without a live record here is refused, and a lock
+ * on the ID revokes it. Kept until the certificate expires.
+ */
+export interface AdminIdentity {
+  kind: "admin_identity";
+  version: "v1";
+  metadata: { name: string; expires: string };
+  spec: {
+    created_at: string;
+    /** "tauth start" (the data directory's admin-identity) or "tauth admin-identity". */
+    created_by: string;
+    /** The OS user and host that ran it, and the file it was written to. */
+    os_user: string;
+    host: string;
+    file: string;
+    serial: string;
+  };
 }
 
 export interface Lock {

@@ -1,0 +1,91 @@
+// `tauth admin-identity --out FILE [--ttl 12h] [--data-dir DIR | -c tauth.yaml]`: issue one
+// more admin identity for tctl, offline, on the auth server's host. It works on the data
+// directory directly (SQLite in WAL mode takes a second process next to a running tauth), so
+// it needs no other admin identity: whoever can read the data directory is never locked out.
+
+import { chownSync, existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { formatDuration, parseDuration } from "../util/duration.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { loadConfigFile } from "./tauth.ts";
+import { writeStdout } from "./write-out.ts";
+
+export const tauthAdminIdentityUsage = `Usage: tauth admin-identity --out FILE [--ttl DURATION] [--data-dir DIR | -c FILE]
+
+Issue another admin identity for tctl (tctl --identity FILE). Each has an ID: "tctl get
+admin_identities" lists them and "tctl lock --admin ID" revokes one. Runs on the auth
+server's host, against its data directory (also while tauth runs), as the user that owns it.
+
+Flags:
+      --out FILE           Where to write the identity file (0600; must not exist)
+      --ttl DURATION       Lifetime, a Go duration (default 12h; e.g. 720h for 30 days)
+      --data-dir DIR       tauth's data directory (default /var/lib/teleport/auth)
+  -c, --config FILE        Take data_dir from tauth's YAML config
+`;
+
+const DEFAULT_TTL_MS = 12 * 3600_000;
+
+/** Files SQLite (and the audit log) may have created as root in a directory tauth runs in as another user. */
+function giveBackToOwner(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const owner = statSync(join(dataDir, "tauth.db"));
+  if (owner.uid === 0) return;
+  for (const f of ["tauth.db-wal", "tauth.db-shm", "audit.log"]) {
+    const p = join(dataDir, f);
+    if (existsSync(p) && statSync(p).uid === 0) chownSync(p, owner.uid, owner.gid);
+  }
+}
+
+export async function tauthAdminIdentity(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      out: { type: "string" },
+      ttl: { type: "string" },
+      "data-dir": { type: "string" },
+      config: { type: "string", short: "c" },
+      debug: { type: "boolean", short: "d" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    writeStdout(tauthAdminIdentityUsage);
+    return ExitCode.ok;
+  }
+  if (!values.out) throw new UserError('--out FILE is required; see "tauth admin-identity --help"');
+  let ttlMs = DEFAULT_TTL_MS;
+  if (values.ttl !== undefined) {
+    const v = parseDuration(values.ttl);
+    if (typeof v === "string") throw new UserError(`--ttl: ${v}`);
+    if (v <= 0) throw new UserError("--ttl must be positive");
+    ttlMs = v;
+  }
+  const file = values.config ? loadConfigFile(values.config) : {};
+  const dataDir = values["data-dir"] ?? file.dataDir ?? "/var/lib/teleport/auth";
+  const out = resolve(values.out);
+  // Checked before anything is issued; the write itself refuses to replace a file too.
+  if (existsSync(out)) throw new UserError(`${out} already exists; choose another --out or remove it first`);
+  const { AuthService } = await import("../auth/service.ts");
+  const { issueAdminIdentity } = await import("../auth/admin-identity.ts");
+  const svc = await AuthService.openExisting(dataDir);
+  let issued: Awaited<ReturnType<typeof issueAdminIdentity>>;
+  try {
+    issued = await issueAdminIdentity(svc, {
+      ttlMs,
+      path: out,
+      createdBy: "tauth admin-identity",
+      exclusive: true,
+    });
+  } finally {
+    await svc.close();
+    giveBackToOwner(dataDir);
+  }
+  writeStdout(
+    `Admin identity ${issued.id} written to ${out}, valid for ${formatDuration(ttlMs)} (until ${issued.expires.toISOString()}).\n` +
+      `Use it with: tctl --identity ${out} status\n` +
+      `Revoke it with: tctl lock --admin ${issued.id}\n`,
+  );
+  return ExitCode.ok;
+}
