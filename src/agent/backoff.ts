@@ -1,6 +1,8 @@
 // Capped, jittered exponential backoff: 1s, 2s, 4s… up to the cap, each scaled by a random
 // factor in [0.5, 1] so that many bots recovering together do not stampede the server.
 
+import { UserError } from "../util/errors.ts";
+
 export function backoffDelay(attempt: number, capMs: number, baseMs = 1000, rand = Math.random): number {
   const raw = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(raw * (0.5 + rand() * 0.5));
@@ -30,4 +32,14 @@ export class Waiter {
     if (this.wakeFn) this.wakeFn();
     else this.woken = true;
   }
+}
+
+/**
+ * Whether a failure may pass by itself: the server unreachable, reset or overloaded (5xx,
+ * 429), or a join that raced another change ("join again"). A denial or a bad request never
+ * passes by itself and is never retried.
+ */
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof UserError)) return false;
+  return ["connection_problem", "internal", "limit_exceeded", "compare_failed"].includes(e.code);
 }

@@ -9,7 +9,7 @@ import { UserError } from "../util/errors.ts";
 import { defaultAuthPort, defaultProxyPort, requireHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import { backoffDelay, Waiter } from "./backoff.ts";
+import { backoffDelay, isTransient, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health } from "./health.ts";
@@ -21,6 +21,9 @@ import { openStore } from "./storage/open.ts";
 
 const log = logger("TBOT");
 const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
+/** One-shot runs try this often (the reference's 7) before giving up on a transient failure. */
+const ONESHOT_ATTEMPTS = 7;
+const ONESHOT_BACKOFF_CAP_MS = 8_000;
 
 function buildServices(cfg: BotConfig): OutputService[] {
   return cfg.services.map((s, i) =>
@@ -93,6 +96,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       credentialTtlMs: cfg.credentialTtlMs,
     };
     const failures: string[] = [];
+    let allTransient = true;
     // The heartbeat is best effort and independent of the outputs: send it alongside them.
     const beat =
       lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS
@@ -107,17 +111,41 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         } catch (e) {
           health.set(s.name, "unhealthy", (e as Error).message);
           failures.push(`${s.name}: ${(e as Error).message}`);
+          allTransient &&= isTransient(e);
         }
       }),
     );
     await beat;
-    if (failures.length) throw new UserError(`output failed: ${failures.join("; ")}`);
+    if (failures.length)
+      throw new UserError(
+        `output failed: ${failures.join("; ")}`,
+        allTransient ? "connection_problem" : "bad_parameter",
+      );
+  }
+
+  /** One iteration, retried with capped backoff while the failure is transient. */
+  async function oneShot(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await iterate();
+      } catch (e) {
+        if (attempt >= ONESHOT_ATTEMPTS || !isTransient(e) || stopping) throw e;
+        const delay = backoffDelay(attempt - 1, ONESHOT_BACKOFF_CAP_MS);
+        log.warn("One-shot attempt failed; retrying", {
+          error: (e as Error).message,
+          attempt,
+          of: ONESHOT_ATTEMPTS,
+          retry_in_ms: delay,
+        });
+        await waiter.sleep(delay);
+      }
+    }
   }
 
   const done = (async (): Promise<number> => {
     try {
       if (cfg.oneshot) {
-        await iterate();
+        await oneShot();
         log.info("One-shot mode: outputs written, exiting");
         return 0;
       }

@@ -4,7 +4,8 @@
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { NodeHeartbeat, NodeResolveResponse } from "../protocol/messages.ts";
 import { accessDenied, badParameter, notFound } from "../util/errors.ts";
-import { canCreateHostCerts, requireBot, rolesNamed } from "./bot-identity.ts";
+import { requireBot } from "./bot-identity.ts";
+import { assertInternalIdentity, canCreateHostCerts, rolesNamed } from "./output-certs.ts";
 import { rolesAllowNode } from "./resources/index.ts";
 import type { AuthService } from "./service.ts";
 import type { NodeResource } from "./store/types.ts";
@@ -19,6 +20,7 @@ export async function nodeHeartbeat(
   hb: NodeHeartbeat,
 ): Promise<{ ok: true }> {
   const bot = await requireBot(svc, caller);
+  assertInternalIdentity(caller);
   if (!(await canCreateHostCerts(svc, bot)))
     throw accessDenied(
       `bot "${bot.metadata.name}" may not register nodes: it needs a role that may create host_cert`,

@@ -6,6 +6,7 @@ import type { ApiClient } from "../protocol/client.ts";
 import type { JoinRequest, JoinResponse, JoinResult, PublicKeys } from "../protocol/messages.ts";
 import { paths } from "../protocol/messages.ts";
 import { UserError } from "../util/errors.ts";
+import { faultInjection } from "../util/fault.ts";
 
 export interface JoinMethodClient {
   readonly method: string;
@@ -42,6 +43,7 @@ export async function runJoin(
     for (let step = 0; step < MAX_STEPS; step++) {
       const res = await api.post<JoinResponse>(paths.join, req);
       if (res.type === "result") {
+        faultInjection("after-join-response");
         await method.finish?.(res);
         return res;
       }

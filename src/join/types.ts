@@ -2,6 +2,7 @@
 // only this context, so the method's protocol reads in one place (src/join/<method>/) and
 // the auth service does not know method details (smallstep's provisioner shape).
 
+import { createHash } from "node:crypto";
 import type { BotResource, TokenResource } from "../auth/resources/index.ts";
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { JoinRequest, JoinResponse, JoinResult, PublicKeys } from "../protocol/messages.ts";
@@ -10,6 +11,15 @@ export interface StoredTokenView {
   token: TokenResource;
   revision: string;
   consumedAt?: string;
+  /** For a used single-use token: the instance it made and the key it was used with. */
+  consumedByInstance?: string;
+  consumedByKey?: string;
+}
+
+/** Certificates as issued, before they are sent. */
+export interface IssuedCertificates {
+  tls_cert: string;
+  expires: Date;
 }
 
 export interface FinishJoinArgs {
@@ -21,15 +31,24 @@ export interface FinishJoinArgs {
   publicKeys: PublicKeys;
   expires: Date;
   instanceId: string;
-  /** False for an authenticated re-join that keeps its instance. */
-  isNewInstance: boolean;
   /**
-   * For a re-join that keeps its instance: the generation its certificate carries. It must be
-   * the instance's current one (compare-and-swap, then incremented), so that a copy of the bot
-   * presenting an older certificate is caught; `onGenerationMismatch` runs first if not.
+   * False for an authenticated re-join that keeps the caller's instance: the certificate it
+   * presented is judged by the generation rules (src/auth/generations.ts); a copy of the bot
+   * presenting a stale one is caught, and `onGenerationMismatch` runs before the denial.
    */
-  expectedGeneration?: number;
+  isNewInstance: boolean;
   onGenerationMismatch?: () => Promise<never>;
+  /**
+   * A join whose response was lost, made again by the same joiner: instance `instanceId`
+   * exists already and gets new certificates only while it has never been used.
+   */
+  again?: boolean;
+  /**
+   * The method's own state change (a token consumed, a key bound), made after the
+   * certificates are issued and before the instance is recorded: a request that cannot be
+   * served changes nothing.
+   */
+  commit?: (certs: IssuedCertificates) => Promise<void>;
   methodResult?: Record<string, unknown>;
 }
 
@@ -38,8 +57,13 @@ export interface JoinContext {
   /** Set when the join arrived over mTLS with a bot identity (a refresh). */
   caller?: TlsIdentity;
   findToken(name: string): Promise<StoredTokenView | null>;
-  /** Marks a single-use token used; compare_failed if someone else used it first. */
-  consumeToken(name: string, revision: string, instanceId: string): Promise<void>;
+  /**
+   * Marks a single-use token used by instance `instanceId` and the key `keyId` (publicKeyId);
+   * compare_failed if someone else used it first.
+   */
+  consumeToken(name: string, revision: string, instanceId: string, keyId: string): Promise<void>;
+  /** Whether a bot instance has never been used since its first certificates. */
+  isUnusedInstance(bot: string, instanceId: string): Promise<boolean>;
   getBot(name: string): Promise<BotResource | null>;
   newInstanceId(): string;
   readonly clusterName: string;
@@ -64,4 +88,10 @@ export interface JoinMethodServer {
 /** Masked form of a secret token name for logs, audit and listings: never the secret. */
 export function maskSecret(hashHex: string): string {
   return `sha256:${hashHex.slice(0, 16)}`;
+}
+
+/** A stable name for a PEM public key: the SHA-256 of its DER body, whatever the line breaks. */
+export function publicKeyId(pem: string): string {
+  const body = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+  return createHash("sha256").update(Buffer.from(body, "base64")).digest("hex");
 }

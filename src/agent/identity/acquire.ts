@@ -14,6 +14,7 @@ import type { ApiClient } from "../../protocol/client.ts";
 import type { JoinResult, RenewRequest } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
 import { UserError } from "../../util/errors.ts";
+import { faultInjection } from "../../util/fault.ts";
 import { logger } from "../../util/log.ts";
 import { type BotConfig, joinSettings } from "../config/index.ts";
 import { clusterClient, firstContact, isProxyAddress, serverAddress } from "../connect.ts";
@@ -22,6 +23,7 @@ import {
   type BotIdentity,
   type FreshKey,
   freshKey,
+  keyFromPem,
   identityFrom,
   isExpired,
   loadIdentity,
@@ -67,6 +69,22 @@ async function joinMethodClient(cfg: BotConfig, storage: Store, method: string):
   }
   if (method === "tpm") return tpmJoinClient({ ...(cfg.debug ? { debug: true } : {}) });
   throw new UserError(`join method "${method}" is not supported by this tbot yet`);
+}
+
+/**
+ * The key a single-use token join is made with, saved before the request leaves: if the
+ * response is lost (a crash, a reset connection), the next attempt with the same token sends
+ * the same key, and the server hands the same bot instance back instead of "already used".
+ */
+async function joinKeyFor(storage: Store, hash: string): Promise<FreshKey> {
+  const [pem, forHash] = await Promise.all([storage.read("join_key"), storage.read("join_key.tokenhash")]);
+  if (pem && forHash?.trim() === hash) {
+    const key = await keyFromPem(pem).catch(() => null);
+    if (key) return key;
+  }
+  const key = await freshKey();
+  await storage.writeSet("joinkey", { join_key: key.keyPem, "join_key.tokenhash": hash });
+  return key;
 }
 
 export class IdentityManager {
@@ -125,6 +143,7 @@ export class IdentityManager {
     if (old.tls.renewable) {
       const req: RenewRequest = { public_keys: key.publicKeys, expires: this.expiry().toISOString() };
       id = identityFrom(key, (await this.client(old).post<JoinResult>(paths.renew, req)).certificates);
+      faultInjection("after-renew-response");
     } else {
       if (!token)
         throw new UserError("onboarding.token (the join token's name) is required to refresh this identity");
@@ -157,7 +176,7 @@ export class IdentityManager {
         "no usable identity in storage and no join token configured: set onboarding.token (--token) to join",
       );
     const contact = await firstContact(this.cfg);
-    const key = await freshKey();
+    const key = this.method === "token" ? await joinKeyFor(this.storage, hash) : await freshKey();
     const res = await this.runJoin(contact.api, token, key);
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, hash);

@@ -2,7 +2,7 @@
 // cluster's CAs, kept in storage under the reference's file names (Appendix A).
 
 import { createHash } from "node:crypto";
-import { generateKeyPair, privateKeyPem, publicKeyPem } from "../../crypto/keys.ts";
+import { generateKeyPair, importPrivateKeyPem, privateKeyPem, publicKeyPem } from "../../crypto/keys.ts";
 import { sshPublicKeyLine } from "../../crypto/ssh/index.ts";
 import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts";
 import type { Certificates, PublicKeys } from "../../protocol/messages.ts";
@@ -34,6 +34,13 @@ export async function freshKey(): Promise<FreshKey> {
     sshPublicKeyLine(pair.publicKey),
   ]);
   return { keyPem, publicKeys: { tls_public_key: tls, ssh_public_key: ssh } };
+}
+
+/** The FreshKey of a stored private key (PEM), to send the same key again. */
+export async function keyFromPem(pem: string): Promise<FreshKey> {
+  const pair = await importPrivateKeyPem(pem);
+  const [tls, ssh] = await Promise.all([publicKeyPem(pair.publicKey), sshPublicKeyLine(pair.publicKey)]);
+  return { keyPem: pem, publicKeys: { tls_public_key: tls, ssh_public_key: ssh } };
 }
 
 export function identityFrom(key: FreshKey, certs: Certificates): BotIdentity {

@@ -10,12 +10,12 @@ import type {
   UserCertsRequest,
 } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
-import { isCode } from "../../util/errors.ts";
-import { instanceKey, issueHostCerts, issueOutputCerts, renewBotIdentity } from "../bot-identity.ts";
+import { renewBotIdentity } from "../bot-identity.ts";
+import { recordBotHeartbeat } from "../heartbeats.ts";
 import type { Route } from "../http/router.ts";
 import { nodeHeartbeat, resolveNode } from "../nodes.ts";
+import { issueHostCerts, issueOutputCerts } from "../output-certs.ts";
 import type { AuthService } from "../service.ts";
-import { MAX_HEARTBEATS } from "../store/types.ts";
 import { handleJoin } from "./join.ts";
 
 export function botRoutes(svc: AuthService): Route[] {
@@ -64,27 +64,7 @@ export function botRoutes(svc: AuthService): Route[] {
       method: "POST",
       path: paths.botHeartbeat,
       access: "bot",
-      handle: async (c) => {
-        const hb = c.body as BotHeartbeat;
-        const key = instanceKey(c.caller!.botName!, c.caller!.botInstanceId!);
-        // Best effort: retry a few times on concurrent updates, never fail the bot for it.
-        for (let i = 0; i < 5; i++) {
-          const cur = await svc.instances.get(key);
-          if (!cur) return { ok: false };
-          const next = structuredClone(cur.value);
-          next.status.latest_heartbeats = [
-            ...next.status.latest_heartbeats,
-            { ...hb, recorded_at: new Date().toISOString() },
-          ].slice(-MAX_HEARTBEATS);
-          try {
-            await svc.instances.compareAndSwap(key, cur.revision, next, cur.expires);
-            return { ok: true };
-          } catch (e) {
-            if (!isCode(e, "compare_failed")) throw e;
-          }
-        }
-        return { ok: false };
-      },
+      handle: (c) => recordBotHeartbeat(svc, c.caller!, c.body as BotHeartbeat),
     },
     {
       method: "POST",

@@ -11,6 +11,8 @@ import { maskSecret } from "../../join/types.ts";
 import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
 import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
 import { finishBotJoin } from "../bot-identity.ts";
+import { checkIdentityInputs } from "../identity-inputs.ts";
+import { isUnusedInstance } from "../instances.ts";
 import { createLock, findLock } from "../locks.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
@@ -56,19 +58,29 @@ export async function handleJoin(
     caller,
     async findToken(name) {
       const t = await svc.tokens.get(name);
-      return t ? { token: t.value.token, revision: t.revision, consumedAt: t.value.consumed_at } : null;
+      if (!t) return null;
+      const v = t.value;
+      return {
+        token: v.token,
+        revision: t.revision,
+        ...(v.consumed_at ? { consumedAt: v.consumed_at } : {}),
+        ...(v.consumed_by_instance ? { consumedByInstance: v.consumed_by_instance } : {}),
+        ...(v.consumed_by_key ? { consumedByKey: v.consumed_by_key } : {}),
+      };
     },
-    async consumeToken(name, revision, instanceId) {
+    async consumeToken(name, revision, instanceId, keyId) {
       const t = await svc.tokens.get(name);
       if (!t || t.revision !== revision) throw new UserError("token changed", "compare_failed");
       const next: StoredToken = {
         ...t.value,
         consumed_at: new Date().toISOString(),
         consumed_by_instance: instanceId,
+        consumed_by_key: keyId,
       };
       // Keep the tombstone a day so a reuse gets a clear message, then let it expire.
       await svc.tokens.compareAndSwap(name, revision, next, new Date(Date.now() + 24 * 3600_000));
     },
+    isUnusedInstance: (bot, id) => isUnusedInstance(svc, bot, id),
     async getBot(name) {
       return (await svc.bots.get(name))?.value ?? null;
     },
@@ -97,7 +109,7 @@ export async function handleJoin(
     },
     async finishBotJoin(args) {
       const hint = args.joinMethod === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
-      return finishBotJoin(svc, { ...args, tokenHint: args.tokenHint || hint }, remoteAddr);
+      return finishBotJoin(svc, { ...args, tokenHint: args.tokenHint || hint }, remoteAddr, caller);
     },
     audit: (event, fields) => svc.audit.emit(event, fields),
   };
@@ -117,6 +129,8 @@ export async function handleJoin(
       // checked before the method runs so the token is not used up.
       (await lockOfTokenBot(svc, req.client_init.token_name));
     if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
+    // Input first: a join refused for its keys or expiry has used no token and moved nothing.
+    await checkIdentityInputs(req.bot_params.public_keys, req.bot_params.expires);
     return await impl.handle(ctx, req);
   } catch (e) {
     const reason = e instanceof UserError ? e.message : "internal error";

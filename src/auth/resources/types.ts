@@ -49,6 +49,12 @@ export interface BoundKeypairStatus {
   recovery_count?: number;
   last_recovered_at?: string;
   last_rotated_at?: string;
+  /**
+   * Ours: the join state the last binding join (registration, initial key, recovery) presented
+   * ({} for none). A join presenting it again while the instance it made is unused is that
+   * join's lost response, served again without using another recovery.
+   */
+  joined_from?: { bot_instance_id?: string; recovery_sequence?: number };
 }
 
 export interface TpmSpec {

@@ -17,6 +17,7 @@ import {
   type BoundKeypairSolution,
   samePublicKey,
 } from "./messages.ts";
+import { faultInjection } from "../../util/fault.ts";
 
 export interface BoundKey {
   privateKeyPem: string;
@@ -128,12 +129,4 @@ export function boundKeypairClient(opts: BoundKeypairClientOptions): JoinMethodC
       await opts.store.save(state);
     },
   };
-}
-
-/**
- * Fault injection for crash tests: TBOT_FAULT_INJECT=kill-<point> makes the process SIGKILL
- * itself at that point, so tests can prove recovery from a crash at an exact step.
- */
-function faultInjection(point: string): void {
-  if (process.env.TBOT_FAULT_INJECT === `kill-${point}`) process.kill(process.pid, "SIGKILL");
 }

@@ -1,10 +1,11 @@
 // Bound keypair joining, server half (reference §5.3–5.6). Each step is stateless on the
-// server: the state travels in a signed, single-use continuation, and every change to the
+// server: the state travels in a signed, single-use continuation. Nothing changes before the
+// bound key has answered its challenge (policy.ts runs after that), and every change to the
 // token's status happens in one compare-and-swap at the end, against the token revision the
 // join started from — so two concurrent joins (a bot and its copy) cannot both win.
 
 import { timingSafeEqual } from "node:crypto";
-import type { BoundKeypairSpec, BoundKeypairStatus, TokenResource } from "../../auth/resources/index.ts";
+import type { BoundKeypairStatus, TokenResource } from "../../auth/resources/index.ts";
 import { authorizedKeyProblem } from "../../auth/resources/index.ts";
 import { JwsError, verifyJws } from "../../crypto/jws.ts";
 import { importSshPublicKey } from "../../crypto/ssh/index.ts";
@@ -23,9 +24,15 @@ import {
   keyId,
   samePublicKey,
 } from "./messages.ts";
-
-/** Which row of the §5.6 table a join is. */
-type JoinCase = "initial_key" | "registration" | "refresh" | "recovery";
+import {
+  checkPolicy,
+  consumesRecovery,
+  isLostResponse,
+  type JoinCase,
+  joinStateFailure,
+  specOf,
+  statusOf,
+} from "./policy.ts";
 
 interface StepState {
   phase: "challenge" | "rotation";
@@ -37,21 +44,12 @@ interface StepState {
   challenge?: string;
   rotate: boolean;
   rotated: boolean;
+  /** The join state the bot presented with its first message (checked after the proof). */
+  joinState?: string;
 }
 
 const leewayS = 60;
 const nowS = () => Math.floor(Date.now() / 1000);
-
-function specOf(t: TokenResource): BoundKeypairSpec {
-  const s = t.spec.bound_keypair;
-  return {
-    onboarding: s?.onboarding ?? {},
-    recovery: { mode: s?.recovery?.mode ?? "standard", limit: s?.recovery?.limit ?? 1 },
-    ...(s?.rotate_after ? { rotate_after: s.rotate_after } : {}),
-  };
-}
-
-const statusOf = (t: TokenResource): BoundKeypairStatus => t.status?.bound_keypair ?? {};
 
 function secretsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -80,71 +78,6 @@ function classify(ctx: JoinContext, t: TokenResource): JoinCase {
   if (!st.bound_bot_instance_id)
     throw new UserError("bad backend state: bound key without bound bot instance", "internal");
   return ctx.caller ? "refresh" : "recovery";
-}
-
-function consumesRecovery(c: JoinCase): boolean {
-  return c !== "refresh";
-}
-
-/** The limit (standard mode) and the join-state document (unless insecure), §5.5–5.6. */
-async function checkPolicy(
-  ctx: JoinContext,
-  name: string,
-  t: TokenResource,
-  c: JoinCase,
-  previousJoinState: string | undefined,
-): Promise<void> {
-  const spec = specOf(t);
-  const st = statusOf(t);
-  const count = st.recovery_count ?? 0;
-  if (consumesRecovery(c) && spec.recovery.mode === "standard" && count >= spec.recovery.limit)
-    throw accessDenied(
-      `bound keypair recovery limit reached (${count} of ${spec.recovery.limit} used); to allow another recovery, raise spec.bound_keypair.recovery.limit of token "${name}" with "tctl create -f"`,
-    );
-  if (c === "refresh") {
-    const caller = ctx.caller!;
-    if (caller.botName !== t.spec.bot_name || caller.botInstanceId !== st.bound_bot_instance_id)
-      await joinStateFailure(
-        ctx,
-        name,
-        `the refreshing bot instance ${caller.botInstanceId} is not the one bound to the token (${st.bound_bot_instance_id}); the bot's state may have been copied`,
-      );
-  }
-  // A join state vouches for the bound instance: there is none to check before a key is bound
-  // (first registration, or after an administrator rebound the token with a new key or secret).
-  if (spec.recovery.mode === "insecure" || count === 0 || !st.bound_public_key) return;
-  if (!previousJoinState)
-    await joinStateFailure(
-      ctx,
-      name,
-      "no join state was presented, but this token requires one (its key has been used before)",
-    );
-  let claims: JoinStateClaims;
-  try {
-    claims = (await ctx.verifyJoinState(previousJoinState!)) as unknown as JoinStateClaims;
-  } catch (e) {
-    return joinStateFailure(ctx, name, `join state does not verify: ${(e as Error).message}`);
-  }
-  if (claims.iss !== ctx.clusterName || claims.aud !== ctx.clusterName || claims.sub !== t.spec.bot_name)
-    await joinStateFailure(ctx, name, "join state was issued for another cluster or bot");
-  if (claims.recovery_sequence !== count || claims.bot_instance_id !== st.bound_bot_instance_id)
-    await joinStateFailure(
-      ctx,
-      name,
-      `join state is stale (recovery sequence ${claims.recovery_sequence}, expected ${count}); the bot's state may have been copied`,
-    );
-}
-
-async function joinStateFailure(ctx: JoinContext, name: string, reason: string): Promise<never> {
-  await ctx.lockToken(name, `bound keypair join state verification failed: ${reason}`);
-  ctx.audit("bound_keypair.join_state_verification_failed", {
-    token: name,
-    reason,
-    remote_addr: ctx.remoteAddr,
-  });
-  throw accessDenied(
-    `${reason}. Token "${name}" is now locked; an administrator must investigate and remove the lock`,
-  );
 }
 
 function needsRotation(t: TokenResource): boolean {
@@ -195,20 +128,30 @@ async function rotationRequest(
   };
 }
 
+function initOf(req: JoinRequest): BoundKeypairInit {
+  const init = (req.method_init ?? {}) as Record<string, unknown>;
+  if (typeof init !== "object" || Array.isArray(init)) throw badParameter("method_init must be an object");
+  for (const f of ["initial_join_secret", "previous_join_state"])
+    if (init[f] !== undefined && (typeof init[f] !== "string" || (init[f] as string).length > 8192))
+      throw badParameter(`method_init.${f} must be a string of at most 8192 characters`);
+  return init as BoundKeypairInit;
+}
+
 async function begin(ctx: JoinContext, req: JoinRequest): Promise<JoinResponse> {
   const name = req.client_init.token_name;
   const found = await loadToken(ctx, name);
   const t = found.token;
   await validateBotTokenForJoin(ctx, t);
-  const init = (req.method_init ?? {}) as BoundKeypairInit;
+  const init = initOf(req);
   const c = classify(ctx, t);
-  await checkPolicy(ctx, name, t, c, init.previous_join_state);
+  // No policy here: limits and join state are checked once the bound key has answered.
   const spec = specOf(t);
   const base = {
     case: c,
     revision: found.revision,
     rotate: needsRotation(t) || c === "registration",
     rotated: false,
+    ...(init.previous_join_state ? { joinState: init.previous_join_state } : {}),
   };
   if (c === "registration") {
     const deadline = spec.onboarding.must_register_before;
@@ -261,6 +204,29 @@ async function verifySolution(ctx: JoinContext, s: StepState, sol: BoundKeypairS
     throw accessDenied("challenge verification failed: the challenge has expired");
 }
 
+function joinStateFor(
+  ctx: JoinContext,
+  t: TokenResource,
+  bot: string,
+  instanceId: string,
+  sequence: number,
+): Promise<string> {
+  const spec = specOf(t);
+  const claims: JoinStateClaims = {
+    iss: ctx.clusterName,
+    aud: ctx.clusterName,
+    sub: bot,
+    iat: nowS(),
+    nbf: nowS(),
+    bot_instance_id: instanceId,
+    recovery_sequence: sequence,
+    recovery_limit: spec.recovery.limit,
+    recovery_mode: spec.recovery.mode,
+  };
+  return ctx.signJoinState(claims as unknown as Record<string, unknown>);
+}
+
+/** After the proof: the policy, then one compare-and-swap of the token's status. */
 async function finalize(ctx: JoinContext, req: JoinRequest, s: StepState): Promise<JoinResponse> {
   const name = req.client_init.token_name;
   const found = await loadToken(ctx, name);
@@ -268,71 +234,88 @@ async function finalize(ctx: JoinContext, req: JoinRequest, s: StepState): Promi
     throw new UserError("the token changed while this join was in progress; join again", "compare_failed");
   const t = found.token;
   const bot = await validateBotTokenForJoin(ctx, t);
-  const spec = specOf(t);
   const st = statusOf(t);
-  const now = new Date().toISOString();
-  const newInstance = s.case !== "refresh";
-  const instanceId = newInstance ? ctx.newInstanceId() : ctx.caller!.botInstanceId!;
-  const next: BoundKeypairStatus = { ...st, bound_public_key: s.key!, bound_bot_instance_id: instanceId };
-  if (consumesRecovery(s.case)) {
-    next.recovery_count = (st.recovery_count ?? 0) + 1;
-    next.last_recovered_at = now;
-  }
-  if (s.rotated) next.last_rotated_at = now;
-  if (s.case === "registration") delete next.registration_secret;
-  const joinState: JoinStateClaims = {
-    iss: ctx.clusterName,
-    aud: ctx.clusterName,
-    sub: bot.metadata.name,
-    iat: nowS(),
-    nbf: nowS(),
-    bot_instance_id: instanceId,
-    recovery_sequence: next.recovery_count ?? 0,
-    recovery_limit: spec.recovery.limit,
-    recovery_mode: spec.recovery.mode,
-  };
-  try {
-    await ctx.updateToken(name, found.revision, { ...t, status: { ...t.status, bound_keypair: next } });
-  } catch (e) {
-    if (isCode(e, "compare_failed"))
-      throw new UserError("another join changed this token at the same time; join again", "compare_failed");
-    throw e;
-  }
-  if (consumesRecovery(s.case))
-    ctx.audit("bound_keypair.recovery", {
-      token: name,
-      bot: bot.metadata.name,
-      recovery_count: next.recovery_count,
-      bot_instance_id: instanceId,
-    });
-  if (s.rotated)
-    ctx.audit("bound_keypair.rotation", { token: name, bot: bot.metadata.name, public_key: s.key });
-  return ctx.finishBotJoin({
+  const common = {
     bot,
     tokenHint: name,
     joinMethod: BOUND_KEYPAIR,
     renewable: false,
     publicKeys: req.bot_params.public_keys,
     expires: new Date(req.bot_params.expires),
+  };
+  if (!s.rotated && (await isLostResponse(ctx, t, s.case, s.joinState))) {
+    const instanceId = st.bound_bot_instance_id!;
+    const sequence = st.recovery_count ?? 0;
+    return ctx.finishBotJoin({
+      ...common,
+      instanceId,
+      isNewInstance: true,
+      again: true,
+      methodResult: {
+        join_state: await joinStateFor(ctx, t, bot.metadata.name, instanceId, sequence),
+        public_key: st.bound_public_key!,
+      },
+    });
+  }
+  const policy = await checkPolicy(ctx, name, t, s.case, s.joinState);
+  const now = new Date().toISOString();
+  const newInstance = s.case !== "refresh";
+  const instanceId = newInstance ? ctx.newInstanceId() : ctx.caller!.botInstanceId!;
+  const next: BoundKeypairStatus = { ...st, bound_public_key: s.key!, bound_bot_instance_id: instanceId };
+  next.recovery_count = policy.count;
+  if (consumesRecovery(s.case)) {
+    next.recovery_count = policy.count + 1;
+    next.last_recovered_at = now;
+    next.joined_from = policy.from;
+  }
+  if (s.rotated) next.last_rotated_at = now;
+  if (s.case === "registration") delete next.registration_secret;
+  const commit = async () => {
+    try {
+      await ctx.updateToken(name, found.revision, { ...t, status: { ...t.status, bound_keypair: next } });
+    } catch (e) {
+      if (isCode(e, "compare_failed"))
+        throw new UserError("another join changed this token at the same time; join again", "compare_failed");
+      throw e;
+    }
+    if (consumesRecovery(s.case))
+      ctx.audit("bound_keypair.recovery", {
+        token: name,
+        bot: bot.metadata.name,
+        recovery_count: next.recovery_count,
+        bot_instance_id: instanceId,
+      });
+    if (s.rotated)
+      ctx.audit("bound_keypair.rotation", { token: name, bot: bot.metadata.name, public_key: s.key });
+  };
+  return ctx.finishBotJoin({
+    ...common,
     instanceId,
     isNewInstance: newInstance,
+    commit,
     ...(newInstance
       ? {}
       : {
-          expectedGeneration: ctx.caller!.generation,
           onGenerationMismatch: () =>
             joinStateFailure(
               ctx,
               name,
-              `the refreshing certificate is of generation ${ctx.caller!.generation}, an older one than the instance's; the bot's state may have been copied`,
+              `the refreshing certificate of generation ${ctx.caller!.generation} is not the instance's newest; the bot's state may have been copied`,
             ),
         }),
     methodResult: {
-      join_state: await ctx.signJoinState(joinState as unknown as Record<string, unknown>),
+      join_state: await joinStateFor(ctx, t, bot.metadata.name, instanceId, next.recovery_count ?? 0),
       public_key: s.key!,
     },
   });
 }
+
+/** What every step passes on to the next. */
+const carried = (s: StepState) => ({
+  case: s.case,
+  revision: s.revision,
+  ...(s.joinState ? { joinState: s.joinState } : {}),
+});
 
 async function step(ctx: JoinContext, req: JoinRequest, s: StepState): Promise<JoinResponse> {
   const sol = req.solution as BoundKeypairSolution | undefined;
@@ -343,22 +326,11 @@ async function step(ctx: JoinContext, req: JoinRequest, s: StepState): Promise<J
     if (problem) throw badParameter(`the new bound public key is not usable: ${problem}`);
     if (s.key && samePublicKey(s.key, sol.public_key))
       throw badParameter("the new bound key must differ from the old one");
-    return challengeFor(ctx, sol.public_key.trim(), {
-      case: s.case,
-      revision: s.revision,
-      rotate: s.rotate,
-      rotated: true,
-    });
+    return challengeFor(ctx, sol.public_key.trim(), { ...carried(s), rotate: s.rotate, rotated: true });
   }
   await verifySolution(ctx, s, sol!);
   if (s.rotate && !s.rotated)
-    return rotationRequest(ctx, {
-      case: s.case,
-      revision: s.revision,
-      rotate: true,
-      rotated: false,
-      key: s.key,
-    });
+    return rotationRequest(ctx, { ...carried(s), rotate: true, rotated: false, key: s.key });
   return finalize(ctx, req, s);
 }
 

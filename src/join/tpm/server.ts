@@ -149,7 +149,6 @@ async function answer(ctx: JoinContext, req: JoinRequest, s: StepState): Promise
     expires: new Date(req.bot_params.expires),
     instanceId: refresh ? ctx.caller!.botInstanceId! : ctx.newInstanceId(),
     isNewInstance: !refresh,
-    ...(refresh ? { expectedGeneration: ctx.caller!.generation } : {}),
     methodResult: {
       ek_pub_hash: s.ek_pub_hash,
       ...(s.ek_cert_serial ? { ek_cert_serial: s.ek_cert_serial } : {}),

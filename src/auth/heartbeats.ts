@@ -1,0 +1,39 @@
+// Bot instance heartbeats: best-effort status reports, accepted only from the bot's internal
+// identity (an output certificate handed to another program must not speak for the instance).
+
+import type { TlsIdentity } from "../crypto/tls-identity.ts";
+import type { BotHeartbeat } from "../protocol/messages.ts";
+import { isCode } from "../util/errors.ts";
+import { requireBot } from "./bot-identity.ts";
+import { instanceKey, notePresented } from "./instances.ts";
+import { assertInternalIdentity } from "./output-certs.ts";
+import type { AuthService } from "./service.ts";
+import { MAX_HEARTBEATS } from "./store/types.ts";
+
+export async function recordBotHeartbeat(
+  svc: AuthService,
+  caller: TlsIdentity,
+  hb: BotHeartbeat,
+): Promise<{ ok: boolean }> {
+  await requireBot(svc, caller);
+  assertInternalIdentity(caller);
+  await notePresented(svc, caller);
+  const key = instanceKey(caller.botName!, caller.botInstanceId!);
+  // Best effort: retry a few times on concurrent updates, never fail the bot for it.
+  for (let i = 0; i < 5; i++) {
+    const cur = await svc.instances.get(key);
+    if (!cur) return { ok: false };
+    const next = structuredClone(cur.value);
+    next.status.latest_heartbeats = [
+      ...next.status.latest_heartbeats,
+      { ...hb, recorded_at: new Date().toISOString() },
+    ].slice(-MAX_HEARTBEATS);
+    try {
+      await svc.instances.compareAndSwap(key, cur.revision, next, cur.expires);
+      return { ok: true };
+    } catch (e) {
+      if (!isCode(e, "compare_failed")) throw e;
+    }
+  }
+  return { ok: false };
+}

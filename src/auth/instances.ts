@@ -1,0 +1,167 @@
+// Bot instance records: created by a join, advanced by renewals and authenticated re-joins
+// under the generation rules (src/auth/generations.ts). Every write is validate → issue →
+// commit by compare-and-swap → respond: the certificates are made before anything is
+// recorded, so a request that fails validation moves no counter, and a response lost after
+// the commit is served again by the rules instead of locking the bot.
+
+import { X509Certificate } from "node:crypto";
+import type { TlsIdentity } from "../crypto/tls-identity.ts";
+import type { Certificates } from "../protocol/messages.ts";
+import { accessDenied, isCode } from "../util/errors.ts";
+import {
+  afterIssue,
+  firstIssue,
+  firstUseOfNewest,
+  type GenerationState,
+  judge,
+  type Presented,
+  type Verdict,
+} from "./generations.ts";
+import type { AuthService } from "./service.ts";
+import { type Authentication, type BotInstance, MAX_AUTHENTICATIONS } from "./store/types.ts";
+
+export type IssuedCerts = Certificates & { expires: Date };
+
+export const instanceKey = (bot: string, id: string) => `${bot}/${id}`;
+
+/** Instances outlive their last certificate by a grace period, then the backend drops them. */
+const INSTANCE_GRACE_MS = 24 * 3600_000;
+const keepUntil = (certs: IssuedCerts) => new Date(certs.expires.getTime() + INSTANCE_GRACE_MS);
+
+export const serialOf = (certs: Certificates) => new X509Certificate(certs.tls_cert).serialNumber;
+
+function withAuthentication(inst: BotInstance, auth: Authentication, g: GenerationState): BotInstance {
+  const next = structuredClone(inst);
+  Object.assign(next.status, g);
+  next.status.latest_authentications = [
+    ...next.status.latest_authentications,
+    { ...auth, generation: g.generation },
+  ].slice(-MAX_AUTHENTICATIONS);
+  return next;
+}
+
+function newInstance(bot: string, id: string, auth: Authentication, g: GenerationState): BotInstance {
+  const first = { ...auth, generation: g.generation };
+  return {
+    kind: "bot_instance",
+    version: "v1",
+    metadata: { name: id },
+    spec: { bot_name: bot, instance_id: id },
+    status: { ...g, initial_authentication: first, latest_authentications: [first], latest_heartbeats: [] },
+  };
+}
+
+export interface FirstIssue {
+  bot: string;
+  id: string;
+  auth: Authentication;
+  issue(generation: number): Promise<IssuedCerts>;
+  /** The join method's own commit (a token consumed, a binding recorded), after issuing. */
+  commit?(certs: IssuedCerts): Promise<void>;
+  /**
+   * A lost join response served again: the instance may exist already, and is given new
+   * certificates of generation 1 only while it has never been used.
+   */
+  again?: boolean;
+}
+
+/** A new instance's first certificates (or, `again`, the same join's once more). */
+export async function issueFirst(svc: AuthService, f: FirstIssue): Promise<IssuedCerts> {
+  const key = instanceKey(f.bot, f.id);
+  const used = () =>
+    accessDenied("this join was completed and its identity has been used since; join with a new token");
+  if (f.again && !(await isUnusedInstance(svc, f.bot, f.id))) throw used();
+  const certs = await f.issue(1);
+  await f.commit?.(certs);
+  const g = firstIssue(serialOf(certs));
+  for (;;) {
+    const cur = f.again ? await svc.instances.get(key) : null;
+    try {
+      if (!cur) await svc.instances.create(key, newInstance(f.bot, f.id, f.auth, g), keepUntil(certs));
+      else {
+        if (!unused(cur.value)) throw used();
+        const next = withAuthentication(cur.value, f.auth, g);
+        await svc.instances.compareAndSwap(key, cur.revision, next, keepUntil(certs));
+      }
+      return certs;
+    } catch (e) {
+      if (!f.again || !(isCode(e, "already_exists") || isCode(e, "compare_failed"))) throw e;
+    }
+  }
+}
+
+const unused = (i: BotInstance) => i.status.generation === 1 && (i.status.presented_generation ?? 0) === 0;
+
+/** Whether instance `id` exists and has never been used since its first certificates. */
+export async function isUnusedInstance(svc: AuthService, bot: string, id: string): Promise<boolean> {
+  const cur = await svc.instances.get(instanceKey(bot, id));
+  return !cur || unused(cur.value);
+}
+
+export interface NextIssue {
+  bot: string;
+  id: string;
+  presented: Presented;
+  auth: Authentication;
+  issue(generation: number): Promise<IssuedCerts>;
+  commit?(certs: IssuedCerts): Promise<void>;
+  /** Runs on a mismatch, before the denial: lock and audit. */
+  onMismatch(stored: number): Promise<never>;
+  onRollback?(v: Verdict): void;
+}
+
+/** Certificates for an existing instance under the generation rules; commits by CAS. */
+export async function issueNext(
+  svc: AuthService,
+  n: NextIssue,
+): Promise<IssuedCerts & { generation: number }> {
+  const key = instanceKey(n.bot, n.id);
+  let committed = false;
+  for (;;) {
+    const cur = await svc.instances.get(key);
+    if (!cur)
+      throw accessDenied(`bot instance ${n.id} no longer exists; the bot must join again with a new token`);
+    const v = judge(cur.value.status, n.presented);
+    if (v.kind === "mismatch") return n.onMismatch(v.stored);
+    const certs = await n.issue(v.next);
+    if (!committed) await n.commit?.(certs);
+    committed = true;
+    const g = afterIssue(cur.value.status, v, n.presented, serialOf(certs));
+    try {
+      await svc.instances.compareAndSwap(
+        key,
+        cur.revision,
+        withAuthentication(cur.value, n.auth, g),
+        keepUntil(certs),
+      );
+      if (v.kind === "rollback") n.onRollback?.(v);
+      return { ...certs, generation: v.next };
+    } catch (e) {
+      // Changed in between (a heartbeat, a concurrent renewal): judge again on fresh data;
+      // a second holder of the same certificate is caught there.
+      if (!isCode(e, "compare_failed")) throw e;
+    }
+  }
+}
+
+/**
+ * Record that the newest certificate of the caller's instance is in use: from then on the one
+ * before it is stale for good. Best effort — a call is never failed for it.
+ */
+export async function notePresented(svc: AuthService, caller: TlsIdentity): Promise<void> {
+  if (!caller.botName || !caller.botInstanceId || !caller.generation) return;
+  const key = instanceKey(caller.botName, caller.botInstanceId);
+  const p = { generation: caller.generation, serial: caller.serial };
+  for (let i = 0; i < 3; i++) {
+    const cur = await svc.instances.get(key);
+    if (!cur || !firstUseOfNewest(cur.value.status, p)) return;
+    const next = structuredClone(cur.value);
+    next.status.presented_generation = p.generation;
+    try {
+      await svc.instances.compareAndSwap(key, cur.revision, next, cur.expires);
+      return;
+    } catch (e) {
+      if (!isCode(e, "compare_failed")) throw e;
+    }
+  }
+}
