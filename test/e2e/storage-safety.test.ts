@@ -112,13 +112,17 @@ describe.skipIf(!root)("directories another user prepared (tbot runs as root)", 
     const v = victim();
     const before = tree(v);
     const dest = join(shared, "attacker-out");
-    attacker.sh(`mkdir -m 0700 '${dest}' && ln -s '..identity_x/../../../${v.split("/").pop()}' '${dest}/..identity'`);
+    attacker.sh(
+      `mkdir -m 0700 '${dest}' && ln -s '..identity_x/../../../${v.split("/").pop()}' '${dest}/..identity'`,
+    );
     ownedByAttacker(dest);
 
     const r = oneShot(auth, { data: join(work, "owned-data"), dest, token: addBot(auth, "owned") });
     expect(tree(v)).toEqual(before);
     const line = expectOneErrorLine(r);
-    expect(line).toStartWith(`ERROR: destination ${dest} is owned by ${attacker.name} (uid ${attacker.uid}), not by tbot's user`);
+    expect(line).toStartWith(
+      `ERROR: destination ${dest} is owned by ${attacker.name} (uid ${attacker.uid}), not by tbot's user`,
+    );
     expect(tree(v)).toEqual(before);
     expect(readdirSync(dest)).toEqual(["..identity"]);
   });

@@ -99,7 +99,10 @@ function removeEntry(parentFd: number, name: string, depth = 0): void {
     fd = openDirAt(parentFd, name);
   } catch (e) {
     // Replaced by a link or a file in the meantime: remove that instead, without following.
-    if (errorCode(e) === "ELOOP" || errorCode(e) === "ENOTDIR") return unlinkIfPresent(parentFd, name);
+    if (errorCode(e) === "ELOOP" || errorCode(e) === "ENOTDIR") {
+      unlinkIfPresent(parentFd, name);
+      return;
+    }
     if (errorCode(e) === "ENOENT") return;
     throw e;
   }
@@ -279,7 +282,9 @@ export class DirectoryStore implements Store {
       }
       if (!fstatSync(lockFd).isFile()) {
         closeSync(lockFd);
-        throw new UserError(`${this.label} ${this.path}: its lock file ${path} is not a regular file; remove it`);
+        throw new UserError(
+          `${this.label} ${this.path}: its lock file ${path} is not a regular file; remove it`,
+        );
       }
       return lockFd;
     });

@@ -9,7 +9,16 @@ import { closeSync, fstatSync, mkdirSync, readFileSync, realpathSync } from "nod
 import { join, normalize, resolve } from "node:path";
 import { UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
-import { AT_FDCWD, errorCode, mkdirat, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat, readlinkat } from "./fsat.ts";
+import {
+  AT_FDCWD,
+  errorCode,
+  mkdirat,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_RDONLY,
+  openat,
+  readlinkat,
+} from "./fsat.ts";
 
 const log = logger("TBOT:STORAGE");
 
@@ -112,7 +121,8 @@ function walk(path: string, o: DirOptions, shown: string): OpenedDir {
           try {
             next = openat(fd, part, flags);
           } catch (e3) {
-            const link = errorCode(e3) === "ELOOP" || errorCode(e3) === "ENOTDIR" ? readlinkat(fd, part) : null;
+            const link =
+              errorCode(e3) === "ELOOP" || errorCode(e3) === "ENOTDIR" ? readlinkat(fd, part) : null;
             if (link !== null) refuseLink(o, shown, at, link);
             throw e3;
           }

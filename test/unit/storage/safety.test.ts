@@ -129,6 +129,22 @@ describe("links planted in the directory", () => {
     for (const k of keep) expect(lstatSync(join(out, k)).isDirectory()).toBe(true);
   });
 
+  test("a generation named by an older build (digits and underscores) is still cleaned up", async () => {
+    const { out } = arena();
+    mkdirSync(out, { mode: 0o700 });
+    const old = "..identity_1796204537458_14000_95qhxb";
+    mkdirSync(join(out, old), { mode: 0o700 });
+    writeFileSync(join(out, old, "key"), "old");
+    symlinkSync(old, join(out, "..identity"));
+    symlinkSync("..identity/key", join(out, "key"));
+    const s = new DirectoryStore(out);
+    await s.init();
+    expect(await s.read("key")).toBe("old");
+    await s.writeSet("identity", { key: "new" });
+    expect(existsSync(join(out, old))).toBe(false);
+    expect(await s.read("key")).toBe("new");
+  });
+
   test("a stable name or set link tbot did not make is refused on read, not followed", async () => {
     const { out, victim } = arena();
     const s = await storeWithOneSet(out);
@@ -182,19 +198,22 @@ describe("who may write the directory", () => {
     }
   });
 
-  test.skipIf(!isRoot)("a directory owned by another user is refused; root's and tbot's own are used", async () => {
-    const { out } = arena();
-    mkdirSync(out, { mode: 0o700 });
-    chownSync(out, 65534, 65534);
-    const err = await new DirectoryStore(out, { label: "storage" }).init().catch((e) => e);
-    expect(err.message).toStartWith(`storage ${out} is owned by `);
-    expect(err.message).toContain("uid 65534");
-    expect(err.message).toContain("not by tbot's user");
-    oneLine(err);
-    expect(readdirSync(out)).toEqual([]);
-    chownSync(out, 0, 0);
-    await new DirectoryStore(out).init();
-  });
+  test.skipIf(!isRoot)(
+    "a directory owned by another user is refused; root's and tbot's own are used",
+    async () => {
+      const { out } = arena();
+      mkdirSync(out, { mode: 0o700 });
+      chownSync(out, 65534, 65534);
+      const err = await new DirectoryStore(out, { label: "storage" }).init().catch((e) => e);
+      expect(err.message).toStartWith(`storage ${out} is owned by `);
+      expect(err.message).toContain("uid 65534");
+      expect(err.message).toContain("not by tbot's user");
+      oneLine(err);
+      expect(readdirSync(out)).toEqual([]);
+      chownSync(out, 0, 0);
+      await new DirectoryStore(out).init();
+    },
+  );
 
   test("a directory tbot creates is 0700 and used", async () => {
     const { root } = arena();
@@ -225,7 +244,9 @@ describe("who may write the directory", () => {
     rmSync(join(out, "..identity"));
     symlinkSync("..identity_x/../../victim", join(out, "..identity"));
     const before = tree(victim);
-    await expect(s.writeSet("identity", { key: "K1", cert: "C1" })).rejects.toThrow(/writable by group or others/);
+    await expect(s.writeSet("identity", { key: "K1", cert: "C1" })).rejects.toThrow(
+      /writable by group or others/,
+    );
     expect(tree(victim)).toEqual(before);
     expect(generations(out)).toHaveLength(1);
   });
