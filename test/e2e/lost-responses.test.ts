@@ -1,0 +1,230 @@
+// Findings 3 and 4 of the adversarial review, and what must still hold after their fixes:
+// - a renewal refused for its input used to advance the generation, so the bot's next
+//   ordinary renewal was a "mismatch" and locked it;
+// - a crash or a lost response after the server committed (a renewal, a token join, a bound
+//   keypair registration or recovery) locked the bot or burnt its token for good;
+// - a restored database backup locked every bot that had renewed since;
+// and yet a copied bot is still caught: of two holders of one identity, the second is locked.
+// Crashes are real: tbot SIGKILLs itself at the exact step (TBOT_FAULT_INJECT), or the test
+// sends the request itself and drops the answer.
+
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { freshKey } from "../../src/agent/identity/bot-identity.ts";
+import { bkArgs, botYaml, boundKeypairTokenYaml, locks, tctlCreate, tokenStatus } from "../harness/bound-keypair.ts";
+import { addBot, fileScope, instanceIds, legacyArgs, newToken, oneShot } from "../harness/extra.ts";
+import {
+  generationOf,
+  instanceOf,
+  outputCerts,
+  type RawIdentity,
+  renew,
+  storedIdentity,
+  tokenJoin,
+} from "../harness/identity-api.ts";
+import { run } from "../harness/proc.ts";
+import type { TauthHandle } from "../harness/tauth.ts";
+
+setDefaultTimeout(60_000);
+const scope = fileScope();
+let auth: TauthHandle;
+let work: string;
+
+/** What run() reports for a process ended by a signal (tbot SIGKILLs itself at the fault point). */
+const KILLED = -1;
+const events = (name: string) => auth.auditLog().filter((e) => e.event === name);
+const mismatches = () => events("renewable_certificate_generation_mismatch");
+
+function value<T>(o: { ok: true; value: T } | { ok: false; code: string; message: string }): T {
+  if (!o.ok) throw new Error(`expected success, got ${o.code}: ${o.message}`);
+  return o.value;
+}
+
+/** A token bot joined by tbot one-shot; its storage and output directories. */
+function joinedBot(name: string) {
+  const token = addBot(auth, name);
+  const dirs = { data: join(work, `${name}-data`), dest: join(work, `${name}-out`) };
+  const r = oneShot(auth, { ...dirs, token });
+  if (r.code !== 0) throw new Error(`${name} join failed: ${r.stderr}`);
+  return { token, ...dirs };
+}
+
+function withFault(point: string) {
+  return { env: { ...process.env, TBOT_FAULT_INJECT: `kill-${point}` } as Record<string, string> };
+}
+
+beforeAll(async () => {
+  auth = await scope.tauth();
+  work = scope.tempDir("lost-responses-");
+});
+
+describe("a refused renewal moves no counter (finding 3)", () => {
+  test("expiry in the past, a malformed TLS key, a malformed SSH key: each 400, and the bot renews on", async () => {
+    const bot = joinedBot("refused");
+    const id = storedIdentity(bot.data);
+    const key = await freshKey();
+    const spoilt = [
+      { expires: new Date(Date.now() - 60_000).toISOString() },
+      { publicKeys: { ...key.publicKeys, tls_public_key: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n" } },
+      { publicKeys: { ...key.publicKeys, ssh_public_key: "ssh-ed25519 AAAA" } },
+    ];
+    for (const o of spoilt) {
+      const r = await renew(auth, id, o);
+      expect(r.ok).toBe(false);
+      expect((r as { code: string }).code).toBe("bad_parameter");
+    }
+    const again = oneShot(auth, { data: bot.data, dest: bot.dest, token: bot.token });
+    expect(again.stderr).toContain("Renewed bot identity");
+    expect(again.code).toBe(0);
+    expect(generationOf(storedIdentity(bot.data))).toBe(2);
+    expect(mismatches()).toEqual([]);
+    expect(locks(auth)).toEqual([]);
+  });
+});
+
+describe("a lost response is served again (finding 4)", () => {
+  test("tbot killed after the server renewed, before it saved: the next run renews, twice over", () => {
+    const bot = joinedBot("renew-crash");
+    for (let i = 0; i < 2; i++) {
+      const killed = run(oneShotArgs(bot), withFault("after-renew-response"));
+      expect(killed.code).toBe(KILLED);
+    }
+    expect(generationOf(storedIdentity(bot.data))).toBe(1);
+    const again = oneShot(auth, bot);
+    expect(again.stderr).toContain("Renewed bot identity");
+    expect(again.code).toBe(0);
+    expect(generationOf(storedIdentity(bot.data))).toBe(2);
+    expect(mismatches()).toEqual([]);
+    expect(locks(auth)).toEqual([]);
+  });
+
+  test("a one-shot killed after the server used its single-use token joins on the next run, as the same instance", async () => {
+    addBot(auth, "join-crash");
+    const token = newToken(auth, "join-crash");
+    const before = instanceIds(auth, "join-crash");
+    const dirs = { data: join(work, "join-crash-data"), dest: join(work, "join-crash-out"), token };
+    const killed = run(oneShotArgs(dirs), withFault("after-join-response"));
+    expect(killed.code).toBe(KILLED);
+    expect(existsSync(join(dirs.data, "tlscert"))).toBe(false);
+    const made = instanceIds(auth, "join-crash").filter((i) => !before.includes(i));
+    expect(made).toHaveLength(1);
+    // Anyone else with the token (another key) is told it is used.
+    const other = await tokenJoin(auth, token, await freshKey());
+    expect(other.ok).toBe(false);
+    expect((other as { message: string }).message).toContain("already used");
+    // The bot itself, with the key it kept, gets its instance back.
+    const again = oneShot(auth, dirs);
+    expect(again.stderr).not.toContain("ERROR");
+    expect(again.code).toBe(0);
+    expect(instanceOf(storedIdentity(dirs.data))).toBe(made[0]!);
+    expect(instanceIds(auth, "join-crash").filter((i) => !before.includes(i))).toEqual(made);
+    // Once that identity is in use, the token is spent for good, even for the same key.
+    const renewed = oneShot(auth, dirs);
+    expect(renewed.code).toBe(0);
+    expect(auth.auditLog().some((e) => e.event === "bot.join" && e.delivered_again === true)).toBe(true);
+  });
+
+  test("bound keypair: a lost registration and a lost recovery use no extra recovery and lock nothing", () => {
+    tctlCreate(auth, join(work, "bk-bot.yaml"), botYaml("bk-lost"));
+    tctlCreate(
+      auth,
+      join(work, "bk-token.yaml"),
+      boundKeypairTokenYaml("bk-lost", "bk-lost", { limit: 2, onboarding: ["registration_secret: bk-s"] }),
+    );
+    const o = { token: "bk-lost", data: join(work, "bk-data"), dest: join(work, "bk-out"), secret: "bk-s" };
+    const args = bkArgs(auth, { ...o, extra: ["--oneshot"] });
+    expect(run(args, withFault("after-join-response")).code).toBe(KILLED);
+    expect(tokenStatus(auth, "bk-lost").recovery_count).toBe(1);
+    const registered = run(args);
+    expect(registered.stderr).not.toContain("ERROR");
+    expect(registered.code).toBe(0);
+    expect(tokenStatus(auth, "bk-lost").recovery_count).toBe(1);
+    // Certificates gone: the next join is a recovery; its response is lost too.
+    rmSync(join(o.data, "tlscert"));
+    expect(run(args, withFault("after-join-response")).code).toBe(KILLED);
+    expect(tokenStatus(auth, "bk-lost").recovery_count).toBe(2);
+    const recovered = run(args);
+    expect(recovered.stderr).not.toContain("ERROR");
+    expect(recovered.code).toBe(0);
+    expect(tokenStatus(auth, "bk-lost").recovery_count).toBe(2);
+    // And it refreshes on as usual.
+    expect(run(args).code).toBe(0);
+    expect(locks(auth)).toEqual([]);
+    expect(events("bound_keypair.join_state_verification_failed")).toEqual([]);
+  });
+});
+
+describe("theft is still caught", () => {
+  async function copiedAtFirstGeneration(name: string): Promise<RawIdentity> {
+    addBot(auth, name);
+    return value(await tokenJoin(auth, newToken(auth, name)));
+  }
+
+  test("copy at N−1; the original renews to N; the copy is served; the original presenting N is locked and audited", async () => {
+    const copy = await copiedAtFirstGeneration("theft-1");
+    const original = copy;
+    const originalN = value(await renew(auth, original));
+    const copyN = value(await renew(auth, copy));
+    expect(generationOf(copyN)).toBe(2);
+    expect((await outputCerts(auth, copyN)).ok).toBe(true);
+    const caught = await renew(auth, originalN);
+    expect(caught.ok).toBe(false);
+    expect((caught as { message: string }).message).toContain("generation mismatch");
+    expect(locks(auth).filter((l) => l.spec.target.bot_instance_id === instanceOf(copy))).toHaveLength(1);
+    expect(mismatches().filter((e) => e.bot === "theft-1")).toHaveLength(1);
+  });
+
+  test("mirror order: the copy renews first; the original is served; the copy presenting N is locked", async () => {
+    const original = await copiedAtFirstGeneration("theft-2");
+    const copy = original;
+    const copyN = value(await renew(auth, copy));
+    const originalN = value(await renew(auth, original));
+    expect(generationOf(originalN)).toBe(2);
+    const caught = await renew(auth, copyN);
+    expect(caught.ok).toBe(false);
+    expect(locks(auth).filter((l) => l.spec.target.bot_instance_id === instanceOf(copy))).toHaveLength(1);
+    expect(mismatches().filter((e) => e.bot === "theft-2")).toHaveLength(1);
+  });
+
+  test("once N is in use, N−1 is stale for good", async () => {
+    const first = await copiedAtFirstGeneration("theft-3");
+    const n = value(await renew(auth, first));
+    expect((await outputCerts(auth, n)).ok).toBe(true);
+    const stale = await renew(auth, first);
+    expect(stale.ok).toBe(false);
+    expect(mismatches().filter((e) => e.bot === "theft-3")).toHaveLength(1);
+  });
+});
+
+describe("a restored database backup is not theft", () => {
+  test("bots that renewed after the backup renew on, the counter moves past theirs, and it is audited", async () => {
+    const bot = joinedBot("restored");
+    const db = ["tauth.db", "tauth.db-wal", "tauth.db-shm"];
+    await auth.stop();
+    for (const f of db)
+      if (existsSync(join(auth.dataDir, f))) copyFileSync(join(auth.dataDir, f), join(work, `backup-${f}`));
+    await auth.restart();
+    for (let i = 0; i < 3; i++) expect(oneShot(auth, bot).code).toBe(0);
+    expect(generationOf(storedIdentity(bot.data))).toBe(4);
+    await auth.stop();
+    for (const f of db) {
+      rmSync(join(auth.dataDir, f), { force: true });
+      if (existsSync(join(work, `backup-${f}`))) copyFileSync(join(work, `backup-${f}`), join(auth.dataDir, f));
+    }
+    await auth.restart();
+    const after = oneShot(auth, bot);
+    expect(after.stderr).not.toContain("ERROR");
+    expect(after.code).toBe(0);
+    expect(generationOf(storedIdentity(bot.data))).toBe(5);
+    expect(oneShot(auth, bot).code).toBe(0);
+    const rollback = events("backend_rollback_detected");
+    expect(rollback).toHaveLength(1);
+    expect(rollback[0]!.presented_generation).toBe(4);
+    expect(mismatches().filter((e) => e.bot === "restored")).toEqual([]);
+  });
+});
+
+function oneShotArgs(o: { data: string; dest: string; token: string }): string[] {
+  return [...legacyArgs(auth, o), "--oneshot"];
+}
