@@ -222,7 +222,13 @@ export async function runCmd(
   ]);
   for (const t of timers) clearTimeout(t);
   live.delete(p);
-  return { code, stdout, stderr, signal: p.signalCode ?? null, ms: performance.now() - t0 };
+  return {
+    code,
+    stdout,
+    stderr,
+    signal: p.signalCode === null ? null : String(p.signalCode),
+    ms: performance.now() - t0,
+  };
 }
 
 export function runSync(cmd: string[], stdin?: string): RunResult {
@@ -237,7 +243,7 @@ export function runSync(cmd: string[], stdin?: string): RunResult {
     code: r.exitCode ?? -1,
     stdout: r.stdout.toString(),
     stderr: r.stderr.toString(),
-    signal: r.signalCode ?? null,
+    signal: r.signalCode ? String(r.signalCode) : null,
     ms: performance.now() - t0,
   };
 }
@@ -355,11 +361,16 @@ let seq = 0;
 const hex = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("hex");
 
 /** `n` bots (one tctl call each) or `n` tokens of one bot, all created with one `tctl create -f`. */
-export function makeRuns(c: Cluster, n: number, o: { prefix?: string; oneBot?: boolean } = {}): BotRun[] {
+export function makeRuns(
+  c: Cluster,
+  n: number,
+  o: { prefix?: string; oneBot?: boolean; roles?: string[] } = {},
+): BotRun[] {
+  const roles = (o.roles ?? ["access"]).join(", ");
   const prefix = o.prefix ?? "fb";
   const bots: string[] = [];
   const shared = `${prefix}-${seq++}`;
-  if (o.oneBot) c.tctlOk(["bots", "add", shared, "--roles=access", "--logins=root", "--format=json"]);
+  if (o.oneBot) c.tctlOk(["bots", "add", shared, `--roles=${roles}`, "--logins=root", "--format=json"]);
   const runs: BotRun[] = [];
   const docs: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -375,7 +386,7 @@ export function makeRuns(c: Cluster, n: number, o: { prefix?: string; oneBot?: b
   if (bots.length) {
     const botDocs = bots.map(
       (b) =>
-        `kind: bot\nversion: v1\nmetadata:\n  name: ${b}\nspec:\n  roles: [access]\n  traits: [{name: logins, values: [root]}]\n`,
+        `kind: bot\nversion: v1\nmetadata:\n  name: ${b}\nspec:\n  roles: [${roles}]\n  traits: [{name: logins, values: [root]}]\n`,
     );
     createResources(c, botDocs);
   }
