@@ -17,6 +17,8 @@ import {
   type Presented,
   type Verdict,
 } from "./generations.ts";
+import { jsonItem } from "./backend/backend.ts";
+import { MAX_RENEWABLE_TTL_MS } from "./issuer.ts";
 import type { AuthService } from "./service.ts";
 import { type Authentication, type BotInstance, MAX_AUTHENTICATIONS } from "./store/types.ts";
 
@@ -119,8 +121,25 @@ export async function issueNext(
   let committed = false;
   for (;;) {
     const cur = await svc.instances.get(key);
-    if (!cur)
-      throw accessDenied(`bot instance ${n.id} no longer exists; the bot must join again with a new token`);
+    if (!cur) {
+      // A valid certificate of ours for an instance we do not know: removed by an operator
+      // (a tombstone says so), or made after the backup this database was restored from.
+      if (await wasRemoved(svc, n.bot, n.id))
+        throw accessDenied(`bot instance ${n.id} was removed; the bot must join again with a new token`);
+      const v: Verdict = { kind: "rollback", next: n.presented.generation + 1 };
+      const certs = await n.issue(v.next);
+      if (!committed) await n.commit?.(certs);
+      committed = true;
+      const g = afterIssue({ generation: 0 }, v, n.presented, serialOf(certs));
+      try {
+        await svc.instances.create(key, newInstance(n.bot, n.id, n.auth, g), keepUntil(certs));
+        n.onRollback?.(v);
+        return { ...certs, generation: v.next };
+      } catch (e) {
+        if (!isCode(e, "already_exists")) throw e;
+        continue;
+      }
+    }
     const v = judge(cur.value.status, n.presented);
     if (v.kind === "mismatch") return n.onMismatch(v.stored);
     const certs = await n.issue(v.next);
@@ -164,4 +183,20 @@ export async function notePresented(svc: AuthService, caller: TlsIdentity): Prom
       if (!isCode(e, "compare_failed")) throw e;
     }
   }
+}
+
+/**
+ * Remove an instance for good (an operator's `tctl rm`, a deleted bot): a tombstone outlives
+ * every certificate the instance holds, so a restored-backup rule never brings it back.
+ */
+export async function forgetInstance(svc: AuthService, bot: string, id: string): Promise<void> {
+  const until = new Date(Date.now() + 2 * (MAX_RENEWABLE_TTL_MS + INSTANCE_GRACE_MS));
+  await svc.backend.put(jsonItem(removedKey(bot, id), { removed_at: new Date().toISOString() }, until));
+  await svc.instances.delete(instanceKey(bot, id));
+}
+
+const removedKey = (bot: string, id: string) => `/bot_instances_removed/${bot}/${id}`;
+
+async function wasRemoved(svc: AuthService, bot: string, id: string): Promise<boolean> {
+  return (await svc.backend.get(removedKey(bot, id))) !== null;
 }

@@ -207,6 +207,8 @@ describe("a restored database backup is not theft", () => {
     await auth.restart();
     for (let i = 0; i < 3; i++) expect(oneShot(auth, bot).code).toBe(0);
     expect(generationOf(storedIdentity(bot.data))).toBe(4);
+    // This one's instance is made after the backup: the restored database has never heard of it.
+    const late = joinedBot("restored-late");
     await auth.stop();
     for (const f of db) {
       rmSync(join(auth.dataDir, f), { force: true });
@@ -218,10 +220,26 @@ describe("a restored database backup is not theft", () => {
     expect(after.code).toBe(0);
     expect(generationOf(storedIdentity(bot.data))).toBe(5);
     expect(oneShot(auth, bot).code).toBe(0);
+    const lateAfter = oneShot(auth, late);
+    expect(lateAfter.stderr).not.toContain("ERROR");
+    expect(lateAfter.code).toBe(0);
+    expect(instanceIds(auth, "restored-late")).toEqual([instanceOf(storedIdentity(late.data))]);
     const rollback = events("backend_rollback_detected");
-    expect(rollback).toHaveLength(1);
-    expect(rollback[0]!.presented_generation).toBe(4);
-    expect(mismatches().filter((e) => e.bot === "restored")).toEqual([]);
+    expect(rollback.map((e) => [e.bot, e.presented_generation])).toEqual([
+      ["restored", 4],
+      ["restored-late", 1],
+    ]);
+    expect(mismatches().filter((e) => String(e.bot).startsWith("restored"))).toEqual([]);
+  });
+
+  test("an instance an operator removed stays removed: its certificates renew no more", () => {
+    const bot = joinedBot("removed");
+    const id = instanceOf(storedIdentity(bot.data));
+    expect(auth.tctl(["rm", `bot_instance/${id}`]).code).toBe(0);
+    const after = oneShot(auth, bot);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain(`bot instance ${id} was removed`);
+    expect(events("backend_rollback_detected").filter((e) => e.bot === "removed")).toEqual([]);
   });
 });
 

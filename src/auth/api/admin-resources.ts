@@ -10,6 +10,7 @@ import type { BotResource, Resource, RoleResource, TokenResource } from "../reso
 import { validateBot, validateRole, validateToken } from "../resources/index.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
+import { forgetInstance } from "../instances.ts";
 
 /** The name tctl shows for a token: the name itself, or a mask for secret (token-method) names. */
 export function displayToken(t: StoredToken, hash: string): TokenResource {
@@ -221,7 +222,7 @@ export async function deleteResource(
     case "bot":
       await svc.bots.delete(name).catch(rethrowNotFound("bot", name));
       for (const i of await svc.instances.list(`${name}/`))
-        await svc.instances.delete(`${name}/${i.value.spec.instance_id}`);
+        await forgetInstance(svc, name, i.value.spec.instance_id);
       break;
     case "role":
       await svc.roles.delete(name).catch(rethrowNotFound("role", name));
@@ -242,7 +243,7 @@ export async function deleteResource(
     case "bot_instance": {
       const inst = (await svc.instances.list()).find((i) => i.value.spec.instance_id === name);
       if (!inst) throw notFound(`bot_instance "${name}" not found`);
-      await svc.instances.delete(`${inst.value.spec.bot_name}/${name}`);
+      await forgetInstance(svc, inst.value.spec.bot_name, name);
       break;
     }
     case "admin_identity":
