@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { ExitCode, UserError } from "../util/errors.ts";
+import { writeStdout } from "./write-out.ts";
 
 export interface InstallRequest {
   program: "tbot" | "tauth";
@@ -36,14 +37,14 @@ export function installUnit(r: InstallRequest): number {
     process.stderr.write(
       `Dry-run mode is active. Use '--write' to enable writes.\nThe following would be written to ${file}:\n\n`,
     );
-    process.stdout.write(r.unitText);
+    writeStdout(r.unitText);
     return ExitCode.ok;
   }
   if (!isDirectory(dirname(file)))
     throw new UserError(`systemd directory ${dirname(file)} does not exist; pass --systemd-directory`);
   const existing = readIfExists(file);
   if (existing === r.unitText) {
-    process.stdout.write(`${file} is already up to date; nothing to do.\n`);
+    writeStdout(`${file} is already up to date; nothing to do.\n`);
     return ExitCode.ok;
   }
   if (existing !== undefined && !r.force)
@@ -52,14 +53,14 @@ export function installUnit(r: InstallRequest): number {
         `(without --write to see the new unit first)`,
     );
   writeAtomically(file, r.unitText);
-  process.stdout.write(
+  writeStdout(
     `${existing === undefined ? "Wrote" : "Replaced"} ${file}\n` +
       `Reload systemd and start ${r.program} now and at boot:\n` +
       `  systemctl daemon-reload\n  systemctl enable --now ${r.unitName}\n` +
       // enable --now does not restart a running service, which would keep the old unit's command.
       (existing === undefined ? "" : `  systemctl restart ${r.unitName}   # if it was already running\n`),
   );
-  for (const n of r.notes ?? []) process.stdout.write(`Note: ${n}\n`);
+  for (const n of r.notes ?? []) writeStdout(`Note: ${n}\n`);
   return ExitCode.ok;
 }
 

@@ -8,6 +8,7 @@ import { defaultAuthPort, parseHostPort, requireHostPort } from "../util/host-po
 import { configureLogging } from "../util/log.ts";
 import { parseYaml } from "../util/yaml-source.ts";
 import { VERSION } from "../version.ts";
+import { writeStdout } from "./write-out.ts";
 
 export const tauthUsage = `Usage: tauth <command> [flags]
 
@@ -80,17 +81,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
     if (!command || command === "help" || command === "--help" || command === "-h") {
-      process.stdout.write(tauthUsage);
+      writeStdout(tauthUsage);
       return command ? ExitCode.ok : ExitCode.usage;
     }
     if (command === "version" || command === "--version") {
-      process.stdout.write(`tauth v${VERSION}\n`);
+      writeStdout(`tauth v${VERSION}\n`);
       return ExitCode.ok;
     }
     if (command === "install") {
       if (rest.includes("--help") || rest.includes("-h")) {
         const { tauthInstallUsage } = await import("./tauth-install.ts");
-        process.stdout.write(tauthInstallUsage);
+        writeStdout(tauthInstallUsage);
         return ExitCode.ok;
       }
       debug = rest.includes("-d") || rest.includes("--debug");
