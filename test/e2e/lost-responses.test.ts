@@ -200,6 +200,7 @@ describe("theft is still caught", () => {
 describe("a restored database backup is not theft", () => {
   test("bots that renewed after the backup renew on, the counter moves past theirs, and it is audited", async () => {
     const bot = joinedBot("restored");
+    addBot(auth, "restored-late");
     const db = ["tauth.db", "tauth.db-wal", "tauth.db-shm"];
     await auth.stop();
     for (const f of db)
@@ -207,8 +208,13 @@ describe("a restored database backup is not theft", () => {
     await auth.restart();
     for (let i = 0; i < 3; i++) expect(oneShot(auth, bot).code).toBe(0);
     expect(generationOf(storedIdentity(bot.data))).toBe(4);
-    // This one's instance is made after the backup: the restored database has never heard of it.
-    const late = joinedBot("restored-late");
+    // This bot's instance is made after the backup: the restored database has never heard of it.
+    const late = {
+      token: newToken(auth, "restored-late"),
+      data: join(work, "restored-late-data"),
+      dest: join(work, "restored-late-out"),
+    };
+    expect(oneShot(auth, late).code).toBe(0);
     await auth.stop();
     for (const f of db) {
       rmSync(join(auth.dataDir, f), { force: true });
