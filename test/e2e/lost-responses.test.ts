@@ -23,7 +23,7 @@ import {
   storedIdentity,
   tokenJoin,
 } from "../harness/identity-api.ts";
-import { run } from "../harness/proc.ts";
+import { run, startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
 
 setDefaultTimeout(60_000);
@@ -152,6 +152,26 @@ describe("a lost response is served again (finding 4)", () => {
     expect(run(args).code).toBe(0);
     expect(locks(auth)).toEqual([]);
     expect(events("bound_keypair.join_state_verification_failed")).toEqual([]);
+  });
+});
+
+describe("one-shot retries what may pass by itself, never a denial", () => {
+  test("the auth service down at start and back two seconds later: the one-shot retries and joins", async () => {
+    addBot(auth, "retry");
+    const dirs = { token: newToken(auth, "retry"), data: join(work, "retry-data"), dest: join(work, "retry-out") };
+    await auth.stop();
+    const bot = scope.proc(startProcess(oneShotArgs(dirs)));
+    await bot.waitFor(/One-shot attempt failed; retrying[^\n]*connection refused/);
+    await auth.restart();
+    expect(await bot.proc.exited).toBe(0);
+    expect(bot.output()).toContain("Fetched new bot identity");
+  });
+
+  test("a denial (a token that does not exist) fails at once, without retrying", () => {
+    const r = oneShot(auth, { token: "no-such-token", data: join(work, "deny-data"), dest: join(work, "deny-out") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("join token expired or not found");
+    expect(r.stderr).not.toContain("retrying");
   });
 });
 
