@@ -24,6 +24,46 @@ export interface AuditSink {
   emit(event: AuditEvent, fields: Record<string, unknown>): void;
 }
 
+export const MAX_AUDIT_STRING = 256;
+export const MAX_AUDIT_ARRAY = 32;
+export const MAX_AUDIT_DEPTH = 4;
+const MAX_AUDIT_KEYS = 32;
+
+function truncateString(s: string): string {
+  if (s.length <= MAX_AUDIT_STRING) return s;
+  return `${s.slice(0, MAX_AUDIT_STRING)}…[truncated ${s.length - MAX_AUDIT_STRING} chars]`;
+}
+
+/** A copy of an audit field value with every string, array and object bounded. */
+export function boundAuditValue(v: unknown, depth = 0): unknown {
+  if (typeof v === "string") return truncateString(v);
+  if (v === null || typeof v !== "object") return typeof v === "bigint" ? String(v) : v;
+  if (v instanceof Date) return v.toISOString();
+  if (depth >= MAX_AUDIT_DEPTH) return "…[truncated: nested too deep]";
+  if (Array.isArray(v)) {
+    const out = v.slice(0, MAX_AUDIT_ARRAY).map((x) => boundAuditValue(x, depth + 1));
+    if (v.length > MAX_AUDIT_ARRAY) out.push(`…[truncated ${v.length - MAX_AUDIT_ARRAY} entries]`);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(v);
+  for (const k of keys.slice(0, MAX_AUDIT_KEYS))
+    Object.defineProperty(out, truncateString(k), {
+      value: boundAuditValue((v as Record<string, unknown>)[k], depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  if (keys.length > MAX_AUDIT_KEYS) out["…truncated"] = `${keys.length - MAX_AUDIT_KEYS} more keys`;
+  return out;
+}
+
+/** The line written for an event: one JSON object, every field bounded. */
+export function auditLine(event: AuditEvent, fields: Record<string, unknown>, time = new Date()): string {
+  const bounded = boundAuditValue(fields, -1) as Record<string, unknown>;
+  return `${JSON.stringify({ time: time.toISOString(), event: truncateString(event), ...bounded })}\n`;
+}
+
 export class FileAuditLog implements AuditSink {
   // One descriptor for the process's lifetime: an open/close per event costs more than the
   // write itself on the join hot path.
@@ -32,7 +72,7 @@ export class FileAuditLog implements AuditSink {
     this.fd = openSync(path, "a", 0o600);
   }
   emit(event: AuditEvent, fields: Record<string, unknown>): void {
-    writeSync(this.fd, `${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
+    writeSync(this.fd, auditLine(event, fields));
   }
   close(): void {
     closeSync(this.fd);

@@ -4,7 +4,28 @@
 // server-signed continuation instead of server-side session state, so any replica of tauth
 // can serve the next step (architecture guide: "Stateless join steps").
 
+import {
+  arr,
+  bool,
+  int,
+  literal,
+  obj,
+  opaqueObject,
+  optional,
+  record,
+  rfc3339,
+  type Schema,
+  str,
+} from "./validate.ts";
+
 export const API_VERSION = "v1";
+
+// Schemas: one per request message, next to its type; the router validates a body with its
+// route's schema before the handler runs. Bounds: token names as the resource rules allow
+// (1–512 printable characters without spaces), public keys 4 KiB each, method-specific join
+// payloads 8 KiB of JSON (their fields are the join method's to check).
+const printable = /^[\x21-\x7e]+$/;
+const MAX_KEY_CHARS = 4096;
 
 export const paths = {
   ping: "/v1/ping",
@@ -40,17 +61,45 @@ export interface PublicKeys {
   ssh_public_key: string;
 }
 
+export const PublicKeysSchema: Schema<PublicKeys> = obj<PublicKeys>({
+  tls_public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+  ssh_public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+});
+
 export interface ClientInit {
+  /** Empty or absent means "token". */
   join_method: string;
   token_name: string;
   system_role: "Bot";
 }
+
+export const ClientInitSchema: Schema<ClientInit> = obj<ClientInit>({
+  join_method: optional(
+    str({
+      max: 64,
+      pattern: /^[a-z0-9_-]*$/,
+      patternHint: "a join method name such as token or bound_keypair",
+    }),
+  ) as Schema<string>,
+  token_name: str({
+    min: 1,
+    max: 512,
+    pattern: printable,
+    patternHint: "1 to 512 printable characters without spaces",
+  }),
+  system_role: literal("Bot"),
+});
 
 export interface BotParams {
   public_keys: PublicKeys;
   /** RFC 3339; the server caps it. */
   expires: string;
 }
+
+export const BotParamsSchema: Schema<BotParams> = obj<BotParams>({
+  public_keys: PublicKeysSchema,
+  expires: rfc3339(),
+});
 
 export interface JoinRequest {
   client_init: ClientInit;
@@ -62,6 +111,16 @@ export interface JoinRequest {
   /** The answer to the previous challenge. */
   solution?: Record<string, unknown>;
 }
+
+export const MAX_JOIN_PAYLOAD_BYTES = 8192;
+
+export const JoinRequestSchema: Schema<JoinRequest> = obj<JoinRequest>({
+  client_init: ClientInitSchema,
+  bot_params: BotParamsSchema,
+  method_init: optional(opaqueObject({ maxBytes: MAX_JOIN_PAYLOAD_BYTES })),
+  continuation: optional(str({ min: 1, max: 8192 })),
+  solution: optional(opaqueObject({ maxBytes: MAX_JOIN_PAYLOAD_BYTES })),
+});
 
 export interface JoinChallenge {
   type: "challenge";
@@ -98,6 +157,11 @@ export interface RenewRequest {
   expires: string;
 }
 
+export const RenewRequestSchema: Schema<RenewRequest> = obj<RenewRequest>({
+  public_keys: PublicKeysSchema,
+  expires: rfc3339(),
+});
+
 export interface UserCertsRequest {
   public_keys: PublicKeys;
   expires: string;
@@ -105,12 +169,24 @@ export interface UserCertsRequest {
   role_requests?: string[];
 }
 
+export const UserCertsRequestSchema: Schema<UserCertsRequest> = obj<UserCertsRequest>({
+  public_keys: PublicKeysSchema,
+  expires: rfc3339(),
+  role_requests: optional(arr(str({ min: 1, max: 255 }), { max: 64 })),
+});
+
 export interface HostCertsRequest {
   /** authorized_keys form. */
   ssh_public_key: string;
   principals: string[];
   expires: string;
 }
+
+export const HostCertsRequestSchema: Schema<HostCertsRequest> = obj<HostCertsRequest>({
+  ssh_public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+  principals: arr(str({ min: 1, max: 255 }), { max: 64 }),
+  expires: rfc3339(),
+});
 
 export interface HostCertsResponse {
   ssh_cert: string;
@@ -137,6 +213,14 @@ export interface NodeHeartbeat {
   labels: Record<string, string>;
 }
 
+export const NodeHeartbeatSchema: Schema<NodeHeartbeat> = obj<NodeHeartbeat>({
+  name: str({ min: 1, max: 253 }),
+  addr: str({ min: 1, max: 300 }),
+  labels: optional(record(str({ min: 1, max: 128 }), str({ max: 256 }), { maxKeys: 64 })) as Schema<
+    Record<string, string>
+  >,
+});
+
 export interface NodeResolveResponse {
   name: string;
   addr: string;
@@ -151,6 +235,16 @@ export interface BotHeartbeat {
   architecture: string;
   os: string;
 }
+
+export const BotHeartbeatSchema: Schema<BotHeartbeat> = obj<BotHeartbeat>({
+  is_startup: bool(),
+  hostname: str({ max: 255 }),
+  version: str({ max: 64 }),
+  uptime_seconds: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  one_shot: bool(),
+  architecture: str({ max: 64 }),
+  os: str({ max: 64 }),
+});
 
 export interface ErrorBody {
   error: { code: string; message: string };

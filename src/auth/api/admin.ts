@@ -3,6 +3,8 @@
 
 import { certAuthorityLine } from "../../crypto/identity-file.ts";
 import type { TlsIdentity } from "../../crypto/tls-identity.ts";
+import { adminSchemas as S } from "../../protocol/admin-messages.ts";
+import type { Schema } from "../../protocol/validate.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { VERSION } from "../../version.ts";
 import type { Route } from "../http/router.ts";
@@ -20,34 +22,47 @@ const str = (b: Body, k: string): string | undefined =>
 const strs = (b: Body, k: string): string[] => (Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : []);
 
 export function adminRoutes(svc: AuthService): Route[] {
+  // Each operation's body schema (src/protocol/admin-messages.ts) and cap: 16 KiB, except
+  // create (resources from files): 1 MiB.
   const r = (
     path: string,
+    body: Schema<object>,
     handle: (b: Body, who: string, caller?: TlsIdentity) => Promise<unknown>,
+    maxBody = 16 << 10,
   ): Route => ({
     method: "POST",
     path: `/v1/admin/${path}`,
     access: "admin",
+    body,
+    maxBody,
     handle: (c) => handle((c.body ?? {}) as Body, c.caller?.username ?? "admin", c.caller),
   });
   return [
-    r("status", async () => ({
+    r("status", S.status, async () => ({
       cluster_name: svc.clusterName,
       server_version: VERSION,
       ca_pins: svc.authorities.caPins(),
     })),
-    r("create", async (b, who) => {
-      const resources = (b.resources ?? []) as Resource[];
-      const names: string[] = [];
-      for (const res of resources)
-        names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);
-      return { created: names, upsert: b.upsert === true };
-    }),
-    r("get", async (b) => ({ resources: await getResources(svc, str(b, "kind") ?? "", str(b, "name")) })),
-    r("delete", async (b, who) => {
+    r(
+      "create",
+      S.create,
+      async (b, who) => {
+        const resources = (b.resources ?? []) as Resource[];
+        const names: string[] = [];
+        for (const res of resources)
+          names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);
+        return { created: names, upsert: b.upsert === true };
+      },
+      1 << 20,
+    ),
+    r("get", S.get, async (b) => ({
+      resources: await getResources(svc, str(b, "kind") ?? "", str(b, "name")),
+    })),
+    r("delete", S.delete, async (b, who) => {
       await deleteResource(svc, str(b, "kind") ?? "", str(b, "name") ?? "", who);
       return { ok: true };
     }),
-    r("bots/add", async (b, who) => {
+    r("bots/add", S.botsAdd, async (b, who) => {
       const name = str(b, "name") ?? "";
       const roles = strs(b, "roles");
       const logins = strs(b, "logins");
@@ -75,7 +90,7 @@ export function adminRoutes(svc: AuthService): Route[] {
         join_method: method,
       };
     }),
-    r("bound-keypair/rotate", async (b, who) => {
+    r("bound-keypair/rotate", S.rotate, async (b, who) => {
       const name = str(b, "token") ?? "";
       for (;;) {
         const cur = await svc.tokens.get(name);
@@ -93,16 +108,16 @@ export function adminRoutes(svc: AuthService): Route[] {
         }
       }
     }),
-    r("bots/rm", async (b, who) => {
+    r("bots/rm", S.botsRm, async (b, who) => {
       await deleteResource(svc, "bot", str(b, "name") ?? "", who);
       return { ok: true };
     }),
-    r("bots/instances/add", async (b, who) => {
+    r("bots/instances/add", S.instancesAdd, async (b, who) => {
       const bot = str(b, "bot") ?? "";
       if (!(await svc.bots.get(bot))) throw notFound(`bot "${bot}" not found`);
       return { ...(await addBotToken(svc, bot, str(b, "ttl"), who)), ca_pins: svc.authorities.caPins() };
     }),
-    r("tokens/add", async (b, who) => {
+    r("tokens/add", S.tokensAdd, async (b, who) => {
       const type = str(b, "type") ?? "bot";
       if (type.toLowerCase() !== "bot")
         throw badParameter(`token type "${type}" is not supported here; only --type=bot`);
@@ -112,7 +127,7 @@ export function adminRoutes(svc: AuthService): Route[] {
         throw notFound(`bot "${bot}" not found; create it first with tctl bots add`);
       return { ...(await addBotToken(svc, bot, str(b, "ttl"), who)), ca_pins: svc.authorities.caPins() };
     }),
-    r("locks/create", async (b, who, caller) => {
+    r("locks/create", S.locksCreate, async (b, who, caller) => {
       const target = await lockTarget(
         svc,
         str(b, "bot"),
@@ -123,7 +138,7 @@ export function adminRoutes(svc: AuthService): Route[] {
       const by = caller?.adminIdentityId ? `${who} (admin identity ${caller.adminIdentityId})` : who;
       return createLock(svc, target, str(b, "message") || "locked by an administrator", by);
     }),
-    r("authorities/export", async (b) => {
+    r("authorities/export", S.authoritiesExport, async (b) => {
       const type = str(b, "type") ?? "";
       const a = svc.authorities;
       const c = svc.clusterName;

@@ -9,7 +9,15 @@ import type {
   RenewRequest,
   UserCertsRequest,
 } from "../../protocol/messages.ts";
-import { paths } from "../../protocol/messages.ts";
+import {
+  BotHeartbeatSchema,
+  HostCertsRequestSchema,
+  JoinRequestSchema,
+  NodeHeartbeatSchema,
+  paths,
+  RenewRequestSchema,
+  UserCertsRequestSchema,
+} from "../../protocol/messages.ts";
 import { renewBotIdentity } from "../bot-identity.ts";
 import { recordBotHeartbeat } from "../heartbeats.ts";
 import type { Route } from "../http/router.ts";
@@ -18,6 +26,10 @@ import { issueHostCerts, issueOutputCerts } from "../output-certs.ts";
 import type { AuthService } from "../service.ts";
 import { handleJoin } from "./join.ts";
 
+/** Body caps: a join or a certificate request is a few KiB at most (keys ≤ 4 KiB each). */
+const JOIN_MAX_BODY = 16 << 10;
+const CERTS_MAX_BODY = 16 << 10;
+
 export function botRoutes(svc: AuthService): Route[] {
   return [
     { method: "GET", path: paths.ping, access: "public", handle: async () => svc.ping() },
@@ -25,6 +37,9 @@ export function botRoutes(svc: AuthService): Route[] {
       method: "POST",
       path: paths.join,
       access: "public",
+      body: JoinRequestSchema,
+      maxBody: JOIN_MAX_BODY,
+      rateLimitUnauthenticated: true,
       handle: (c) =>
         handleJoin(svc, c.body as JoinRequest, c.remoteAddr, c.caller?.botName ? c.caller : undefined),
     },
@@ -32,18 +47,24 @@ export function botRoutes(svc: AuthService): Route[] {
       method: "POST",
       path: paths.renew,
       access: "bot",
+      body: RenewRequestSchema,
+      maxBody: CERTS_MAX_BODY,
       handle: (c) => renewBotIdentity(svc, c.caller!, c.body as RenewRequest, c.remoteAddr),
     },
     {
       method: "POST",
       path: paths.userCerts,
       access: "bot",
+      body: UserCertsRequestSchema,
+      maxBody: CERTS_MAX_BODY,
       handle: (c) => issueOutputCerts(svc, c.caller!, c.body as UserCertsRequest),
     },
     {
       method: "POST",
       path: paths.hostCerts,
       access: "bot",
+      body: HostCertsRequestSchema,
+      maxBody: CERTS_MAX_BODY,
       handle: (c) => issueHostCerts(svc, c.caller!, c.body as HostCertsRequest),
     },
     {
@@ -64,12 +85,16 @@ export function botRoutes(svc: AuthService): Route[] {
       method: "POST",
       path: paths.botHeartbeat,
       access: "bot",
+      body: BotHeartbeatSchema,
+      maxBody: CERTS_MAX_BODY,
       handle: (c) => recordBotHeartbeat(svc, c.caller!, c.body as BotHeartbeat),
     },
     {
       method: "POST",
       path: paths.nodeHeartbeat,
       access: "bot",
+      body: NodeHeartbeatSchema,
+      maxBody: CERTS_MAX_BODY,
       handle: (c) => nodeHeartbeat(svc, c.caller!, c.body as NodeHeartbeat),
     },
     {

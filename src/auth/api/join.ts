@@ -8,7 +8,7 @@ import { tokenJoinServer } from "../../join/token/server.ts";
 import { tpmJoinServer } from "../../join/tpm/server.ts";
 import type { JoinContext, JoinMethodServer } from "../../join/types.ts";
 import { maskSecret } from "../../join/types.ts";
-import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
+import { type JoinRequest, JoinRequestSchema, type JoinResponse } from "../../protocol/messages.ts";
 import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
 import { finishBotJoin } from "../bot-identity.ts";
 import { checkIdentityInputs } from "../identity-inputs.ts";
@@ -25,17 +25,9 @@ export function registerJoinMethod(m: JoinMethodServer): void {
   methods.set(m.method, m);
 }
 
+/** The request's shape and bounds (also checked by the router before the handler runs). */
 function checkShape(req: JoinRequest): void {
-  const ci = req?.client_init;
-  if (!ci || typeof ci.token_name !== "string" || !ci.token_name)
-    throw badParameter("client_init.token_name is required");
-  if (ci.system_role !== "Bot")
-    throw badParameter(`only the Bot system role can join here, got "${ci.system_role}"`);
-  const bp = req.bot_params;
-  if (!bp?.public_keys?.tls_public_key || !bp.public_keys.ssh_public_key)
-    throw badParameter("bot_params.public_keys.tls_public_key and ssh_public_key are required");
-  if (!bp.expires || Number.isNaN(Date.parse(bp.expires)))
-    throw badParameter("bot_params.expires must be an RFC 3339 time");
+  JoinRequestSchema.parse(req, "");
 }
 
 async function lockOfTokenBot(svc: AuthService, tokenName: string) {

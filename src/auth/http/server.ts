@@ -1,20 +1,66 @@
 // The auth service's HTTPS listener: HTTP/2 with HTTP/1.1 fallback over TLS 1.2+, client
 // certificates requested but optional (ping and join are unauthenticated). On Bun 1.4.5 this
 // is the server type whose request socket exposes the peer certificate (node:https' does not).
+//
+// Bounded by design (limits.ts has the figures): TLS 1.2 with ECDHE AEAD suites only; a cap
+// on connections per source IP and header/idle deadlines (connections.ts); a body cap per
+// route (413) and a body deadline (408); bodies parsed with bounded nesting and validated by
+// the route's schema before the handler (400 naming the field); unauthenticated joins
+// rate-limited per source IP (429 + Retry-After, audited in aggregate, rate-limit.ts).
 
 import { createReadStream } from "node:fs";
 import http2 from "node:http2";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts";
-import { accessDenied, badParameter, notFound, UserError } from "../../util/errors.ts";
+import { accessDenied, notFound, UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
 import { assertNotLocked } from "../locks.ts";
 import type { AuthService } from "../service.ts";
-import type { RequestContext, Router } from "./router.ts";
+import { ConnectionGuard, normalizeIp } from "./connections.ts";
+import { limitsFromEnv, type ServerLimits } from "./limits.ts";
+import { JoinRateLimiter } from "./rate-limit.ts";
+import { decodeBody, type RequestContext, type Route, type Router } from "./router.ts";
 
 const log = logger("AUTH:HTTP");
-const MAX_BODY = 1 << 20;
 export const IDLE_TIMEOUT_MS = 15_000;
+
+/**
+ * TLS 1.2 suites offered: ECDHE key exchange with AEAD ciphers only (no CBC, no static RSA).
+ * TLS 1.3 suites are all AEAD and listed too, so setting `ciphers` does not disable them.
+ */
+export const TLS_CIPHERS = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** An error answered with a status of its own (413, 408) rather than its code's. */
+export class HttpStatusError extends UserError {
+  constructor(
+    message: string,
+    code: UserError["code"],
+    readonly status: number,
+  ) {
+    super(message, code);
+  }
+  override get httpStatus(): number {
+    return this.status;
+  }
+}
+
+const tooLarge = (max: number) =>
+  new HttpStatusError(
+    `request body too large: this endpoint accepts at most ${max} bytes`,
+    "limit_exceeded",
+    413,
+  );
 
 export interface TlsMaterial {
   certPem: string;
@@ -30,23 +76,56 @@ function callerOf(socket: TLSSocket): TlsIdentity | undefined {
   return parseTlsIdentity(new Uint8Array(peer.raw));
 }
 
-async function readBody(req: http2.Http2ServerRequest): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw badParameter("request body too large");
-    chunks.push(c as Buffer);
-  }
-  if (!size) return undefined;
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw badParameter("request body is not valid JSON");
-  }
+/** Reads a body of at most maxBody bytes within timeoutMs; 413 / 408 otherwise. */
+function readBody(req: http2.Http2ServerRequest, maxBody: number, timeoutMs: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBody) return Promise.reject(tooLarge(maxBody));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (err?: Error) => {
+      clearTimeout(timer);
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("aborted", onAborted);
+      if (err) {
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) stop(tooLarge(maxBody));
+      else chunks.push(c);
+    };
+    const onEnd = () => stop();
+    const onError = (e: Error) => stop(e);
+    const onAborted = () => stop(new Error("request aborted by the client"));
+    const timer = setTimeout(
+      () =>
+        stop(
+          new HttpStatusError(
+            `request body not received within ${Math.round(timeoutMs / 1000)} s`,
+            "connection_problem",
+            408,
+          ),
+        ),
+      timeoutMs,
+    );
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("aborted", onAborted);
+  });
 }
 
-function send(res: http2.Http2ServerResponse, status: number, body: unknown): void {
+function send(
+  res: http2.Http2ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (body instanceof RawResponse) {
     res.writeHead(status, body.headers);
     if (typeof body.data === "object" && "file" in body.data) {
@@ -57,7 +136,7 @@ function send(res: http2.Http2ServerResponse, status: number, body: unknown): vo
     } else res.end(body.data);
     return;
   }
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
   res.end(JSON.stringify(body ?? {}));
 }
 
@@ -69,13 +148,38 @@ export class RawResponse {
   ) {}
 }
 
+const maxBodyOf = (r: Route, l: ServerLimits) => r.maxBody ?? l.defaultMaxBody;
+
+/** A caller whose client certificate is a bot identity of this cluster (a refresh, not a stranger). */
+function isClusterBot(svc: AuthService, caller: TlsIdentity | undefined): boolean {
+  return !!caller?.botName && caller.clusterName === svc.clusterName;
+}
+
+/** HTTP/2: after a complete response to a request whose body was refused, reset its stream (NO_ERROR). */
+function closeStream(req: http2.Http2ServerRequest): void {
+  try {
+    req.stream?.close?.(http2.constants.NGHTTP2_NO_ERROR);
+  } catch {
+    // already closed
+  }
+}
+
 export function startHttpServer(
   svc: AuthService,
   router: Router,
   tls: TlsMaterial,
   host: string,
   port: number,
+  limitsOverride?: Partial<ServerLimits>,
 ): Promise<http2.Http2SecureServer> {
+  const limits: ServerLimits = { ...limitsFromEnv(), ...limitsOverride };
+  const guard = new ConnectionGuard(limits);
+  const joinLimiter = new JoinRateLimiter(
+    limits.joinRate,
+    limits.joinBurst,
+    svc.audit,
+    limits.rateAuditWindowMs,
+  );
   const server = http2.createSecureServer(
     {
       cert: tls.certPem,
@@ -84,6 +188,9 @@ export function startHttpServer(
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
+      ciphers: TLS_CIPHERS,
+      honorCipherOrder: true,
+      handshakeTimeout: limits.headerTimeoutMs,
       allowHTTP1: true,
     },
     async (req, res) => {
@@ -91,7 +198,12 @@ export function startHttpServer(
       const url = new URL(req.url ?? "/", "https://tauth");
       const socket = req.socket as unknown as TLSSocket;
       const remoteAddr = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+      const done = guard.requestStarted(socket.remoteAddress, socket.remotePort);
+      res.once("close", done);
+      res.once("finish", done);
       let status = 200;
+      let extraHeaders: Record<string, string> = {};
+      let bodyUnread = req.method === "POST";
       try {
         const route = router.find(req.method ?? "GET", url.pathname);
         if (!route) {
@@ -109,11 +221,27 @@ export function startHttpServer(
           if (route.access === "bot" && !caller.botName) throw accessDenied("this endpoint is for bots");
           await assertNotLocked(svc, caller);
         }
+        if (route.rateLimitUnauthenticated && !isClusterBot(svc, caller)) {
+          const wait = joinLimiter.take(normalizeIp(socket.remoteAddress));
+          if (wait > 0) {
+            extraHeaders = { "retry-after": String(wait) };
+            throw new UserError(
+              `too many join attempts from ${normalizeIp(socket.remoteAddress)}; retry in ${wait} s`,
+              "limit_exceeded",
+            );
+          }
+        }
+        let body: unknown;
+        if (req.method === "POST") {
+          const raw = await readBody(req, maxBodyOf(route, limits), limits.bodyTimeoutMs);
+          bodyUnread = false;
+          body = decodeBody(route, raw);
+        }
         const ctx: RequestContext = {
           method: req.method ?? "GET",
           path: url.pathname,
           query: url.searchParams,
-          body: req.method === "POST" ? await readBody(req) : undefined,
+          body,
           caller,
           remoteAddr,
           host: req.authority || req.headers.host,
@@ -125,7 +253,15 @@ export function startHttpServer(
           log.error("internal error", { path: url.pathname, error: String((e as Error)?.stack ?? e) });
         status = err ? err.httpStatus : 500;
         err ??= new UserError("internal error; see the auth service log", "internal");
-        send(res, status, { error: { code: err.code, message: err.message } });
+        // A body left unread (refused before or while reading): answer, then close the
+        // connection rather than read on, so a refused upload costs nothing more.
+        if (bodyUnread && req.httpVersionMajor === 1) extraHeaders = { ...extraHeaders, connection: "close" };
+        if (res.headersSent || res.writableEnded) res.destroy();
+        else send(res, status, { error: { code: err.code, message: err.message } }, extraHeaders);
+        if (bodyUnread) {
+          if (req.httpVersionMajor === 1) guard.closeLater(socket.remoteAddress, socket.remotePort, 1000);
+          else res.once("finish", () => closeStream(req));
+        }
       } finally {
         log.debug("request", {
           method: req.method,
@@ -136,11 +272,13 @@ export function startHttpServer(
       }
     },
   );
+  server.on("connection", (sock: Socket) => guard.onConnection(sock));
+  server.on("close", () => joinLimiter.close());
   // Close connections idle for 15 s. Clients keep connections alive within a join or an
   // output run; a long-running bot gets a new client certificate at every renewal (a new
   // connection), and without this its old idle connections would stay open on both ends.
   server.on("secureConnection", (sock: TLSSocket) => {
-    sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
+    sock.setTimeout(limits.idleTimeoutMs, () => sock.destroy());
   });
   server.on("tlsClientError", (err) => log.debug("TLS handshake failed", { error: err.message }));
   return new Promise((resolve, reject) => {

@@ -1,0 +1,86 @@
+// Bodies of POST /v1/admin/<op> (tctl → tauth), one schema per operation; a field added to
+// an operation must be added here too (unknown fields are refused). Every field is
+// optional here, as the handlers give each a default or a precise "is required" message; what
+// the schema adds is types and bounds, so a number where a name goes, a null list or a
+// 100,000-entry array is a 400 before any handler runs. Resources in `create` are objects
+// here; their contents are checked by the resource rules (src/auth/resources).
+
+import { anyObject, arr, bool, obj as fieldsOf, optional, type Schema, str } from "./validate.ts";
+
+// tctl ships with tauth: a field tauth does not know is a mistake, refused with its name.
+const obj = <T extends object>(fields: Parameters<typeof fieldsOf<T>>[0]): Schema<T> =>
+  fieldsOf<T>(fields, { unknown: "reject" });
+
+const name = optional(str({ max: 512 }));
+const short = optional(str({ max: 64 }));
+const names = optional(arr(str({ max: 255 }), { max: 256 }));
+
+export interface AdminCreateBody {
+  resources?: Record<string, unknown>[];
+  upsert?: boolean;
+}
+export interface AdminKindNameBody {
+  kind?: string;
+  name?: string;
+}
+export interface AdminBotsAddBody {
+  name?: string;
+  roles?: string[];
+  logins?: string[];
+  ttl?: string;
+  max_session_ttl?: string;
+  join_method?: string;
+}
+export interface AdminNameBody {
+  name?: string;
+}
+export interface AdminRotateBody {
+  token?: string;
+}
+export interface AdminInstancesAddBody {
+  bot?: string;
+  ttl?: string;
+}
+export interface AdminTokensAddBody {
+  type?: string;
+  bot_name?: string;
+  ttl?: string;
+}
+export interface AdminLocksCreateBody {
+  bot?: string;
+  bot_instance_id?: string;
+  admin_identity?: string;
+  message?: string;
+}
+export interface AdminExportBody {
+  type?: string;
+}
+
+export const adminSchemas = {
+  status: obj<Record<string, never>>({}),
+  create: obj<AdminCreateBody>({
+    resources: optional(arr(anyObject(), { max: 1000 })),
+    upsert: optional(bool()),
+  }),
+  get: obj<AdminKindNameBody>({ kind: short, name }),
+  delete: obj<AdminKindNameBody>({ kind: short, name }),
+  botsAdd: obj<AdminBotsAddBody>({
+    name,
+    roles: names,
+    logins: names,
+    ttl: short,
+    max_session_ttl: short,
+    join_method: short,
+  }),
+  rotate: obj<AdminRotateBody>({ token: name }),
+  botsRm: obj<AdminNameBody>({ name }),
+  instancesAdd: obj<AdminInstancesAddBody>({ bot: name, ttl: short }),
+  tokensAdd: obj<AdminTokensAddBody>({ type: short, bot_name: name, ttl: short }),
+  locksCreate: obj<AdminLocksCreateBody>({
+    bot: name,
+    bot_instance_id: name,
+    admin_identity: name,
+    message: optional(str({ max: 1024 })),
+  }),
+  authoritiesExport: obj<AdminExportBody>({ type: short }),
+} as const;
