@@ -3,7 +3,7 @@
 // directory directly (SQLite in WAL mode takes a second process next to a running tauth), so
 // it needs no other admin identity: whoever can read the data directory is never locked out.
 
-import { chownSync, existsSync, statSync } from "node:fs";
+import { accessSync, chownSync, constants, existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatDuration, parseDuration } from "../util/duration.ts";
@@ -25,6 +25,15 @@ Flags:
 `;
 
 const DEFAULT_TTL_MS = 12 * 3600_000;
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Files SQLite (and the audit log) may have created as root in a directory tauth runs in as another user. */
 function giveBackToOwner(dataDir: string): void {
@@ -67,6 +76,9 @@ export async function tauthAdminIdentity(argv: string[]): Promise<number> {
   const out = resolve(values.out);
   // Checked before anything is issued; the write itself refuses to replace a file too.
   if (existsSync(out)) throw new UserError(`${out} already exists; choose another --out or remove it first`);
+  for (const p of [dataDir, join(dataDir, "tauth.db")])
+    if (existsSync(p) && !writable(p))
+      throw new UserError(`cannot write ${p}: run this as the user tauth runs as (or root)`);
   const { AuthService } = await import("../auth/service.ts");
   const { issueAdminIdentity } = await import("../auth/admin-identity.ts");
   const svc = await AuthService.openExisting(dataDir);
