@@ -48,7 +48,7 @@ export class Report {
   }
   summary(): string {
     const lines = [
-      `seed ${this.seed} (replay with FAULT_SEED=${this.seed})`,
+      `seed ${this.seed} (same random choices again: FAULT_SEED=${this.seed} for the tests, --seed ${this.seed} for bench/fault.ts; kill timing still varies)`,
       `kills: ${JSON.stringify(this.kills)}`,
       `counts: ${JSON.stringify(this.counts)}`,
       `violations: ${JSON.stringify(this.byKind())}`,

@@ -130,8 +130,8 @@ export class Proc {
   private out = "";
   private dropped = 0;
   private wake: (() => void)[] = [];
-  constructor(cmd: string[]) {
-    this.p = spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  constructor(cmd: string[], env?: Record<string, string>) {
+    this.p = spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
     live.add(this.p);
     this.p.exited.then(() => {
       live.delete(this.p);
@@ -271,6 +271,13 @@ export function rssKiB(pid: number): number {
 
 // ---- tauth: started, killed with SIGKILL, restarted on the same data directory and port. ----
 
+/**
+ * The server's bounds for these runs (TAUTH_LIMITS syntax): every join here comes from
+ * 127.0.0.1, so the per-address join rate limit is off, or a rerun after a kill would be told
+ * 429 and counted as a burnt token. FAULT_TAUTH_LIMITS overrides it.
+ */
+export const faultLimits = process.env.FAULT_TAUTH_LIMITS ?? "join_rate=off";
+
 export class Cluster {
   proc!: Proc;
   pin = "";
@@ -310,7 +317,7 @@ export class Cluster {
     ];
     // A port just released by a killed server is normally free at once; retry a little if not.
     for (let attempt = 0; ; attempt++) {
-      this.proc = new Proc(cmd);
+      this.proc = new Proc(cmd, { TAUTH_LIMITS: faultLimits });
       this.starts++;
       if (await this.proc.waitFor(/Auth service is listening/, 0, 20_000)) return;
       await this.proc.kill9();
