@@ -23,7 +23,7 @@ const log = logger("TBOT");
 const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
 /** One-shot runs try this often (the reference's 7) before giving up on a transient failure. */
 const ONESHOT_ATTEMPTS = 7;
-const ONESHOT_BACKOFF_CAP_MS = 8_000;
+const ONESHOT_BACKOFF_CAP_MS = 5_000;
 
 function buildServices(cfg: BotConfig): OutputService[] {
   return cfg.services.map((s, i) =>
@@ -40,7 +40,7 @@ export interface RunningBot {
 }
 
 export async function startBot(cfg: BotConfig): Promise<RunningBot> {
-  const storage = openStore(cfg.storage);
+  const storage = openStore(cfg.storage, "storage");
   await storage.init();
   const release = await storage.lock();
   const services = buildServices(cfg);

@@ -43,7 +43,7 @@ async function clusterSuite(o: KeypairCreateOptions): Promise<string> {
 export async function keypairCreate(o: KeypairCreateOptions): Promise<string> {
   await clusterSuite(o);
   if (o.static) return staticKey(o);
-  const store = openStore(o.storage);
+  const store = openStore(o.storage, "storage");
   await store.init();
   const release = await store.lock();
   try {

@@ -137,7 +137,7 @@ describe.skipIf(!root)("directories another user prepared (tbot runs as root)", 
 
     const r = oneShot(auth, { data, dest: join(work, "lockplant-out"), token: addBot(auth, "lockplant") });
     expect(tree(v)).toEqual(before);
-    expect(expectOneErrorLine(r)).toStartWith(`ERROR: directory ${data} is owned by ${attacker.name}`);
+    expect(expectOneErrorLine(r)).toStartWith(`ERROR: storage ${data} is owned by ${attacker.name}`);
     expect(tree(v)).toEqual(before);
     expect(existsSync(join(v, "created-by-tbot"))).toBe(false);
   });
@@ -152,7 +152,7 @@ describe.skipIf(!root)("directories another user prepared (tbot runs as root)", 
     const r = oneShot(auth, { data, dest: join(work, "lock-out"), token: addBot(auth, "lockself") });
     expect(tree(v)).toEqual(before);
     expect(expectOneErrorLine(r)).toBe(
-      `ERROR: directory ${data}: its lock file ${data}/lock is a symbolic link (to ${v}/created-by-tbot); tbot opens its lock file without following links: remove ${data}/lock`,
+      `ERROR: storage ${data}: its lock file ${data}/lock is a symbolic link (to ${v}/created-by-tbot); tbot opens its lock file without following links: remove ${data}/lock`,
     );
     expect(tree(v)).toEqual(before);
   });

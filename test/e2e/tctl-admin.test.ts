@@ -369,6 +369,15 @@ describe("tctl and tbot errors", () => {
       ...["--token", "whatever", "--join-method", "token", "--auth-server", `127.0.0.1:${port}`],
       ...["--ca-pin", auth.pin, "--oneshot"],
     ]);
-    expect(expectOneErrorLine(tbot)).toContain(`cannot connect to 127.0.0.1:${port}: connection refused`);
+    // A one-shot tbot retries a refused connection (7 attempts, the reference's count), then
+    // gives one ERROR line.
+    expect(tbot.code).toBe(1);
+    const lines = tbot.stderr.trimEnd().split("\n");
+    expect(lines.filter((l) => l.includes("One-shot attempt failed; retrying"))).toHaveLength(6);
+    expect(lines.filter((l) => l.startsWith("ERROR"))).toEqual([
+      `ERROR: cannot connect to 127.0.0.1:${port}: connection refused (is the auth server running there?)`,
+    ]);
+    expect(lines.at(-1)).toStartWith("ERROR: ");
+    expect(tbot.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -83,9 +83,11 @@ async function joinKeyFor(storage: Store, hash: string): Promise<FreshKey> {
     if (key) return key;
   }
   const key = await freshKey();
-  await storage.writeSet("joinkey", { join_key: key.keyPem, "join_key.tokenhash": hash });
+  await storage.writeSet(JOIN_KEY_SET, { join_key: key.keyPem, "join_key.tokenhash": hash });
   return key;
 }
+
+const JOIN_KEY_SET = "joinkey";
 
 export class IdentityManager {
   current: BotIdentity | null = null;
@@ -180,6 +182,8 @@ export class IdentityManager {
     const res = await this.runJoin(contact.api, token, key);
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, hash);
+    // Joined and saved: the kept key is the identity's own now, and the token is spent.
+    if (this.method === "token") await this.storage.removeSet(JOIN_KEY_SET, ["join_key", "join_key.tokenhash"]);
     log.info("Fetched new bot identity", {
       identity: id.tls.username,
       instance: res.bot_instance_id,

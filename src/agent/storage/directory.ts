@@ -261,6 +261,19 @@ export class DirectoryStore implements Store {
     });
   }
 
+  async removeSet(setName: string, names: string[]): Promise<void> {
+    if (!SET_NAME.test(setName)) throw new Error(`bad set name ${setName}`);
+    for (const name of names) checkFileName(name);
+    this.withDir((dirFd) => {
+      const link = `..${setName}`;
+      // Only the links this set made: a name pointing anywhere else is not ours to remove.
+      for (const name of names) if (readlinkat(dirFd, name) === `${link}/${name}`) unlinkIfPresent(dirFd, name);
+      if (readlinkat(dirFd, link) !== null) unlinkIfPresent(dirFd, link);
+      fsyncSync(dirFd);
+      this.removeGenerations(dirFd, setName, "");
+    });
+  }
+
   /** Every other generation directory of the set: the previous one and any a crash left behind. */
   private removeGenerations(dirFd: number, setName: string, current: string): void {
     const isGeneration = generationName(setName);

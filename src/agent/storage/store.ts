@@ -14,6 +14,8 @@ export interface Store {
    * never a torn file nor a key that does not match its certificate, even after kill -9.
    */
   writeSet(setName: string, files: Record<string, string>): Promise<void>;
+  /** Remove a set written by writeSet, given its file names; links that are not its own stay. */
+  removeSet(setName: string, names: string[]): Promise<void>;
   /** Take an advisory lock so two tbots cannot share this store; returns its release. */
   lock(): Promise<() => void>;
 }
@@ -27,6 +29,9 @@ export class MemoryStore implements Store {
   }
   async writeSet(_set: string, files: Record<string, string>): Promise<void> {
     for (const [k, v] of Object.entries(files)) this.files.set(k, v);
+  }
+  async removeSet(_set: string, names: string[]): Promise<void> {
+    for (const n of names) this.files.delete(n);
   }
   async lock(): Promise<() => void> {
     return () => {};

@@ -115,3 +115,18 @@ test("an unwritable destination fails the write test with a clear message", asyn
   const bad = new DirectoryStore(join(base, "a-file", "sub"));
   await expect(bad.init()).rejects.toThrow(/is not writable \(E(NOTDIR|EXIST)\)/);
 });
+
+test("removeSet takes away a set's links and generations, and only names that are its own links", async () => {
+  const dir = join(base, "remove-set");
+  const s = new DirectoryStore(dir);
+  await s.init();
+  await s.writeSet("joinkey", { join_key: "K", "join_key.tokenhash": "H" });
+  await s.writeSet("storage", { key: "S" });
+  writeFileSync(join(dir, "other"), "not the set's");
+  await s.removeSet("joinkey", ["join_key", "join_key.tokenhash", "other"]);
+  expect(await s.read("join_key")).toBeNull();
+  expect(readdirSync(dir).filter((e) => e.includes("joinkey") || e.startsWith("join_key"))).toEqual([]);
+  expect(readFileSync(join(dir, "other"), "utf8")).toBe("not the set's");
+  expect(await s.read("key")).toBe("S");
+  await s.removeSet("joinkey", ["join_key"]); // nothing left to remove: no error
+});
