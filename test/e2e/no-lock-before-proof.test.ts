@@ -119,3 +119,25 @@ describe("no state change before the bound key's proof", () => {
     expect(again.code).toBe(0);
   });
 });
+
+describe("only the bot's internal identity speaks for its instance", () => {
+  const heartbeat = { is_startup: false, hostname: "h", version: "v", uptime_seconds: 1, one_shot: true, architecture: "x64", os: "linux" };
+
+  async function post(id: RawIdentity) {
+    try {
+      return { ok: true as const, res: await clusterApi(auth, id).post<{ ok: boolean }>(paths.botHeartbeat, heartbeat) };
+    } catch (e) {
+      if (e instanceof UserError) return { ok: false as const, code: e.code, message: e.message };
+      throw e;
+    }
+  }
+
+  test("a heartbeat with an output certificate is refused; with the internal identity it is recorded", async () => {
+    const refused = await post(otherOutput);
+    expect(refused.ok).toBe(false);
+    expect((refused as { code: string }).code).toBe("access_denied");
+    expect((refused as { message: string }).message).toContain("output certificates cannot be used");
+    const accepted = await post(otherBot);
+    expect(accepted).toEqual({ ok: true, res: { ok: true } });
+  });
+});
