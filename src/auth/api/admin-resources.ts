@@ -6,11 +6,11 @@ import { maskSecret } from "../../join/types.ts";
 import { parseAllowedCas } from "../../tpm/server/index.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { botRoleName, botUserName } from "../bot-identity.ts";
+import { forgetInstance } from "../instances.ts";
 import type { BotResource, Resource, RoleResource, TokenResource } from "../resources/index.ts";
 import { validateBot, validateRole, validateToken } from "../resources/index.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
-import { forgetInstance } from "../instances.ts";
 
 /** The name tctl shows for a token: the name itself, or a mask for secret (token-method) names. */
 export function displayToken(t: StoredToken, hash: string): TokenResource {
