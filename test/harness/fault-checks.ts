@@ -3,8 +3,8 @@
 // instances, no generation counter gone back, no lock, no generation-mismatch audit event,
 // and (tauth stopped) an intact database. A Report counts kills and violations by kind.
 
-import { createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { createHash, createPublicKey, X509Certificate } from "node:crypto";
+import { closeSync, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { backend, type Cluster } from "./fault.ts";
 
@@ -221,6 +221,59 @@ export function checkAudit(c: Cluster, report: Report): void {
   for (const [tok, ids] of byToken)
     if (ids.size > 1) report.add("double-used", `audit: token ${tok} joined as ${[...ids].join(", ")}`, tok);
   report.counts["torn audit lines (not an invariant)"] = torn;
+}
+
+// ---- Where a kill landed: after the server acted on a request, before tbot saved the answer. ----
+
+/** How the audit log names a `token`-method token: the start of its SHA-256. */
+export const maskedToken = (token: string) =>
+  `sha256:${createHash("sha256").update(token).digest("hex").slice(0, 16)}`;
+
+export function auditSize(c: Cluster): number {
+  return existsSync(c.auditPath) ? lstatSync(c.auditPath).size : 0;
+}
+
+/** Audit events written after byte `offset`. */
+export function auditSince(c: Cluster, offset: number): Record<string, unknown>[] {
+  if (!existsSync(c.auditPath)) return [];
+  const fd = openSync(c.auditPath, "r");
+  try {
+    const len = fstatSync(fd).size - offset;
+    if (len <= 0) return [];
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, offset);
+    return buf
+      .toString("utf8")
+      .split("\n")
+      .flatMap((l) => {
+        try {
+          return l ? [JSON.parse(l)] : [];
+        } catch {
+          return [];
+        }
+      });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const readOrNull = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
+
+/**
+ * Call before a kill. `acted()` says whether the server has since committed a join (of this
+ * token) or a renewal (of this bot); `lost()`, after the kill, whether that happened while
+ * tbot's storage still holds what it held before: the kill fell between the server's commit
+ * and tbot's save, the window where a token can be burnt or a counter left behind.
+ */
+export function lostAnswerProbe(c: Cluster, r: { bot: string; token: string; data: string }) {
+  const offset = auditSize(c);
+  const before = readOrNull(join(r.data, "tlscert"));
+  const mask = maskedToken(r.token);
+  const acted = () =>
+    auditSince(c, offset).some(
+      (e) => (e.event === "bot.join" && e.token === mask) || (e.event === "cert.renew" && e.bot === r.bot),
+    );
+  return { acted, lost: () => acted() && readOrNull(join(r.data, "tlscert")) === before };
 }
 
 /** The database of a stopped tauth. */

@@ -30,6 +30,7 @@ import {
   checkRunOutputs,
   checkServerState,
   GenerationLedger,
+  lostAnswerProbe,
   type Report,
 } from "./fault-checks.ts";
 
@@ -43,6 +44,12 @@ const lastError = (text: string) =>
     .at(-1) ??
   text.trim().split("\n").at(-1) ??
   "";
+
+/** Polls `cond` every millisecond, up to `ms`. */
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await Bun.sleep(1);
+}
 
 /** Reruns a one-shot until it exits 0; the last result when it never does. */
 async function rerun(c: Cluster, r: BotRun, tries: number, report: Report, pauseMs = 100) {
@@ -77,9 +84,17 @@ export async function oneShotKills(c: Cluster, rng: Rng, kills: number, report: 
     if (!pool.length) pool = makeRuns(c, Math.min(50, kills - done), { prefix: "os" });
     const r = pool.pop()!;
     for (const phase of ["join", "renew"] as const) {
-      const killed = await runCmd(oneShotArgs(c, r), { killAfterMs: windows[phase].pick(rng) });
+      const probe = lostAnswerProbe(c, r);
+      // A quarter of the kills wait for the server's commit in the audit log, then kill at once.
+      const aimed = rng.chance(0.25);
+      const killed = await runCmd(
+        oneShotArgs(c, r),
+        aimed ? { killWhen: probe.acted } : { killAfterMs: windows[phase].pick(rng) },
+      );
       if (killed.signal === "SIGKILL") {
         report.kill(`tbot one-shot ${phase}`);
+        if (probe.lost())
+          report.count(`one-shot ${phase} kills after the server answered, before tbot saved`);
         done++;
       } else if (killed.code === 0) windows[phase].observe(killed.ms);
       report.addAll("torn", checkRunOutputs(r, phase === "join"));
@@ -128,13 +143,15 @@ export async function daemonKills(
     if (!(await d.start())) throw new Error(`daemon did not start: ${d.proc!.since(0)}`);
     while (done < kills) {
       await Bun.sleep(rng.int(0, 250));
-      if (rng.chance(0.5)) {
-        d.proc!.signal("SIGUSR1"); // renew now, and be killed somewhere inside that renewal
-        await Bun.sleep(rng.int(0, 40));
-      }
+      const probe = lostAnswerProbe(c, d.run);
+      const mode = rng.int(0, 2);
+      if (mode > 0) d.proc!.signal("SIGUSR1"); // renew now, and be killed inside that renewal:
+      if (mode === 1) await Bun.sleep(rng.int(0, 30)); // somewhere,
+      if (mode === 2) await until(probe.acted, 2000); // or right after the server committed it.
       await d.proc!.kill9();
       done++;
       report.kill("tbot daemon");
+      if (probe.lost()) report.count("daemon kills after the server renewed, before tbot saved");
       report.addAll("torn", checkRunOutputs(d.run, false));
       if (!(await d.start())) {
         const out = d.proc!.since(0);
@@ -179,6 +196,7 @@ export async function tauthKills(
       }
       const deadline = Date.now() + 30_000;
       let res = await runCmd(oneShotArgs(c, r));
+      if (res.code !== 0) report.count("one-shots interrupted by a tauth kill");
       while (res.code !== 0 && Date.now() < deadline) {
         await Bun.sleep(150);
         res = await runCmd(oneShotArgs(c, r));

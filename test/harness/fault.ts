@@ -207,13 +207,14 @@ export interface RunResult {
 /** Runs a command; if `killAfterMs` is set, sends SIGKILL at that moment (it may have exited). */
 export async function runCmd(
   cmd: string[],
-  o: { killAfterMs?: number; timeoutMs?: number } = {},
+  o: { killAfterMs?: number; killWhen?: () => boolean; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const t0 = performance.now();
   const p = spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   live.add(p);
   const timers: Timer[] = [];
   if (o.killAfterMs !== undefined) timers.push(setTimeout(() => p.kill("SIGKILL"), o.killAfterMs));
+  const poll = o.killWhen && setInterval(() => o.killWhen!() && p.kill("SIGKILL"), 1);
   timers.push(setTimeout(() => p.kill("SIGKILL"), o.timeoutMs ?? 30_000));
   const [stdout, stderr, code] = await Promise.all([
     new Response(p.stdout).text(),
@@ -221,6 +222,7 @@ export async function runCmd(
     p.exited,
   ]);
   for (const t of timers) clearTimeout(t);
+  if (poll) clearInterval(poll);
   live.delete(p);
   return {
     code,
