@@ -6,7 +6,7 @@
 // holds the CA keys, so this gives nothing away and nobody is ever locked out).
 
 import { X509Certificate } from "node:crypto";
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { certAuthorityLine, parseIdentityFile, renderIdentityFile } from "../crypto/identity-file.ts";
@@ -161,6 +161,9 @@ export async function ensureAdminIdentity(
   ttlMs = DEFAULT_ADMIN_IDENTITY_TTL_MS,
 ): Promise<{ id: string; path: string; issued: boolean; reason?: string }> {
   const path = join(svc.dataDir, "admin-identity");
+  // Left by a start killed mid-write: a private key nobody will use.
+  for (const f of readdirSync(svc.dataDir))
+    if (f.startsWith(".admin-identity.") && f.endsWith(".tmp")) rmSync(join(svc.dataDir, f), { force: true });
   const kept = await usableAdminIdentity(svc, path);
   if ("id" in kept) return { id: kept.id, path, issued: false };
   const issued = await issueAdminIdentity(svc, { ttlMs, path, createdBy: "tauth start" });
