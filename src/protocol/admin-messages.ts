@@ -15,6 +15,21 @@ const name = optional(str({ max: 512 }));
 const short = optional(str({ max: 64 }));
 const names = optional(arr(str({ max: 255 }), { max: 256 }));
 
+/**
+ * A resource in `create`: an object with a string kind and a metadata object, passed on whole
+ * (the resource rules check every field, with their own messages, including unknown ones).
+ */
+const envelope = fieldsOf<{ kind: string; metadata: Record<string, unknown> }>({
+  kind: str({ min: 1, max: 64 }),
+  metadata: anyObject(),
+});
+const resource: Schema<Record<string, unknown>> = {
+  parse(v, path) {
+    envelope.parse(v, path);
+    return v as Record<string, unknown>;
+  },
+};
+
 export interface AdminCreateBody {
   resources?: Record<string, unknown>[];
   upsert?: boolean;
@@ -59,7 +74,7 @@ export interface AdminExportBody {
 export const adminSchemas = {
   status: obj<Record<string, never>>({}),
   create: obj<AdminCreateBody>({
-    resources: optional(arr(anyObject(), { max: 1000 })),
+    resources: optional(arr(resource, { max: 1000 })),
     upsert: optional(bool()),
   }),
   get: obj<AdminKindNameBody>({ kind: short, name }),

@@ -328,12 +328,23 @@ describe("other messages", () => {
     );
   });
   test("admin bodies: types, bounds, unknown fields refused", () => {
-    expect(adminSchemas.create.parse({ resources: [{ kind: "bot" }], upsert: true }, "")).toEqual({
-      resources: [{ kind: "bot" }],
+    expect(
+      adminSchemas.create.parse(
+        { resources: [{ kind: "bot", metadata: { name: "b" }, spec: {} }], upsert: true },
+        "",
+      ),
+    ).toEqual({
+      resources: [{ kind: "bot", metadata: { name: "b" }, spec: {} }],
       upsert: true,
     });
     expect(problem(adminSchemas.create, { resources: [null] })).toBe(
       "resources[0] must be an object, got null",
+    );
+    expect(problem(adminSchemas.create, { resources: [{ kind: "role", pad: 1 }] })).toBe(
+      "resources[0].metadata is required",
+    );
+    expect(problem(adminSchemas.create, { resources: [{ kind: 7, metadata: {} }] })).toBe(
+      "resources[0].kind must be a string, got a number",
     );
     expect(problem(adminSchemas.create, { resources: "bot" })).toBe(
       "resources must be an array, got a string",
