@@ -216,6 +216,10 @@ describe("admin identities", () => {
     expect(auth.tctl(["status"]).code).toBe(0);
     expect(ids().find((a) => a.id === id)?.locked).toBe(lockName);
     expect(auth.auditLog().some((e) => e.event === "admin_identity.create" && e.id === id)).toBe(true);
+    // The audit log says which admin identity locked it.
+    const first = ids().find((a) => a.by === "tauth start")!.id;
+    const created = auth.auditLog().find((e) => e.event === "lock.create" && e.lock === lockName);
+    expect(created?.created_by).toBe(`admin:${first}`);
     // Removing the lock gives it back.
     expect(auth.tctl(["rm", `lock/${lockName}`]).code).toBe(0);
     expect(run([...tctlArgs(second), "status"]).code).toBe(0);

@@ -21,6 +21,9 @@ const str = (b: Body, k: string): string | undefined =>
   typeof b[k] === "string" ? (b[k] as string) : undefined;
 const strs = (b: Body, k: string): string[] => (Array.isArray(b[k]) ? (b[k] as unknown[]).map(String) : []);
 
+const adminName = (caller?: TlsIdentity) =>
+  caller?.adminIdentityId ? `admin:${caller.adminIdentityId}` : (caller?.username ?? "admin");
+
 export function adminRoutes(svc: AuthService): Route[] {
   // Each operation's body schema (src/protocol/admin-messages.ts) and cap: 16 KiB, except
   // create (resources from files): 1 MiB.
@@ -35,7 +38,8 @@ export function adminRoutes(svc: AuthService): Route[] {
     access: "admin",
     body,
     maxBody,
-    handle: (c) => handle((c.body ?? {}) as Body, c.caller?.username ?? "admin", c.caller),
+    // "admin:<ID>" in the audit log: which admin identity did it.
+    handle: (c) => handle((c.body ?? {}) as Body, adminName(c.caller), c.caller),
   });
   return [
     r("status", S.status, async () => ({
@@ -135,8 +139,7 @@ export function adminRoutes(svc: AuthService): Route[] {
         str(b, "admin_identity"),
         caller,
       );
-      const by = caller?.adminIdentityId ? `${who} (admin identity ${caller.adminIdentityId})` : who;
-      return createLock(svc, target, str(b, "message") || "locked by an administrator", by);
+      return createLock(svc, target, str(b, "message") || "locked by an administrator", who);
     }),
     r("authorities/export", S.authoritiesExport, async (b) => {
       const type = str(b, "type") ?? "";
