@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import { backend, Cluster, cleanupAll, rng } from "../test/harness/fault.ts";
-import { Report } from "../test/harness/fault-checks.ts";
+import { checkDatabase, Report } from "../test/harness/fault-checks.ts";
 import { daemonKills, oneShotKills, tauthKills } from "../test/harness/fault-scenarios.ts";
 
 const arg = (name: string, dflt: number) => {
@@ -42,6 +42,7 @@ try {
     const c = await Cluster.start();
     await oneShotKills(c, r, Math.min(100, oneShot - done), report);
     await c.stop();
+    checkDatabase(c, report, "after one-shot kills");
     progress("tbot one-shot");
   }
   const daemon = tbotKills - oneShot;
@@ -49,6 +50,7 @@ try {
     const c = await Cluster.start();
     await daemonKills(c, r, Math.min(100, daemon - done), report, 3);
     await c.stop();
+    checkDatabase(c, report, "after daemon kills");
     progress("tbot daemon");
   }
   for (let done = 0; done < tauthKillsWanted; done += 25) {

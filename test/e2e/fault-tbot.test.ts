@@ -6,13 +6,15 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, checkBuilt, cleanupAll, rng } from "../harness/fault.ts";
-import { Report } from "../harness/fault-checks.ts";
+import { checkDatabase, Report } from "../harness/fault-checks.ts";
 import { daemonKills, oneShotKills } from "../harness/fault-scenarios.ts";
 
 beforeAll(checkBuilt);
 afterAll(() => cleanupAll());
 
-function expectClean(report: Report) {
+async function expectClean(c: Cluster, report: Report) {
+  await c.stop();
+  checkDatabase(c, report, "after the kills");
   console.log(report.summary());
   expect(report.violations).toEqual([]);
 }
@@ -22,12 +24,12 @@ test("kill -9 of tbot one-shot joins and renewals: outputs whole, the rerun succ
   const report = new Report(rng().seed);
   await oneShotKills(c, rng(report.seed), 16, report);
   expect(Object.values(report.kills).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(16);
-  expectClean(report);
+  await expectClean(c, report);
 }, 60_000);
 
 test("kill -9 of tbot daemons during renewals: outputs whole, the restarted daemon renews", async () => {
   const c = await Cluster.start();
   const report = new Report(rng().seed);
   await daemonKills(c, rng(report.seed), 9, report, 3);
-  expectClean(report);
+  await expectClean(c, report);
 }, 60_000);
