@@ -49,7 +49,9 @@ const { values: opt } = parseArgs({
     fast: { type: "boolean" },
   },
 });
-const out = opt.out ?? join(root, "dist");
+// TBOT_DIST: the binary built elsewhere (scripts/build.ts honours it too).
+const dist = process.env.TBOT_DIST || join(root, "dist");
+const out = opt.out ?? dist;
 const formats = opt.only ? [opt.only] : ["deb", "rpm"];
 if (formats.some((f) => f !== "deb" && f !== "rpm")) {
   console.error(`package: --only takes deb or rpm, not "${opt.only}"`);
@@ -125,7 +127,7 @@ function put(stage: string, path: string, content: string | Buffer, mode = 0o644
 function stage(dir: string, layout: { lib: string; copyright: string }): void {
   const bin = join(dir, target.bin);
   mkdirSync(dirname(bin), { recursive: true, mode: 0o755 });
-  copyFileSync(join(root, "dist/tbot"), bin);
+  copyFileSync(join(dist, "tbot"), bin);
   chmodSync(bin, 0o755);
   for (const link of ["tctl", "tauth"]) symlinkSync("tbot", join(dirname(bin), link));
   const common = (name: string) => readFileSync(join(pkgDir, "common", name));
@@ -248,7 +250,7 @@ try {
     });
     if (r.exitCode !== 0) fail("build failed");
   }
-  const reported = /^tbot v(\S+)$/m.exec(run([join(root, "dist/tbot"), "version"], "dist/tbot version"))?.[1];
+  const reported = /^tbot v(\S+)$/m.exec(run([join(dist, "tbot"), "version"], "dist/tbot version"))?.[1];
   const version = opt.version ?? process.env.TBOT_PACKAGE_VERSION ?? packageVersion(reported ?? "");
   // The characters both Debian and RPM accept in a version (no hyphen: it separates the release).
   if (!/^[0-9][A-Za-z0-9.+~]*$/.test(version)) fail(`"${version}" is not a valid package version`);

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
-import { ensureBuilt, root as repo } from "../harness/binary.ts";
+import { ensureBuilt, root as repo, tbotBin } from "../harness/binary.ts";
 import { type DebianRoot, debianRoot, isRoot } from "../harness/debootstrap.ts";
 import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
 
@@ -131,7 +131,7 @@ describe.skipIf(!isRoot)("the .deb in a minbase root", () => {
     expect(dpkgStatus(root)).toBe(`install ok installed ${v1}`);
     for (const p of ["tbot", "tctl", "tauth"])
       expect(ok(root.run([p, "version"]), `${p} version`)).toMatch(new RegExp(`^${p} v\\S+\\n$`));
-    expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(join(repo, "dist/tbot")))).toBe(true);
+    expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(tbotBin))).toBe(true);
   }, 120_000);
 
   test("the teleport system user, its directories and the config permissions", () => {

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBuilt, root as repo } from "../harness/binary.ts";
+import { ensureBuilt, root as repo, tbotBin } from "../harness/binary.ts";
 import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
 
 cleanupAfterFile();
@@ -51,7 +51,7 @@ describe("package checks", () => {
   test("the .deb carries dist/tbot unstripped, with tctl and tauth links", () => {
     const dir = tempDir("pkg-x-");
     expect(run(["dpkg-deb", "-x", deb, dir]).code).toBe(0);
-    expect(readFileSync(join(dir, "usr/bin/tbot")).equals(readFileSync(join(repo, "dist/tbot")))).toBe(true);
+    expect(readFileSync(join(dir, "usr/bin/tbot")).equals(readFileSync(tbotBin))).toBe(true);
     for (const p of ["tctl", "tauth"]) {
       expect(run(["readlink", join(dir, "usr/bin", p)]).stdout).toBe("tbot\n");
       expect(run([join(dir, "usr/bin", p), "version"]).stdout).toStartWith(`${p} v`);

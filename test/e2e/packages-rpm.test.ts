@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { ensureBuilt, root as repo } from "../harness/binary.ts";
+import { ensureBuilt, root as repo, tbotBin } from "../harness/binary.ts";
 import { type DebianRoot, debianRoot, isRoot } from "../harness/debootstrap.ts";
 import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
 
@@ -112,7 +112,7 @@ describe("the .rpm", () => {
       const verify = run([...rpmRoot, "-V", "--nodeps", "tbot"]); // the files, not the deps
       expect({ code: verify.code, output: verify.stdout + verify.stderr }).toEqual({ code: 0, output: "" });
       // Installed as built: never stripped, so it still runs.
-      expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(join(repo, "dist/tbot")))).toBe(
+      expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(tbotBin))).toBe(
         true,
       );
       expect(root.run(["tauth", "version"]).stdout).toStartWith("tauth v");
