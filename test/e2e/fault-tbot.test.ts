@@ -5,8 +5,25 @@
 // no lock. FAULT_SEED replays a run.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, checkBuilt, cleanupAll, rng } from "../harness/fault.ts";
-import { checkDatabase, Report } from "../harness/fault-checks.ts";
+import { cpSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  Cluster,
+  checkBuilt,
+  cleanupAll,
+  makeRuns,
+  oneShotArgs,
+  rng,
+  runCmd,
+  workDir,
+} from "../harness/fault.ts";
+import {
+  checkDatabase,
+  checkRunOutputs,
+  checkStore,
+  GenerationLedger,
+  Report,
+} from "../harness/fault-checks.ts";
 import { daemonKills, oneShotKills } from "../harness/fault-scenarios.ts";
 
 beforeAll(checkBuilt);
@@ -33,3 +50,23 @@ test("kill -9 of tbot daemons during renewals: outputs whole, the restarted daem
   await daemonKills(c, rng(report.seed), 9, report, 3);
   await expectClean(c, report);
 }, 60_000);
+
+test("the checks see what they look for: a key of another bot, a missing file, a counter going back", async () => {
+  const c = await Cluster.start();
+  const [a, b] = makeRuns(c, 2);
+  for (const r of [a!, b!]) expect((await runCmd(oneShotArgs(c, r))).code).toBe(0);
+  expect(checkRunOutputs(a!, false)).toEqual([]);
+  const torn = join(workDir("torn-"), "out");
+  cpSync(a!.dest, torn, { recursive: true, verbatimSymlinks: true });
+  const gen = join(torn, readlinkSync(join(torn, "..identity")));
+  writeFileSync(join(gen, "tlscert"), readFileSync(join(b!.dest, "tlscert")));
+  expect(checkStore(torn, "identity", false).join()).toContain("key does not match tlscert");
+  rmSync(join(gen, "key-cert.pub"));
+  expect(checkStore(torn, "identity", false).join()).toContain("missing key-cert.pub");
+  const ledger = new GenerationLedger();
+  const inst = (generation: number) => [
+    { spec: { bot_name: "x", instance_id: "1" }, status: { generation } },
+  ];
+  expect(ledger.observe(inst(3))).toEqual([]);
+  expect(ledger.observe(inst(2))).toEqual(["x/1: generation 3 → 2"]);
+});

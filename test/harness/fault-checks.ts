@@ -4,7 +4,16 @@
 // and (tauth stopped) an intact database. A Report counts kills and violations by kind.
 
 import { createHash, createPublicKey, X509Certificate } from "node:crypto";
-import { closeSync, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
 import { join } from "node:path";
 import { backend, type Cluster } from "./fault.ts";
 
@@ -89,7 +98,7 @@ function sshStrings(line: string): Buffer[] {
   return out;
 }
 
-/** What is wrong with key / tlscert / key.pub / key-cert.pub in `dir` (read through its links). */
+/** What is wrong with key / tlscert / key.pub / key-cert.pub in `dir`. */
 function pairProblems(dir: string): string[] {
   const read = (f: string) => readFileSync(join(dir, f), "utf8");
   try {
@@ -115,23 +124,45 @@ function pairProblems(dir: string): string[] {
  * key saved before the join that will certify it); a certificate without its key is not.
  */
 export function checkStore(dir: string, kind: "identity" | "storage", mayBeAbsent: boolean): string[] {
-  const set = join(dir, `..${kind}`);
-  let published = false;
+  // A live writer (a running daemon) may publish a new set, and remove the old one, while we
+  // read it: then read again. A set that stays published while we read must be whole.
+  const link = () => {
+    try {
+      return readlinkSync(join(dir, `..${kind}`));
+    } catch {
+      return null;
+    }
+  };
+  for (let attempt = 0; ; attempt++) {
+    const before = link();
+    const problems = checkStoreOnce(dir, kind, mayBeAbsent);
+    if (!problems.length || link() === before || attempt >= 5) return problems;
+  }
+}
+
+function checkStoreOnce(dir: string, kind: "identity" | "storage", mayBeAbsent: boolean): string[] {
+  let gen: string | null = null;
   try {
-    published = lstatSync(set).isSymbolicLink() && existsSync(set);
+    gen = readlinkSync(join(dir, `..${kind}`));
   } catch {}
   const has = (f: string) => existsSync(join(dir, f));
   if (kind === "storage" && !has("tlscert")) {
     if (mayBeAbsent) return [];
     return [`${dir}: storage has no certificate`];
   }
-  if (kind === "identity" && !published) return mayBeAbsent ? [] : [`${dir}: no identity output`];
+  if (kind === "identity" && !gen) return mayBeAbsent ? [] : [`${dir}: no identity output`];
   const required = kind === "identity" ? IDENTITY_FILES : PAIR;
   const missing = required.filter((f) => !has(f));
   if (missing.length) return [`${dir}: ${kind} set incomplete, missing ${missing.join(", ")}`];
-  const empty = required.filter((f) => readFileSync(join(dir, f)).length === 0);
-  if (empty.length) return [`${dir}: empty ${empty.join(", ")}`];
-  return pairProblems(dir).map((p) => `${dir} (${kind}): ${p}`);
+  // Read one published set as a whole: from its generation directory when there is one.
+  const setDir = gen && existsSync(join(dir, gen)) ? join(dir, gen) : dir;
+  try {
+    const empty = required.filter((f) => readFileSync(join(setDir, f)).length === 0);
+    if (empty.length) return [`${dir}: empty ${empty.join(", ")}`];
+  } catch (e) {
+    return [`${dir}: ${(e as Error).message}`];
+  }
+  return pairProblems(setDir).map((p) => `${dir} (${kind}): ${p}`);
 }
 
 export function checkRunOutputs(r: { data: string; dest: string }, mayBeAbsent: boolean): string[] {
