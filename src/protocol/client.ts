@@ -79,9 +79,24 @@ export class ApiClient {
     if (!res.ok) {
       const err = (parsed as ErrorBody).error;
       const code = (err?.code as UserError["code"]) ?? errorCodeFromHttpStatus(res.status);
-      throw new UserError(err?.message ?? `request failed with HTTP ${res.status}`, code);
+      const message = err?.message ?? `request failed with HTTP ${res.status}`;
+      const retryAfter = Number(res.headers.get("retry-after") ?? Number.NaN);
+      if (res.status === 429 && Number.isFinite(retryAfter) && retryAfter >= 0)
+        throw new RateLimitedError(message, retryAfter * 1000);
+      throw new UserError(message, code);
     }
     return parsed as T;
+  }
+}
+
+/** A 429 from tauth (too many joins from this address): retry after `retryAfterMs`. */
+export class RateLimitedError extends UserError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message, "limit_exceeded");
+    this.name = "RateLimitedError";
   }
 }
 

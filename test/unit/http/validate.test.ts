@@ -18,7 +18,7 @@ const keys = {
   ssh_public_key: "ssh-ed25519 AAAA",
 };
 const join = () => ({
-  client_init: { join_method: "token", token_name: "abc123", system_role: "Bot" },
+  client_init: { join_method: "token", token_name: "abc123", system_role: "Bot" as const },
   bot_params: { public_keys: { ...keys }, expires: "2030-01-01T00:00:00.000Z" },
 });
 
@@ -47,7 +47,7 @@ describe("JoinRequest", () => {
     delete (v.client_init as Record<string, unknown>).join_method;
     v.method_init = null;
     v.solution = null;
-    expect(JoinRequestSchema.parse(v, "")).toEqual({
+    expect(JoinRequestSchema.parse(v, "") as unknown).toEqual({
       client_init: { token_name: "abc123", system_role: "Bot" },
       bot_params: join().bot_params,
     });
@@ -121,7 +121,7 @@ describe("JoinRequest", () => {
     [
       "system_role other",
       (v) => {
-        v.client_init.system_role = "Admin";
+        (v.client_init as Record<string, unknown>).system_role = "Admin";
         return v;
       },
       'client_init.system_role must be "Bot", got "Admin"',
