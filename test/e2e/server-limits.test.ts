@@ -12,6 +12,7 @@ import https from "node:https";
 import { join } from "node:path";
 import tls from "node:tls";
 import { parseIdentityFile } from "../../src/crypto/identity-file.ts";
+import { ApiClient, RateLimitedError } from "../../src/protocol/client.ts";
 import { cleanupAfterFile } from "../harness/proc.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
 
@@ -341,6 +342,12 @@ describe("unauthenticated joins are rate-limited per address", () => {
       code: "limit_exceeded",
       message: "too many join attempts from 127.0.0.1; retry in 1 s",
     });
+    // tbot's client sees the wait: RateLimitedError carries Retry-After.
+    const client = new ApiClient(limited.addr, { insecure: true });
+    const e = await client.post("/v1/join", goodJoin()).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RateLimitedError);
+    expect((e as RateLimitedError).retryAfterMs).toBe(1000);
+    expect((e as RateLimitedError).code).toBe("limit_exceeded");
     // Not throttled: ping, and an admin (client certificate) on a non-join route.
     expect((await request(limited.port, "h2", "GET", "/v1/ping")).status).toBe(200);
     const id = parseIdentityFile(readFileSync(limited.identity, "utf8"));
@@ -356,7 +363,7 @@ describe("unauthenticated joins are rate-limited per address", () => {
       await Bun.sleep(200);
     const lines = limited.auditLog().filter((e) => e.event === "join.rate_limited");
     expect(lines.length).toBe(1);
-    expect(lines[0]).toMatchObject({ remote_ip: "127.0.0.1", refused, window_seconds: 3 });
+    expect(lines[0]).toMatchObject({ remote_ip: "127.0.0.1", refused: refused + 1, window_seconds: 3 });
     // Refused joins are not audited one by one.
     expect(limited.auditLog().filter((e) => e.event === "bot.join.failed").length).toBe(10 - refused);
   });

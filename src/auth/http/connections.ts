@@ -30,6 +30,23 @@ export function normalizeIp(addr: string | undefined): string {
   return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }
 
+/**
+ * What per-address limits count: an IPv4 address, or an IPv6 address's /64 (one host or
+ * site usually holds a whole /64, so per-address limits would be trivially sidestepped).
+ */
+export function addressGroup(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const [head = "", tail] = ip.split("%")[0]!.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const full =
+    tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
+  return `${full
+    .slice(0, 4)
+    .map((x) => (Number.parseInt(x || "0", 16) || 0).toString(16))
+    .join(":")}::/64`;
+}
+
 export const connectionKey = (addr: string | undefined, port: number | undefined) =>
   `${normalizeIp(addr)}|${port ?? 0}`;
 
@@ -44,7 +61,7 @@ export class ConnectionGuard {
 
   /** Call from the server's "connection" event. */
   onConnection(socket: Socket): void {
-    const ip = normalizeIp(socket.remoteAddress);
+    const ip = addressGroup(normalizeIp(socket.remoteAddress));
     const key = connectionKey(socket.remoteAddress, socket.remotePort);
     const n = (this.perIp.get(ip) ?? 0) + 1;
     if (this.limits.connsPerIp > 0 && n > this.limits.connsPerIp) {

@@ -17,7 +17,7 @@ import { accessDenied, notFound, UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
 import { assertNotLocked } from "../locks.ts";
 import type { AuthService } from "../service.ts";
-import { ConnectionGuard, normalizeIp } from "./connections.ts";
+import { addressGroup, ConnectionGuard, normalizeIp } from "./connections.ts";
 import { limitsFromEnv, type ServerLimits } from "./limits.ts";
 import { JoinRateLimiter } from "./rate-limit.ts";
 import { decodeBody, type RequestContext, type Route, type Router } from "./router.ts";
@@ -222,13 +222,11 @@ export function startHttpServer(
           await assertNotLocked(svc, caller);
         }
         if (route.rateLimitUnauthenticated && !isClusterBot(svc, caller)) {
-          const wait = joinLimiter.take(normalizeIp(socket.remoteAddress));
+          const from = addressGroup(normalizeIp(socket.remoteAddress));
+          const wait = joinLimiter.take(from);
           if (wait > 0) {
             extraHeaders = { "retry-after": String(wait) };
-            throw new UserError(
-              `too many join attempts from ${normalizeIp(socket.remoteAddress)}; retry in ${wait} s`,
-              "limit_exceeded",
-            );
+            throw new UserError(`too many join attempts from ${from}; retry in ${wait} s`, "limit_exceeded");
           }
         }
         let body: unknown;

@@ -3,6 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { auditLine, boundAuditValue, MAX_AUDIT_STRING } from "../../../src/auth/audit.ts";
+import { addressGroup, normalizeIp } from "../../../src/auth/http/connections.ts";
 import { DEFAULT_LIMITS, parseLimits } from "../../../src/auth/http/limits.ts";
 import { JoinRateLimiter } from "../../../src/auth/http/rate-limit.ts";
 
@@ -118,5 +119,18 @@ describe("TAUTH_LIMITS", () => {
     expect(() => parseLimits("join_rat=5")).toThrow('TAUTH_LIMITS: "join_rat=5" is not one of');
     expect(() => parseLimits("header_timeout=10")).toThrow("header_timeout=10 is not a valid duration");
     expect(() => parseLimits("conns_per_ip=1.5")).toThrow("conns_per_ip=1.5 is not a valid number");
+  });
+});
+
+describe("per-address limits count IPv4 addresses and IPv6 /64s", () => {
+  test("grouping", () => {
+    expect(addressGroup(normalizeIp("::ffff:10.1.2.3"))).toBe("10.1.2.3");
+    expect(addressGroup("192.0.2.7")).toBe("192.0.2.7");
+    expect(addressGroup("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(addressGroup("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64");
+    expect(addressGroup("2001:0db8:0001:0002:ffff::9")).toBe("2001:db8:1:2::/64");
+    expect(addressGroup("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressGroup("::1")).toBe("0:0:0:0::/64");
+    expect(addressGroup("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
   });
 });
