@@ -418,6 +418,57 @@ describe("deadlines and the per-address connection cap", () => {
     }
   });
 
+  test("a busy connection outlives the deadlines: HTTP/2 and HTTP/1.1 keep-alive, requests every 300 ms for 6 s", async () => {
+    // HTTP/2: one session.
+    const s = http2.connect(`https://127.0.0.1:${auth.port}`, { rejectUnauthorized: false });
+    let closedAt = 0;
+    const t0 = performance.now();
+    s.on("close", () => {
+      closedAt = performance.now() - t0;
+    });
+    s.on("error", () => {});
+    // HTTP/1.1: one keep-alive socket.
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    const sockets = new Set<unknown>();
+    const h1 = () =>
+      new Promise<number>((resolve, reject) => {
+        const r = https.request(
+          { host: "127.0.0.1", port: auth.port, path: "/v1/ping", agent, rejectUnauthorized: false },
+          (res) => {
+            sockets.add(res.socket);
+            res.on("data", () => {});
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        r.on("error", reject);
+        r.end();
+      });
+    const h2 = () =>
+      new Promise<number>((resolve, reject) => {
+        const st = s.request({ ":path": "/v1/ping" });
+        let status = 0;
+        st.on("response", (h) => {
+          status = Number(h[":status"]);
+        });
+        st.on("data", () => {});
+        st.on("end", () => resolve(status));
+        st.on("error", reject);
+      });
+    while (performance.now() - t0 < 6000) {
+      expect(await h2()).toBe(200);
+      expect(await h1()).toBe(200);
+      await Bun.sleep(300);
+    }
+    expect(closedAt).toBe(0);
+    expect(sockets.size).toBe(1);
+    // Then, idle: closed by the idle timeout (4 s), not held open.
+    const idleFrom = performance.now() - t0;
+    while (!closedAt && performance.now() - t0 < idleFrom + 8000) await Bun.sleep(100);
+    expect(closedAt - idleFrom).toBeGreaterThan(3500);
+    expect(closedAt - idleFrom).toBeLessThan(6000);
+    agent.destroy();
+  }, 30_000);
+
   test("a connection that never starts TLS is closed at the header deadline", async () => {
     const net = await import("node:net");
     const t0 = performance.now();

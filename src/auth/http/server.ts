@@ -275,8 +275,12 @@ export function startHttpServer(
   // Close connections idle for 15 s. Clients keep connections alive within a join or an
   // output run; a long-running bot gets a new client certificate at every renewal (a new
   // connection), and without this its old idle connections would stay open on both ends.
+  // The guard closes a connection with no request in progress idleTimeoutMs after its last
+  // response; the socket timeout below also catches a silent peer mid-request (HTTP/1.1).
+  // Not for HTTP/2: on Bun 1.4.5 HTTP/2 traffic does not refresh the socket's timeout, so a
+  // session busy with requests every second was cut every 15 s.
   server.on("secureConnection", (sock: TLSSocket) => {
-    sock.setTimeout(limits.idleTimeoutMs, () => sock.destroy());
+    if (sock.alpnProtocol !== "h2") sock.setTimeout(limits.idleTimeoutMs, () => sock.destroy());
   });
   server.on("tlsClientError", (err) => log.debug("TLS handshake failed", { error: err.message }));
   return new Promise((resolve, reject) => {
