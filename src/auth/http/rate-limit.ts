@@ -19,6 +19,7 @@ interface Refusals {
 
 /** Buckets kept at most; past this, full (idle) buckets are dropped first, then the oldest. */
 const MAX_TRACKED = 100_000;
+const OTHERS = "(other addresses)";
 
 export class JoinRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
@@ -62,9 +63,11 @@ export class JoinRateLimiter {
       b.tokens -= 1;
       return 0;
     }
-    const r = this.refused.get(ip);
+    // Past MAX_TRACKED addresses in one window, the rest are counted together.
+    const key = this.refused.has(ip) || this.refused.size < MAX_TRACKED ? ip : OTHERS;
+    const r = this.refused.get(key);
     if (r) r.count++;
-    else this.refused.set(ip, { count: 1, first: new Date() });
+    else this.refused.set(key, { count: 1, first: new Date() });
     return Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
   }
 

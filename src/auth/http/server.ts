@@ -100,8 +100,10 @@ function readBody(req: http2.Http2ServerRequest, maxBody: number, timeoutMs: num
       else chunks.push(c);
     };
     const onEnd = () => stop();
-    const onError = (e: Error) => stop(e);
-    const onAborted = () => stop(new Error("request aborted by the client"));
+    // The client went away mid-body: nobody reads the answer; not a server error either.
+    const gone = () => new HttpStatusError("request aborted by the client", "bad_parameter", 400);
+    const onError = () => stop(gone());
+    const onAborted = () => stop(gone());
     const timer = setTimeout(
       () =>
         stop(
