@@ -8,6 +8,7 @@ import { X509Certificate } from "node:crypto";
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { Certificates } from "../protocol/messages.ts";
 import { accessDenied, isCode } from "../util/errors.ts";
+import { jsonItem } from "./backend/backend.ts";
 import {
   afterIssue,
   firstIssue,
@@ -17,7 +18,6 @@ import {
   type Presented,
   type Verdict,
 } from "./generations.ts";
-import { jsonItem } from "./backend/backend.ts";
 import { MAX_RENEWABLE_TTL_MS } from "./issuer.ts";
 import type { AuthService } from "./service.ts";
 import { type Authentication, type BotInstance, MAX_AUTHENTICATIONS } from "./store/types.ts";

@@ -12,7 +12,14 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { freshKey } from "../../src/agent/identity/bot-identity.ts";
-import { bkArgs, botYaml, boundKeypairTokenYaml, locks, tctlCreate, tokenStatus } from "../harness/bound-keypair.ts";
+import {
+  bkArgs,
+  botYaml,
+  boundKeypairTokenYaml,
+  locks,
+  tctlCreate,
+  tokenStatus,
+} from "../harness/bound-keypair.ts";
 import { addBot, fileScope, instanceIds, legacyArgs, newToken, oneShot } from "../harness/extra.ts";
 import {
   generationOf,
@@ -66,7 +73,12 @@ describe("a refused renewal moves no counter (finding 3)", () => {
     const key = await freshKey();
     const spoilt = [
       { expires: new Date(Date.now() - 60_000).toISOString() },
-      { publicKeys: { ...key.publicKeys, tls_public_key: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n" } },
+      {
+        publicKeys: {
+          ...key.publicKeys,
+          tls_public_key: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        },
+      },
       { publicKeys: { ...key.publicKeys, ssh_public_key: "ssh-ed25519 AAAA" } },
     ];
     for (const o of spoilt) {
@@ -158,7 +170,11 @@ describe("a lost response is served again (finding 4)", () => {
 describe("one-shot retries what may pass by itself, never a denial", () => {
   test("the auth service down at start and back two seconds later: the one-shot retries and joins", async () => {
     addBot(auth, "retry");
-    const dirs = { token: newToken(auth, "retry"), data: join(work, "retry-data"), dest: join(work, "retry-out") };
+    const dirs = {
+      token: newToken(auth, "retry"),
+      data: join(work, "retry-data"),
+      dest: join(work, "retry-out"),
+    };
     await auth.stop();
     const bot = scope.proc(startProcess(oneShotArgs(dirs)));
     await bot.waitFor(/One-shot attempt failed; retrying[^\n]*connection refused/);
@@ -168,7 +184,11 @@ describe("one-shot retries what may pass by itself, never a denial", () => {
   });
 
   test("a denial (a token that does not exist) fails at once, without retrying", () => {
-    const r = oneShot(auth, { token: "no-such-token", data: join(work, "deny-data"), dest: join(work, "deny-out") });
+    const r = oneShot(auth, {
+      token: "no-such-token",
+      data: join(work, "deny-data"),
+      dest: join(work, "deny-out"),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("join token expired or not found");
     expect(r.stderr).not.toContain("retrying");
@@ -238,7 +258,8 @@ describe("a restored database backup is not theft", () => {
     await auth.stop();
     for (const f of db) {
       rmSync(join(auth.dataDir, f), { force: true });
-      if (existsSync(join(work, `backup-${f}`))) copyFileSync(join(work, `backup-${f}`), join(auth.dataDir, f));
+      if (existsSync(join(work, `backup-${f}`)))
+        copyFileSync(join(work, `backup-${f}`), join(auth.dataDir, f));
     }
     await auth.restart();
     const after = oneShot(auth, bot);

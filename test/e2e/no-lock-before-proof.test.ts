@@ -9,7 +9,14 @@ import { freshKey } from "../../src/agent/identity/bot-identity.ts";
 import type { JoinRequest, JoinResponse } from "../../src/protocol/messages.ts";
 import { paths } from "../../src/protocol/messages.ts";
 import { UserError } from "../../src/util/errors.ts";
-import { bkArgs, botYaml, boundKeypairTokenYaml, locks, tctlCreate, tokenStatus } from "../harness/bound-keypair.ts";
+import {
+  bkArgs,
+  botYaml,
+  boundKeypairTokenYaml,
+  locks,
+  tctlCreate,
+  tokenStatus,
+} from "../harness/bound-keypair.ts";
 import { addBot, fileScope, oneShot } from "../harness/extra.ts";
 import { clusterApi, type RawIdentity, storedIdentity } from "../harness/identity-api.ts";
 import { run } from "../harness/proc.ts";
@@ -70,7 +77,9 @@ async function attack(token: string, caller: RawIdentity | undefined) {
 
 function expectUntouched(token: string, before: ReturnType<typeof tokenStatus>) {
   expect(locks(auth)).toEqual([]);
-  expect(auth.auditLog().filter((e) => e.event === "bound_keypair.join_state_verification_failed")).toEqual([]);
+  expect(auth.auditLog().filter((e) => e.event === "bound_keypair.join_state_verification_failed")).toEqual(
+    [],
+  );
   expect(tokenStatus(auth, token)).toEqual(before);
 }
 
@@ -121,11 +130,22 @@ describe("no state change before the bound key's proof", () => {
 });
 
 describe("only the bot's internal identity speaks for its instance", () => {
-  const heartbeat = { is_startup: false, hostname: "h", version: "v", uptime_seconds: 1, one_shot: true, architecture: "x64", os: "linux" };
+  const heartbeat = {
+    is_startup: false,
+    hostname: "h",
+    version: "v",
+    uptime_seconds: 1,
+    one_shot: true,
+    architecture: "x64",
+    os: "linux",
+  };
 
   async function post(id: RawIdentity) {
     try {
-      return { ok: true as const, res: await clusterApi(auth, id).post<{ ok: boolean }>(paths.botHeartbeat, heartbeat) };
+      return {
+        ok: true as const,
+        res: await clusterApi(auth, id).post<{ ok: boolean }>(paths.botHeartbeat, heartbeat),
+      };
     } catch (e) {
       if (e instanceof UserError) return { ok: false as const, code: e.code, message: e.message };
       throw e;

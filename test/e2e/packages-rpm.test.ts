@@ -112,9 +112,7 @@ describe("the .rpm", () => {
       const verify = run([...rpmRoot, "-V", "--nodeps", "tbot"]); // the files, not the deps
       expect({ code: verify.code, output: verify.stdout + verify.stderr }).toEqual({ code: 0, output: "" });
       // Installed as built: never stripped, so it still runs.
-      expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(tbotBin))).toBe(
-        true,
-      );
+      expect(readFileSync(root.path("usr/bin/tbot")).equals(readFileSync(tbotBin))).toBe(true);
       expect(root.run(["tauth", "version"]).stdout).toStartWith("tauth v");
     }, 120_000);
 

@@ -69,7 +69,11 @@ export async function renew(
 }
 
 /** A token join with `key` (a fresh one unless given). */
-export async function tokenJoin(h: TauthHandle, token: string, key?: FreshKey): Promise<Outcome<RawIdentity>> {
+export async function tokenJoin(
+  h: TauthHandle,
+  token: string,
+  key?: FreshKey,
+): Promise<Outcome<RawIdentity>> {
   const k = key ?? (await freshKey());
   return outcome(
     runJoin(

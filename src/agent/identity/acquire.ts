@@ -23,9 +23,9 @@ import {
   type BotIdentity,
   type FreshKey,
   freshKey,
-  keyFromPem,
   identityFrom,
   isExpired,
+  keyFromPem,
   loadIdentity,
   saveIdentity,
   tokenHash,
@@ -183,7 +183,8 @@ export class IdentityManager {
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, hash);
     // Joined and saved: the kept key is the identity's own now, and the token is spent.
-    if (this.method === "token") await this.storage.removeSet(JOIN_KEY_SET, ["join_key", "join_key.tokenhash"]);
+    if (this.method === "token")
+      await this.storage.removeSet(JOIN_KEY_SET, ["join_key", "join_key.tokenhash"]);
     log.info("Fetched new bot identity", {
       identity: id.tls.username,
       instance: res.bot_instance_id,

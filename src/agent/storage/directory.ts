@@ -267,7 +267,8 @@ export class DirectoryStore implements Store {
     this.withDir((dirFd) => {
       const link = `..${setName}`;
       // Only the links this set made: a name pointing anywhere else is not ours to remove.
-      for (const name of names) if (readlinkat(dirFd, name) === `${link}/${name}`) unlinkIfPresent(dirFd, name);
+      for (const name of names)
+        if (readlinkat(dirFd, name) === `${link}/${name}`) unlinkIfPresent(dirFd, name);
       if (readlinkat(dirFd, link) !== null) unlinkIfPresent(dirFd, link);
       fsyncSync(dirFd);
       this.removeGenerations(dirFd, setName, "");

@@ -8,6 +8,7 @@ import { generateKeyPair, pkcs8Pem } from "../../crypto/keys.ts";
 import { sshPublicKeyLine } from "../../crypto/ssh/index.ts";
 import type { JoinResult } from "../../protocol/messages.ts";
 import { UserError } from "../../util/errors.ts";
+import { faultInjection } from "../../util/fault.ts";
 import type { JoinMethodClient } from "../client.ts";
 import {
   BOUND_KEYPAIR,
@@ -17,7 +18,6 @@ import {
   type BoundKeypairSolution,
   samePublicKey,
 } from "./messages.ts";
-import { faultInjection } from "../../util/fault.ts";
 
 export interface BoundKey {
   privateKeyPem: string;

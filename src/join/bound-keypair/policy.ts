@@ -35,7 +35,9 @@ async function claimsOf(ctx: JoinContext, t: TokenResource, jwt: string): Promis
   try {
     const c = (await ctx.verifyJoinState(jwt)) as unknown as JoinStateClaims;
     const ours = c.iss === ctx.clusterName && c.aud === ctx.clusterName && c.sub === t.spec.bot_name;
-    return ours && typeof c.recovery_sequence === "number" && typeof c.bot_instance_id === "string" ? c : null;
+    return ours && typeof c.recovery_sequence === "number" && typeof c.bot_instance_id === "string"
+      ? c
+      : null;
   } catch {
     return null;
   }
@@ -80,7 +82,9 @@ export async function checkPolicy(
   const st = statusOf(t);
   let count = st.recovery_count ?? 0;
   const claims = joinState ? await claimsOf(ctx, t, joinState) : null;
-  const from = claims ? { bot_instance_id: claims.bot_instance_id, recovery_sequence: claims.recovery_sequence } : {};
+  const from = claims
+    ? { bot_instance_id: claims.bot_instance_id, recovery_sequence: claims.recovery_sequence }
+    : {};
   const restored = !!claims && claims.recovery_sequence > count && !!st.bound_public_key;
   if (restored) {
     ctx.audit("backend_rollback_detected", {
@@ -114,7 +118,8 @@ export async function checkPolicy(
       name,
       "no join state was presented, but this token requires one (its key has been used before)",
     );
-  if (!claims) await joinStateFailure(ctx, name, "join state does not verify or was issued for another cluster or bot");
+  if (!claims)
+    await joinStateFailure(ctx, name, "join state does not verify or was issued for another cluster or bot");
   if (claims!.recovery_sequence !== count || claims!.bot_instance_id !== boundInstance)
     await joinStateFailure(
       ctx,

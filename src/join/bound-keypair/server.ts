@@ -169,7 +169,7 @@ async function begin(ctx: JoinContext, req: JoinRequest): Promise<JoinResponse> 
   return challengeFor(ctx, key, base);
 }
 
-async function verifySolution(ctx: JoinContext, s: StepState, sol: BoundKeypairSolution): Promise<void> {
+async function verifySolution(s: StepState, sol: BoundKeypairSolution): Promise<void> {
   if (sol?.type !== "bound_keypair_challenge_solution" || typeof sol.solution !== "string")
     throw badParameter("expected a bound_keypair_challenge_solution");
   const key = await importSshPublicKey(s.key!).catch(() => {
@@ -328,7 +328,7 @@ async function step(ctx: JoinContext, req: JoinRequest, s: StepState): Promise<J
       throw badParameter("the new bound key must differ from the old one");
     return challengeFor(ctx, sol.public_key.trim(), { ...carried(s), rotate: s.rotate, rotated: true });
   }
-  await verifySolution(ctx, s, sol!);
+  await verifySolution(s, sol!);
   if (s.rotate && !s.rotated)
     return rotationRequest(ctx, { ...carried(s), rotate: true, rotated: false, key: s.key });
   return finalize(ctx, req, s);
