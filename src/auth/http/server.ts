@@ -23,7 +23,6 @@ import { JoinRateLimiter } from "./rate-limit.ts";
 import { decodeBody, type RequestContext, type Route, type Router } from "./router.ts";
 
 const log = logger("AUTH:HTTP");
-export const IDLE_TIMEOUT_MS = 15_000;
 
 /**
  * TLS 1.2 suites offered: ECDHE key exchange with AEAD ciphers only (no CBC, no static RSA).
