@@ -30,6 +30,8 @@ interface Answer {
 interface Cred {
   cert?: string;
   key?: string;
+  /** Source address: another loopback address (127.0.0.2) is another client. */
+  localAddress?: string;
 }
 
 /** One request on a fresh connection, HTTP/1.1 (node:https) or HTTP/2 (node:http2). */
@@ -348,6 +350,11 @@ describe("unauthenticated joins are rate-limited per address", () => {
     expect(e).toBeInstanceOf(RateLimitedError);
     expect((e as RateLimitedError).retryAfterMs).toBe(1000);
     expect((e as RateLimitedError).code).toBe("limit_exceeded");
+    // Per address: another source address still gets its joins answered (403: wrong token).
+    for (const t of transports) {
+      const other = await request(limited.port, t, "POST", "/v1/join", body, { localAddress: "127.0.0.2" });
+      expect(other.status).toBe(403);
+    }
     // Not throttled: ping, and an admin (client certificate) on a non-join route.
     expect((await request(limited.port, "h2", "GET", "/v1/ping")).status).toBe(200);
     const id = parseIdentityFile(readFileSync(limited.identity, "utf8"));
@@ -365,7 +372,9 @@ describe("unauthenticated joins are rate-limited per address", () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).toMatchObject({ remote_ip: "127.0.0.1", refused: refused + 1, window_seconds: 3 });
     // Refused joins are not audited one by one.
-    expect(limited.auditLog().filter((e) => e.event === "bot.join.failed").length).toBe(10 - refused);
+    const failed = limited.auditLog().filter((e) => e.event === "bot.join.failed");
+    expect(failed.filter((e) => String(e.remote_addr).startsWith("127.0.0.1:")).length).toBe(10 - refused);
+    expect(failed.filter((e) => String(e.remote_addr).startsWith("127.0.0.2:")).length).toBe(2);
   });
 
   test("figures: 2,000 wrong-token joins as fast as one client sends them", async () => {
@@ -568,7 +577,21 @@ describe("deadlines and the per-address connection cap", () => {
     });
 
   test("2,000 trickling connections from one address: at most 64 get TLS, the rest are closed at accept, all are gone soon after the deadline; then the address is served again", async () => {
-    const r = await Promise.all(Array.from({ length: 2000 }, () => trickler(auth.port)));
+    const all = Promise.all(Array.from({ length: 2000 }, () => trickler(auth.port)));
+    // While 127.0.0.1 holds its 64, another address is served and 127.0.0.1 is not.
+    await Bun.sleep(800);
+    expect(
+      (await request(auth.port, "h2", "GET", "/v1/ping", undefined, { localAddress: "127.0.0.2" })).status,
+    ).toBe(200);
+    expect(
+      (await request(auth.port, "h1", "GET", "/v1/ping", undefined, { localAddress: "127.0.0.2" })).status,
+    ).toBe(200);
+    const same = await request(auth.port, "h1", "GET", "/v1/ping").then(
+      (a) => `answered ${a.status}`,
+      (e: Error) => `refused: ${e.message}`,
+    );
+    expect(same).toStartWith("refused");
+    const r = await all;
     // Refused connections are closed at accept, before TLS: only those under the cap handshake.
     const handshaken = r.filter((x) => x.handshaken).length;
     const longest = Math.max(...r.map((x) => x.closedAfterMs));
