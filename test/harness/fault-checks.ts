@@ -119,9 +119,9 @@ function pairProblems(dir: string): string[] {
 }
 
 /**
- * A directory store after a kill: absent (allowed only if `mayBeAbsent`), or a complete set
- * whose key matches its certificates. In storage a key without a certificate is allowed (a
- * key saved before the join that will certify it); a certificate without its key is not.
+ * A directory store after a kill: absent (allowed only if `mayBeAbsent`), or a published set
+ * ("..<set>" link) whose every visible name is there and whose key matches its certificates.
+ * Other sets in storage (a key kept before a join) are not looked at.
  */
 export function checkStore(dir: string, kind: "identity" | "storage", mayBeAbsent: boolean): string[] {
   // A live writer (a running daemon) may publish a new set, and remove the old one, while we
@@ -146,11 +146,8 @@ function checkStoreOnce(dir: string, kind: "identity" | "storage", mayBeAbsent: 
     gen = readlinkSync(join(dir, `..${kind}`));
   } catch {}
   const has = (f: string) => existsSync(join(dir, f));
-  if (kind === "storage" && !has("tlscert")) {
-    if (mayBeAbsent) return [];
-    return [`${dir}: storage has no certificate`];
-  }
-  if (kind === "identity" && !gen) return mayBeAbsent ? [] : [`${dir}: no identity output`];
+  // Nothing published yet (a first join killed early): fine only where allowed.
+  if (!gen && !has("tlscert")) return mayBeAbsent ? [] : [`${dir}: no ${kind} set`];
   const required = kind === "identity" ? IDENTITY_FILES : PAIR;
   const missing = required.filter((f) => !has(f));
   if (missing.length) return [`${dir}: ${kind} set incomplete, missing ${missing.join(", ")}`];

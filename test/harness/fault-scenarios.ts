@@ -11,6 +11,8 @@
 //    stopped database passes its integrity check; after a restart every daemon renews by
 //    itself and every interrupted one-shot completes with its own token.
 
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   type BotRun,
   type Cluster,
@@ -85,11 +87,15 @@ export async function oneShotKills(c: Cluster, rng: Rng, kills: number, report: 
     const r = pool.pop()!;
     for (const phase of ["join", "renew"] as const) {
       const probe = lostAnswerProbe(c, r);
-      // A quarter of the kills wait for the server's commit in the audit log, then kill at once.
-      const aimed = rng.chance(0.25);
+      // Most kills come at a random moment; some right after the server's commit shows in the
+      // audit log, some right after a set's "..<set>" link appears (a first write publishing).
+      const aim = rng.pick(["time", "time", "time", "server", "publish"] as const);
+      const published = rng.chance(0.5) ? join(r.dest, "..identity") : join(r.data, "..storage");
       const killed = await runCmd(
         oneShotArgs(c, r),
-        aimed ? { killWhen: probe.acted } : { killAfterMs: windows[phase].pick(rng) },
+        aim === "time"
+          ? { killAfterMs: windows[phase].pick(rng) }
+          : { killWhen: aim === "server" ? probe.acted : () => existsSync(published) },
       );
       if (killed.signal === "SIGKILL") {
         report.kill(`tbot one-shot ${phase}`);
