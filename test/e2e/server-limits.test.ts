@@ -346,7 +346,13 @@ describe("unauthenticated joins are rate-limited per address", () => {
     });
     // tbot's client sees the wait: RateLimitedError carries Retry-After.
     const client = new ApiClient(limited.addr, { insecure: true });
-    const e = await client.post("/v1/join", goodJoin()).catch((x: unknown) => x);
+    let e: unknown;
+    let clientAnswered = 0; // a slow machine may have refilled a token meanwhile
+    for (let i = 0; i < 3; i++) {
+      e = await client.post("/v1/join", goodJoin()).catch((x: unknown) => x);
+      if (e instanceof RateLimitedError) break;
+      clientAnswered++;
+    }
     expect(e).toBeInstanceOf(RateLimitedError);
     expect((e as RateLimitedError).retryAfterMs).toBe(1000);
     expect((e as RateLimitedError).code).toBe("limit_exceeded");
@@ -364,16 +370,24 @@ describe("unauthenticated joins are rate-limited per address", () => {
     });
     expect(st.status).toBe(200);
 
-    const refused = statuses.filter((s) => s === 429).length;
+    const refused = statuses.filter((s) => s === 429).length + 1; // + the ApiClient's
+    // Audited in aggregate: a line per address per 3 s window (the requests above may straddle
+    // two windows), with the count; the 127.0.0.2 joins were never refused.
+    const rateLines = () =>
+      limited.auditLog().filter((e) => e.event === "join.rate_limited") as { refused?: number }[];
     const deadline = Date.now() + 10_000;
-    while (!limited.auditLog().some((e) => e.event === "join.rate_limited") && Date.now() < deadline)
-      await Bun.sleep(200);
-    const lines = limited.auditLog().filter((e) => e.event === "join.rate_limited");
-    expect(lines.length).toBe(1);
-    expect(lines[0]).toMatchObject({ remote_ip: "127.0.0.1", refused: refused + 1, window_seconds: 3 });
+    const sum = () => rateLines().reduce((n, e) => n + Number(e.refused), 0);
+    while (sum() < refused && Date.now() < deadline) await Bun.sleep(200);
+    const lines = rateLines();
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(2);
+    for (const l of lines) expect(l).toMatchObject({ remote_ip: "127.0.0.1", window_seconds: 3 });
+    expect(sum()).toBe(refused);
     // Refused joins are not audited one by one.
     const failed = limited.auditLog().filter((e) => e.event === "bot.join.failed");
-    expect(failed.filter((e) => String(e.remote_addr).startsWith("127.0.0.1:")).length).toBe(10 - refused);
+    expect(failed.filter((e) => String(e.remote_addr).startsWith("127.0.0.1:")).length).toBe(
+      statuses.filter((s) => s === 403).length + clientAnswered,
+    );
     expect(failed.filter((e) => String(e.remote_addr).startsWith("127.0.0.2:")).length).toBe(2);
   });
 
@@ -398,6 +412,7 @@ describe("unauthenticated joins are rate-limited per address", () => {
         st.end(body);
       });
     const before = auditSize(limited);
+    const wall0 = Date.now();
     const t0 = performance.now();
     const counts: Record<number, number> = {};
     for (let i = 0; i < 2000; i += 50) {
@@ -411,6 +426,14 @@ describe("unauthenticated joins are rate-limited per address", () => {
       `2,000 wrong-token joins from one address in ${secs.toFixed(1)} s: ${counts[403] ?? 0} answered 403, ${counts[429] ?? 0} refused 429; audit log +${grew} bytes`,
     );
     expect(Object.keys(counts).sort()).toEqual(["403", "429"]);
+    // 1,990-odd refusals, audited in at most a line per 3 s window (plus the one in flight).
+    await Bun.sleep(3500);
+    const agg = limited
+      .auditLog()
+      .filter((e) => e.event === "join.rate_limited" && Date.parse(String(e.since)) >= wall0);
+    expect(agg.length).toBeGreaterThanOrEqual(1);
+    expect(agg.length).toBeLessThanOrEqual(Math.ceil(secs / 3) + 1);
+    expect(agg.reduce((n, e) => n + Number(e.refused), 0)).toBe(counts[429]!);
     // Burst 5 + 2/s refill over the run.
     expect(counts[403]!).toBeLessThanOrEqual(5 + Math.ceil(secs * 2) + 1);
     expect(grew).toBeLessThan(((counts[403] ?? 0) + 2) * 400);
@@ -423,7 +446,7 @@ describe("deadlines and the per-address connection cap", () => {
     for (const x of r) {
       expect(x.handshaken).toBe(true);
       expect(x.closedAfterMs).toBeGreaterThan(1800);
-      expect(x.closedAfterMs).toBeLessThan(4000);
+      expect(x.closedAfterMs).toBeLessThan(5000);
     }
   });
 
@@ -474,7 +497,7 @@ describe("deadlines and the per-address connection cap", () => {
     const idleFrom = performance.now() - t0;
     while (!closedAt && performance.now() - t0 < idleFrom + 8000) await Bun.sleep(100);
     expect(closedAt - idleFrom).toBeGreaterThan(3500);
-    expect(closedAt - idleFrom).toBeLessThan(6000);
+    expect(closedAt - idleFrom).toBeLessThan(7500);
     agent.destroy();
   }, 30_000);
 
@@ -487,7 +510,7 @@ describe("deadlines and the per-address connection cap", () => {
       s.on("close", () => resolve(performance.now() - t0));
     });
     expect(ms).toBeGreaterThan(1800);
-    expect(ms).toBeLessThan(4000);
+    expect(ms).toBeLessThan(5000);
   });
 
   test("after a response, trickling the next request is closed at the idle timeout (4 s)", async () => {
@@ -514,7 +537,7 @@ describe("deadlines and the per-address connection cap", () => {
     });
     expect(got.join("")).toStartWith("HTTP/1.1 200");
     expect(ms).toBeGreaterThan(3800);
-    expect(ms).toBeLessThan(6500);
+    expect(ms).toBeLessThan(8000);
   });
 
   for (const t of transports)
@@ -573,7 +596,7 @@ describe("deadlines and the per-address connection cap", () => {
         message: "request body not received within 2 s",
       });
       expect(ms).toBeGreaterThan(1800);
-      expect(ms).toBeLessThan(4000);
+      expect(ms).toBeLessThan(5000);
     });
 
   test("2,000 trickling connections from one address: at most 64 get TLS, the rest are closed at accept, all are gone soon after the deadline; then the address is served again", async () => {
