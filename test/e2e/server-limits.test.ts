@@ -326,7 +326,7 @@ describe("unauthenticated joins are rate-limited per address", () => {
     limited = await withLimits("join_rate=2,join_burst=5,rate_audit_window=3s");
   });
 
-  test("after the burst: 429 with Retry-After and a JSON error; other routes and admins unaffected; one aggregate audit line", async () => {
+  test("after the burst: 429 with Retry-After and a JSON error; other addresses, routes and admins unaffected; refusals audited as one line per address per window", async () => {
     const body = JSON.stringify(goodJoin());
     const statuses: number[] = [];
     let last: Answer | undefined;
