@@ -43,3 +43,10 @@ export function isTransient(e: unknown): boolean {
   if (!(e instanceof UserError)) return false;
   return ["connection_problem", "internal", "limit_exceeded", "compare_failed"].includes(e.code);
 }
+
+/** The wait before retrying after `e`: the backoff, or longer if the server said so (429). */
+export function retryDelay(e: unknown, attempt: number, capMs: number): number {
+  const asked = (e as { retryAfterMs?: number })?.retryAfterMs;
+  const backoff = backoffDelay(attempt, capMs);
+  return typeof asked === "number" && asked > backoff ? Math.min(asked, 60_000) : backoff;
+}

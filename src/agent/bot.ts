@@ -9,7 +9,7 @@ import { UserError } from "../util/errors.ts";
 import { defaultAuthPort, defaultProxyPort, requireHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import { backoffDelay, isTransient, Waiter } from "./backoff.ts";
+import { isTransient, retryDelay, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health } from "./health.ts";
@@ -130,7 +130,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         return await iterate();
       } catch (e) {
         if (attempt >= ONESHOT_ATTEMPTS || !isTransient(e) || stopping) throw e;
-        const delay = backoffDelay(attempt - 1, ONESHOT_BACKOFF_CAP_MS);
+        const delay = retryDelay(e, attempt - 1, ONESHOT_BACKOFF_CAP_MS);
         log.warn("One-shot attempt failed; retrying", {
           error: (e as Error).message,
           attempt,
@@ -161,7 +161,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
           log.debug("Next renewal scheduled", { in_ms: cfg.renewalIntervalMs });
           await waiter.sleep(cfg.renewalIntervalMs);
         } catch (e) {
-          const delay = backoffDelay(attempt++, capMs);
+          const delay = retryDelay(e, attempt++, capMs);
           log.error("Renewal failed; keeping the last good outputs and retrying", {
             error: (e as Error).message,
             retry_in_ms: delay,
