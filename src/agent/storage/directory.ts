@@ -243,14 +243,16 @@ export class DirectoryStore implements Store {
       } finally {
         closeSync(genFd);
       }
-      const previous = readlinkat(dirFd, link);
-      replaceSymlink(dirFd, link, genName);
-      // Stable names: DIR/<file> -> ..<set>/<file>. Created once; a plain file left by another
-      // writer (or anything else under that name but a directory) is replaced atomically.
+      // Stable names: DIR/<file> -> ..<set>/<file>. Created once, and before the switch: a name
+      // new to the set resolves nowhere until ..<set> appears, so a reader (or a crash) never
+      // sees a published set with names missing. A plain file left by another writer (or
+      // anything else under that name but a directory) is replaced atomically.
       for (const name of Object.keys(files)) {
         const want = `${link}/${name}`;
         if (readlinkat(dirFd, name) !== want) replaceSymlink(dirFd, name, want);
       }
+      const previous = readlinkat(dirFd, link);
+      replaceSymlink(dirFd, link, genName);
       fsyncSync(dirFd);
       if (previous !== null && previous !== genName && !generationName(setName).test(previous))
         log.warn("Replaced a link tbot did not make; removed nothing it pointed at", {
