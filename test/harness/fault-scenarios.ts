@@ -26,6 +26,8 @@ import {
   runCmd,
 } from "./fault.ts";
 import {
+  auditSince,
+  auditSize,
   checkAudit,
   checkDatabase,
   checkNoStack,
@@ -192,6 +194,7 @@ export async function tauthKills(
   const pool = makeRuns(c, Math.max(6, kills * 3), { prefix: "tj" });
   const joined: BotRun[] = [];
   let stop = false;
+  const killedAt: number[] = [];
   const joiner = async () => {
     while (!stop) {
       const renewal = joined.length > 0 && (pool.length === 0 || rng.chance(0.4));
@@ -200,14 +203,16 @@ export async function tauthKills(
         await Bun.sleep(100);
         continue;
       }
-      const deadline = Date.now() + 30_000;
+      const started = Date.now();
+      const deadline = started + 30_000;
       let res = await runCmd(oneShotArgs(c, r));
-      if (res.code !== 0) report.count("one-shots interrupted by a tauth kill");
+      if (res.code !== 0) report.count("one-shots that failed and were run again");
       while (res.code !== 0 && Date.now() < deadline) {
         await Bun.sleep(150);
         res = await runCmd(oneShotArgs(c, r));
       }
       report.count(renewal ? "one-shot renewals" : "one-shot joins");
+      if (killedAt.some((t) => t >= started)) report.count("one-shots that lived through a tauth kill");
       checkNoStack(`tbot one-shot (${r.bot})`, res.stderr, report);
       if (res.code !== 0) {
         const what = `${r.bot} one-shot ${renewal ? "renewal" : "join"} through tauth kills`;
@@ -224,8 +229,17 @@ export async function tauthKills(
 
   for (let k = 0; k < kills; k++) {
     await Bun.sleep(rng.int(50, 1200));
+    if (rng.chance(1 / 3)) {
+      // Right after a commit shows in the audit log: its answer may still be on the wire.
+      const offset = auditSize(c);
+      const committed = () =>
+        auditSince(c, offset).some((e) => e.event === "cert.renew" || e.event === "bot.join");
+      await until(committed, 2000);
+      if (committed()) report.count("tauth kills right after a commit");
+    }
     if (!c.proc.running) report.add("crash", `tauth exited by itself: ${lastError(c.proc.since(0))}`);
     await c.kill9();
+    killedAt.push(Date.now());
     report.kill("tauth");
     checkDatabase(c, report, `after tauth kill ${k + 1}`);
     await Bun.sleep(rng.int(0, 300));
@@ -254,6 +268,11 @@ export async function tauthKills(
   }
   stop = true;
   await Promise.all(joiners);
+  const failures = daemons.map((d) => (d.proc!.since(0).match(/Renewal failed/g) ?? []).length);
+  report.count(
+    "daemon renewals failed by a tauth kill, then retried",
+    failures.reduce((a, b) => a + b, 0),
+  );
   for (const d of daemons) {
     report.addAll("torn", checkRunOutputs(d.run, false));
     await d.proc!.kill9();
