@@ -15,7 +15,7 @@ test("fuzzed requests over HTTP/1.1 and HTTP/2: no 5xx, no hang, tauth alive, RS
   const target = new FuzzTarget(c);
   await target.setup();
   const seed = rng().seed;
-  const rep = await fuzzRequests(target, { seed, count: 1500, concurrency: 8, timeoutMs: 10_000 });
+  const rep = await fuzzRequests(target, { seed, count: 2000, concurrency: 8, timeoutMs: 10_000 });
   target.close();
   console.log(JSON.stringify({ ...rep, serverErrors: rep.serverErrors.length, hangs: rep.hangs.length }));
   for (const line of [...rep.serverErrors, ...rep.hangs, ...rep.crashes].slice(0, 20)) console.log(line);
