@@ -17,6 +17,9 @@ const arg = (name: string, dflt: number) => {
 const tbotKills = arg("tbot-kills", 1000);
 const tauthKillsWanted = arg("tauth-kills", 100);
 const seed = arg("seed", rng().seed);
+// Stopped by a signal: stop what it started too (tauth, tbots), then exit.
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.on(sig, () => cleanupAll().then(() => process.exit(130)));
 const build = spawnSync([process.execPath, join(import.meta.dir, "..", "scripts/build.ts")], {
   stderr: "inherit",
 });

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { spawnSync } from "bun";
-import { Cluster, cleanupAll, rng, workDir } from "../test/harness/fault.ts";
+import { Cluster, cleanupAll, rng, rssKiB, workDir } from "../test/harness/fault.ts";
 import { describe, FuzzTarget, fuzzRequests } from "../test/harness/fuzz.ts";
 import { fuzzConfigs } from "../test/harness/fuzz-config.ts";
 
@@ -15,6 +15,9 @@ const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
+// Stopped by a signal: stop what it started too (tauth, tbots), then exit.
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.on(sig, () => cleanupAll().then(() => process.exit(130)));
 const build = spawnSync([process.execPath, join(import.meta.dir, "..", "scripts/build.ts")], {
   stderr: "inherit",
 });
@@ -41,7 +44,8 @@ try {
       seed,
       count,
       concurrency: arg("concurrency", 8),
-      onProgress: (n) => n % 10_000 === 0 && console.log(`  ${n} requests…`),
+      onProgress: (n) =>
+        n % 10_000 === 0 && console.log(`  ${n} requests… tauth RSS ${MiB(rssKiB(c.proc.pid))}`),
     });
     target.close();
     for (const l of [...rep.crashes, ...rep.hangs, ...rep.serverErrors].slice(0, 30)) console.log(l);
