@@ -18,6 +18,13 @@ export class YamlSource {
     const parts = splitDocuments(text);
     this.lines.addNewLine(0);
     for (let i = 0; i < text.length; i++) if (text[i] === "\n") this.lines.addNewLine(i + 1);
+    // The YAML parser recurses per level of [ and {: a config nested thousands deep would take
+    // seconds and end in a stack overflow. No real config comes near the limit.
+    const deep = tooDeep(text);
+    if (deep !== null) {
+      const p = this.lines.linePos(deep);
+      throw new UserError(`${file}:${p.line}:${p.col}: nested more than ${MAX_FLOW_DEPTH} levels deep`);
+    }
     for (const part of parts) {
       // Blank out everything before this document (keeping newlines) so that node ranges
       // are offsets into the whole file, and positions in later documents are right.
@@ -43,6 +50,30 @@ export class YamlSource {
     const p = this.lines.linePos(offset);
     return `${this.file}:${p.line}:${p.col}`;
   }
+}
+
+const MAX_FLOW_DEPTH = 64;
+
+/** Offset of the first [ or { nested deeper than MAX_FLOW_DEPTH (outside quotes and comments), or null. */
+function tooDeep(text: string): number | null {
+  let depth = 0;
+  let quote = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = "";
+      continue;
+    }
+    // A quote opens a quoted scalar only where a scalar can start (not in "don't").
+    if ((c === '"' || c === "'") && (i === 0 || /[\s:[{,-]/.test(text[i - 1]!))) quote = c;
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]!)))
+      while (i < text.length && text[i] !== "\n") i++;
+    else if (c === "[" || c === "{") {
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) depth--;
+  }
+  return null;
 }
 
 function splitDocuments(text: string): { text: string; offset: number }[] {

@@ -311,6 +311,31 @@ describe("malformed bodies are a 400 naming the field, never a 500", () => {
         expect(errorOf(a)).toEqual({ code: "bad_parameter", message });
       });
 
+  test("admin create reads resources as files are read: the fuzzer's 500s are stored normalized, and one bad resource stores none", async () => {
+    const create = (resources: unknown[]) =>
+      request(auth.port, "h1", "POST", "/v1/admin/create", JSON.stringify({ resources }), adminCred);
+    const nospec = await create([{ kind: "bot", version: "v1", metadata: { name: "nospec" }, spec: null }]);
+    expect(nospec.status).toBe(200);
+    const got = auth.tctl(["get", "bot/nospec", "--format=json"]);
+    expect(JSON.parse(got.stdout)[0].metadata.name).toBe("nospec");
+    expect(JSON.parse(got.stdout)[0].spec?.roles ?? []).toEqual([]);
+    const boolName = await create([
+      {
+        kind: "token",
+        version: "v2",
+        metadata: { name: true },
+        spec: { roles: ["Bot"], bot_name: "nospec", join_method: "token" },
+      },
+    ]);
+    expect(boolName.status).toBe(200);
+    const mixed = await create([
+      { kind: "role", version: "v7", metadata: { name: "stored-by-mistake" }, spec: {} },
+      { kind: "bot", version: "v1", metadata: { name: "bad-roles" }, spec: { roles: 5 } },
+    ]);
+    expect(mixed.status).toBe(400);
+    expect(auth.tctl(["get", "role/stored-by-mistake"]).code).not.toBe(0);
+  });
+
   test("not JSON at all", async () => {
     for (const t of transports) {
       const a = await request(auth.port, t, "POST", "/v1/join", "{nope");

@@ -10,6 +10,7 @@ import { VERSION } from "../../version.ts";
 import type { Route } from "../http/router.ts";
 import { createLock, lockTarget } from "../locks.ts";
 import type { BotResource, Resource } from "../resources/index.ts";
+import { resourceFromJSON } from "../resources/index.ts";
 import type { AuthService } from "../service.ts";
 import { deleteResource, getResources, putResource } from "./admin-resources.ts";
 import { addBotToken, addBoundKeypairToken } from "./admin-tokens.ts";
@@ -51,7 +52,9 @@ export function adminRoutes(svc: AuthService): Route[] {
       "create",
       S.create,
       async (b, who) => {
-        const resources = (b.resources ?? []) as Resource[];
+        // Every resource is read as a file would be (rules and defaults) before any is stored:
+        // one bad resource in a request stores none, and nothing half-formed reaches the store.
+        const resources: Resource[] = ((b.resources ?? []) as unknown[]).map((v) => resourceFromJSON(v));
         const names: string[] = [];
         for (const res of resources)
           names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);

@@ -24,6 +24,12 @@ const cases: Case[] = [
   { name: "tab indentation", yaml: `${H}onboarding:\n\ttoken: x\n`, at: [4, 1], says: "" },
   { name: "root is a list", yaml: "- version: v2\n", at: [1, 1], says: "must be a mapping" },
   { name: "empty file", yaml: "# nothing here\n", at: null, says: "the config file is empty" },
+  {
+    name: "100,000 nested [ (the config fuzzer's stack overflow)",
+    yaml: `${H}services: ${"[".repeat(100_000)}\n`,
+    at: [3, 75],
+    says: "nested more than 64 levels deep",
+  },
   // version
   {
     name: "bad version",
