@@ -271,8 +271,8 @@ export class DirectoryStore implements Store {
       // Only the links this set made: a name pointing anywhere else is not ours to remove.
       for (const name of names)
         if (readlinkat(dirFd, name) === `${link}/${name}`) unlinkIfPresent(dirFd, name);
+      // No fsync: a removal undone by a power cut leaves the old set, which is harmless.
       if (readlinkat(dirFd, link) !== null) unlinkIfPresent(dirFd, link);
-      fsyncSync(dirFd);
       this.removeGenerations(dirFd, setName, "");
     });
   }
