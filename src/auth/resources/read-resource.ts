@@ -17,12 +17,13 @@ export function readResource(root: Cursor, expectedKind?: string): Resource {
   const top = root.map().strict(topLevelKeys);
   const kind = top.optStr("kind") ?? "";
   const at: Cursor = top.has("kind") ? top.get("kind") : root;
-  const reader = readers[kind];
+  // Own keys only: "toString" is not a kind.
+  const reader = Object.hasOwn(readers, kind) ? readers[kind] : undefined;
   if (!reader) {
     const missing = kind === "" ? ': the document has no "kind" field' : "";
     at.fail(`unsupported resource kind "${kind}" (supported: ${supportedKinds.join(", ")})${missing}`);
   }
   if (expectedKind !== undefined && kind !== expectedKind)
     at.fail(`kind must be "${expectedKind}", got "${kind}"`);
-  return reader(top);
+  return reader!(top);
 }

@@ -23,6 +23,12 @@ const cases: [string, string, string, string][] = [
   ],
   ["missing kind", "version: v1\nmetadata: {name: a}\n", "1:1", 'unsupported resource kind ""'],
   [
+    "a kind named after an Object.prototype property (the request fuzzer's last 500)",
+    "kind: toString\nversion: v1\nmetadata: {name: a}\n",
+    "1:7",
+    'unsupported resource kind "toString" (supported: bot, token, role)',
+  ],
+  [
     "misspelt top-level key",
     "kind: bot\nversoin: v1\n",
     "2:1",
