@@ -33,7 +33,8 @@ export function matchLabels(selector: Selector | undefined, labels: Record<strin
   const wildcard = valuesOf(selector["*"]);
   if (wildcard.length === 1 && wildcard[0] === "*") return true;
   return Object.entries(selector).every(([key, wanted]) => {
-    const actual = labels[key];
+    // Own labels only: a selector key "constructor" must not find Object.prototype's.
+    const actual = Object.hasOwn(labels, key) ? labels[key] : undefined;
     if (actual === undefined) return false;
     const values = valuesOf(wanted);
     return values.includes("*") || values.some((pattern) => matchValue(actual, pattern));

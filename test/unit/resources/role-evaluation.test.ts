@@ -88,6 +88,9 @@ describe("rolesAllowNode", () => {
     expect(rolesAllowNode([role({ node_labels: { env: "^p.o[d]$" } })], prod)).toBe(true);
     expect(rolesAllowNode([role({ node_labels: { env: "*" } })], prod)).toBe(true);
     expect(rolesAllowNode([role({ node_labels: { region: "*" } })], prod)).toBe(false);
+    // A key the node does not have is not found on Object.prototype either.
+    expect(rolesAllowNode([role({ node_labels: { constructor: "*" } })], prod)).toBe(false);
+    expect(rolesAllowNode([role({ node_labels: { toString: "*" } })], prod)).toBe(false);
   });
 
   test("empty or absent selectors match nothing; any allowing role suffices", () => {
