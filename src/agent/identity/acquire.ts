@@ -177,11 +177,9 @@ export class IdentityManager {
       throw new UserError(
         "no usable identity in storage and no join token configured: set onboarding.token (--token) to join",
       );
-    // The kept key's write (fsynced) overlaps first contact; both finish before the join is sent.
-    const [contact, key] = await Promise.all([
-      firstContact(this.cfg),
-      this.method === "token" ? joinKeyFor(this.storage, hash) : freshKey(),
-    ]);
+    // First contact first: a server that fails its pin gets nothing written to storage.
+    const contact = await firstContact(this.cfg);
+    const key = this.method === "token" ? await joinKeyFor(this.storage, hash) : await freshKey();
     const res = await this.runJoin(contact.api, token, key);
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, hash);
