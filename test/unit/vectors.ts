@@ -1,6 +1,6 @@
-// Where the shared conformance vectors are: ../shared/vectors from the repository root (see
-// its README.md), or TEST_VECTORS. CI always has them, so a missing folder is an error that
-// says where it looked, never a reason to skip a check.
+// Where the conformance vectors are: test/vectors in this repository (its README.md gives each
+// file's origin and licence), or TEST_VECTORS. They ship with the repository, so a missing
+// folder is an error that says where it looked, never a reason to skip a check.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { join } from "node:path";
  */
 export function vectorsDir(sub: string, envOverride?: string): string {
   const fromEnv = envOverride ? process.env[envOverride] : undefined;
-  const root = process.env.TEST_VECTORS ?? join(import.meta.dir, "../../../shared/vectors");
+  const root = process.env.TEST_VECTORS ?? join(import.meta.dir, "../vectors");
   const dir = fromEnv ?? join(root, sub);
   if (!existsSync(dir)) {
     const source =
@@ -19,7 +19,7 @@ export function vectorsDir(sub: string, envOverride?: string): string {
         ? `${envOverride}=${fromEnv}`
         : process.env.TEST_VECTORS !== undefined
           ? `TEST_VECTORS=${process.env.TEST_VECTORS}`
-          : "../shared/vectors next to the repository (or set TEST_VECTORS to that folder)";
+          : "test/vectors in the repository (or set TEST_VECTORS to another copy)";
     throw new Error(`test vectors not found at ${dir} (from ${source}); these tests never skip`);
   }
   return dir;

@@ -1,5 +1,5 @@
-// Shared inputs for the resource tests: real keys and CA certificates read from the shared
-// vectors at test time, and the reference's example documents.
+// Shared inputs for the resource tests: real keys and CA certificates read from the
+// conformance vectors (test/vectors) at test time, and the reference's example documents.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// OpenSSH's own test data (../shared/vectors/openssh, see its INDEX.md), read in place. A missing
+// OpenSSH's own test data (test/vectors/openssh, see its INDEX.md), read in place. A missing
 // folder fails the run (see ../vectors.ts); OPENSSH_VECTORS points elsewhere.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Readers for the TPM conformance vectors in ../shared/vectors (see its README.md).
+// Readers for the TPM conformance vectors in test/vectors (see its README.md).
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
