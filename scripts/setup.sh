@@ -32,10 +32,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# `npm install` with the committed lockfile and exact versions in package.json, not `npm ci`:
-# this registry does not serve biome's binaries for other platforms, so npm writes lockfiles
-# without them and `npm ci` then refuses them as out of sync.
+# `npm ci` with the committed lockfile: exact versions, and the lockfile is never rewritten, so
+# a fresh clone stays clean (the lockfile lists every platform's optional biome binary, as npm
+# 11 writes it).
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
