@@ -2,7 +2,7 @@
 // files migrated in memory, and the warnings each of them earns.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -315,6 +315,7 @@ describe("loading from a file", () => {
     const bad = join(d, "bad.yaml");
     await writeFile(bad, "version: v2\nproxy_server: p:443\nrenewal_interval: soon\n");
     expectMessage(await caughtAsync(() => loadConfigFile(bad)), `${bad}:3:19: `, 'invalid duration "soon"');
+    await rm(d, { recursive: true, force: true });
   });
 
   test("a missing or unreadable file is one clear error", async () => {

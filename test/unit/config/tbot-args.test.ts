@@ -1,8 +1,8 @@
 // tbot's argv: parsing, the flags overlay of §1.1 (with its warnings), env fallbacks, the
 // legacy flag set, and the messages for bad flags.
 
-import { describe, expect, test } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
@@ -15,8 +15,12 @@ const noEnv = {};
 const build = (argv: string[], env: Record<string, string | undefined> = noEnv) =>
   buildStartConfig(parseTbotArgs(argv), env);
 
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function configFile(text: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), "tbot-args-"));
+  made.push(d);
   const p = join(d, "tbot.yaml");
   await writeFile(p, text);
   return p;
