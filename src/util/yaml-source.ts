@@ -32,7 +32,9 @@ export class YamlSource {
       const doc = parseDocument(padded, { keepSourceTokens: false, uniqueKeys: true });
       for (const e of [...doc.errors]) {
         const p = this.lines.linePos(e.pos[0]);
-        throw new UserError(`${file}:${p.line}:${p.col}: ${cleanYamlMessage(e.message)}`);
+        const message =
+          e.code === "DUPLICATE_KEY" ? duplicateKeyMessage(padded, e.pos[0]) : cleanYamlMessage(e.message);
+        throw new UserError(`${file}:${p.line}:${p.col}: ${message}`);
       }
       (doc as any).__offset = part.offset;
       this.docs.push(doc);
@@ -87,6 +89,15 @@ function splitDocuments(text: string): { text: string; offset: number }[] {
   out.push({ text: text.slice(last), offset: last });
   // Line by line: a single regex over the whole text backtracks exponentially on blank runs.
   return out.filter((p) => !p.text.split("\n").every((l) => /^\s*(#.*)?$/.test(l)));
+}
+
+/** `duplicate key "oneshot"`: the key as written where the second one starts. */
+function duplicateKeyMessage(text: string, at: number): string {
+  const key = /^\s*(?:"([^"]*)"|'([^']*)'|([^:#\n]*?))\s*:/
+    .exec(text.slice(at))
+    ?.slice(1)
+    .find((k) => k !== undefined);
+  return key ? `duplicate key "${key}"` : "duplicate key (each key may appear once in a mapping)";
 }
 
 function cleanYamlMessage(m: string): string {

@@ -20,7 +20,13 @@ interface Case {
 const cases: Case[] = [
   // YAML syntax
   { name: "unclosed flow sequence", yaml: `${H}services: [a, b\n`, at: [4, 1], says: "" },
-  { name: "duplicate key", yaml: "version: v2\nversion: v2\n", at: [2, 1], says: "unique" },
+  { name: "duplicate key", yaml: "version: v2\nversion: v2\n", at: [2, 1], says: 'duplicate key "version"' },
+  {
+    name: "duplicate key further down, as a new user met it",
+    yaml: `${H}oneshot: true\nstorage:\n  type: memory\noneshot: false\n`,
+    at: [6, 1],
+    says: 'duplicate key "oneshot"',
+  },
   { name: "tab indentation", yaml: `${H}onboarding:\n\ttoken: x\n`, at: [4, 1], says: "" },
   { name: "root is a list", yaml: "- version: v2\n", at: [1, 1], says: "must be a mapping" },
   { name: "empty file", yaml: "# nothing here\n", at: null, says: "the config file is empty" },

@@ -246,7 +246,7 @@ const cases: [string, string, string, string][] = [
     'must be a duration with a unit such as "20m" or "1h", got 30',
   ],
   ["YAML syntax error", "kind: bot\nmetadata:\n  name: [a\n", "4:1", ""],
-  ["duplicate key", "kind: bot\nkind: role\n", "2:1", "Map keys must be unique"],
+  ["duplicate key", "kind: bot\nkind: role\n", "2:1", 'duplicate key "kind"'],
   [
     "YAML syntax error in the second document",
     `${bot("  roles: []\n")}---\nkind: bot\nmetadata:\n  name: "ci\n`,
