@@ -16,6 +16,7 @@ import {
   validateConfig,
 } from "../agent/config/index.ts";
 import { ExitCode, UserError } from "../util/errors.ts";
+import { unknownFlag } from "./unknown-flag.ts";
 
 export interface TbotArgs {
   command: "start" | "configure" | "version" | "help" | "ssh-proxy-command" | string;
@@ -209,7 +210,7 @@ function describeParseError(e: Error & { code?: string }): string {
   const flag = /'(-{1,2}[^' ]+)/.exec(first)?.[1];
   switch (e.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag ${flag ?? first}`;
+      return flag ? unknownFlag(flag, Object.keys(options)) : first;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/argument missing/.test(first)) return `flag ${flag} needs a value`;
       if (/does not take an argument/.test(first)) return `flag ${flag} does not take a value`;

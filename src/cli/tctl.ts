@@ -8,6 +8,7 @@ import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { tctlCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
+import { unknownFlag, unknownOptionOf } from "./unknown-flag.ts";
 import { writeStdout } from "./write-out.ts";
 
 export const tctlUsage = `Usage: tctl [global flags] <command> [flags]
@@ -73,7 +74,9 @@ export async function main(argv: string[]): Promise<number> {
         strict: true,
       }) as typeof parsed;
     } catch (e) {
-      throw new UserError(`${(e as Error).message.split("\n")[0]}; see "tctl help"`);
+      const flag = unknownOptionOf(e as Error & { code?: string });
+      const what = flag ? unknownFlag(flag, Object.keys(globalSpec)) : (e as Error).message.split("\n")[0];
+      throw new UserError(`${what}; see "tctl help"`, "bad_parameter", ExitCode.usage);
     }
     const { values, positionals } = parsed;
     debug = values.debug === true;

@@ -352,6 +352,21 @@ describe("tctl and tbot errors", () => {
     expect(expectOneErrorLine(foreign)).toContain("certificate this client does not trust");
     expect(await other.stop()).toBe(0);
 
+    // A misspelt flag: a usage error (exit 2) that suggests the nearest flag.
+    const typo = run([
+      tctlBin,
+      "--auth-server",
+      auth.addr,
+      "--identity",
+      auth.identity,
+      "bots",
+      "add",
+      "x",
+      "--rolse=a",
+    ]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('ERROR: unknown flag --rolse (did you mean --roles?); see "tctl help"\n');
+
     const port = await freePort();
     const down = run([tctlBin, "--auth-server", `127.0.0.1:${port}`, "--identity", auth.identity, "status"]);
     expect(expectOneErrorLine(down)).toBe(

@@ -70,7 +70,9 @@ describe("parseTbotArgs", () => {
 
   test("bad command lines are one usage error that points to tbot help", () => {
     for (const [argv, says] of [
-      [["start", "--tokn", "x"], "unknown flag --tokn"],
+      [["start", "--tokn", "x"], "unknown flag --tokn (did you mean --token?)"],
+      [["start", "--destinaton-dir", "x"], "unknown flag --destinaton-dir (did you mean --destination-dir?)"],
+      [["start", "--zzzzzzzz"], "unknown flag --zzzzzzzz; "],
       [["start", "--token"], "flag --token needs a value"],
       [["start", "--oneshot=yes"], "flag --oneshot does not take a value"],
       [["start", "--token", "-x"], "write --token=<value>"],
