@@ -162,7 +162,11 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
           await waiter.sleep(cfg.renewalIntervalMs);
         } catch (e) {
           const delay = retryDelay(e, attempt++, capMs);
-          log.error("Renewal failed; keeping the last good outputs and retrying", {
+          // Before the first success there are no outputs to keep: say what is happening.
+          const what = ids.current
+            ? "Renewal failed; keeping the last good outputs and retrying"
+            : "Could not get an identity yet; waiting for the auth server and retrying";
+          log.error(what, {
             error: (e as Error).message,
             retry_in_ms: delay,
             attempt,

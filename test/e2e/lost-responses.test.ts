@@ -183,6 +183,22 @@ describe("one-shot retries what may pass by itself, never a denial", () => {
     expect(bot.output()).toContain("Fetched new bot identity");
   });
 
+  test("a daemon started while the auth service is down says it is waiting for it, then joins", async () => {
+    addBot(auth, "daemon-wait");
+    const dirs = {
+      token: newToken(auth, "daemon-wait"),
+      data: join(work, "daemon-wait-data"),
+      dest: join(work, "daemon-wait-out"),
+    };
+    await auth.stop();
+    const bot = scope.proc(startProcess([...legacyArgs(auth, dirs), "--renewal-interval", "1h"]));
+    await bot.waitFor(/Could not get an identity yet; waiting for the auth server and retrying/);
+    expect(bot.output()).not.toContain("keeping the last good outputs");
+    await auth.restart();
+    await bot.waitFor(/Generated output/, 30_000);
+    expect(await bot.stop("SIGTERM")).toBe(0);
+  });
+
   test("a denial (a token that does not exist) fails at once, without retrying", () => {
     const r = oneShot(auth, {
       token: "no-such-token",
