@@ -115,7 +115,9 @@ async function listKind(a: RunArgs, kind: string, name?: string): Promise<void> 
 
 async function printGrant(a: RunArgs, grant: TokenGrant & Record<string, unknown>): Promise<void> {
   const f = format(a.opts, ["text", "json"], "text");
-  if (f === "json") a.out(`${JSON.stringify(grant, null, 2)}\n`);
+  // token_id, as `tctl bots add --format=json` (and the reference) names it; token_name stays
+  // for scripts written against earlier versions.
+  if (f === "json") a.out(`${JSON.stringify({ token_id: grant.token_name, ...grant }, null, 2)}\n`);
   else a.out(joinInstructions(grant, a.api.addr));
 }
 

@@ -335,6 +335,21 @@ describe("tctl lock, bots", () => {
   });
 });
 
+describe("tctl bots: one name for the token", () => {
+  test("bots add, bots instances add and tokens add all print the token as token_id", () => {
+    const added = JSON.parse(
+      auth.tctl(["bots", "add", "same-key", "--roles=access", "--format=json"]).stdout,
+    );
+    const more = JSON.parse(auth.tctl(["bots", "instances", "add", "same-key", "--format=json"]).stdout);
+    const viaTokens = JSON.parse(
+      auth.tctl(["tokens", "add", "--type=bot", "--bot-name=same-key", "--format=json"]).stdout,
+    );
+    for (const out of [added, more, viaTokens]) expect(out.token_id).toMatch(/^[0-9a-f]{32,}$/);
+    expect(new Set([added.token_id, more.token_id, viaTokens.token_id]).size).toBe(3);
+    expect(more.token_name).toBe(more.token_id);
+  });
+});
+
 describe("tctl and tbot errors", () => {
   test("16. a bad identity file and an unreachable auth server each give one ERROR line, exit 1", async () => {
     const garbage = writeText(join(work, "garbage-identity"), "not an identity file\n");
