@@ -71,17 +71,25 @@ export function applyOverrides(base: DecodedConfig | undefined, o: StartOverride
       warnings.push(`CLI parameters are overriding ${yamlKey} configured in ${file}`);
     places.forget(yamlKey);
   };
+  /**
+   * A flag overrides the file (with a warning); an environment variable only fills a gap: the
+   * server address (proxy_server or auth_server, which exclude each other) when the file has none.
+   */
+  const fileHasServer =
+    file !== undefined && (places.hasUnder("proxy_server") || places.hasUnder("auth_server"));
+  const applies = (v: FromCli<string> | undefined): v is FromCli<string> =>
+    !!v && (v.from.startsWith("-") || !fileHasServer);
 
   if (o.debug) c.debug = true;
   if (o.insecure) c.insecure = true;
   if (o.fips) c.fips = true;
   if (o.oneshot) c.oneshot = true;
 
-  if (o.proxyServer) {
+  if (applies(o.proxyServer)) {
     overriding("proxy_server");
     c.proxyServer = flagAddress(o.proxyServer, defaultProxyPort);
   }
-  if (o.authServer) {
+  if (applies(o.authServer)) {
     overriding("auth_server");
     c.authServer = flagAddress(o.authServer, defaultAuthPort);
   }

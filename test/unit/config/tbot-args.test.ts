@@ -205,6 +205,17 @@ describe("buildStartConfig", () => {
     expect(flagWins.config.proxyServer).toBe("flag:443");
   });
 
+  test("TELEPORT_AUTH_SERVER and TELEPORT_PROXY fill what the file leaves unset; only a flag overrides it, with the warning", async () => {
+    const path = await configFile("version: v2\nauth_server: file.example.com:3025\n");
+    const env = { TELEPORT_AUTH_SERVER: "env.example.com", TELEPORT_PROXY: "proxy.example.com:443" };
+    const quiet = await build(["start", "-c", path], env);
+    expect(quiet.warnings).toEqual([]);
+    expect(quiet.config.authServer).toBe("file.example.com:3025");
+    const flag = await build(["start", "-c", path, "--auth-server", "flag.example.com"], env);
+    expect(flag.config.authServer).toBe("flag.example.com:3025");
+    expect(flag.warnings).toEqual([`CLI parameters are overriding auth_server configured in ${path}`]);
+  });
+
   test("the env registration secret never overrides a configured one", async () => {
     const path = await configFile(fileWithEverything);
     const { config } = await build(["start", "-c", path], { TBOT_REGISTRATION_SECRET: "env-secret" });
