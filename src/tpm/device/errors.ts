@@ -116,9 +116,9 @@ export function unreachable(tcti: string, rc?: number): TpmError {
   if (target.kind === "simulator")
     return unavailable(
       `cannot reach the TPM simulator at ${target.host}:${target.port} (TBOT_TPM_TCTI "${tcti}"): ` +
-        `the connection was refused or closed. Start it (e.g. "swtpm socket --tpm2 --server ` +
-        `type=tcp,port=${target.port} --ctrl type=tcp,port=${target.port + 1} --flags startup-clear") ` +
-        `or fix TBOT_TPM_TCTI`,
+        `the connection was refused or closed. Start it (e.g. "mkdir -p /tmp/tbot-swtpm && swtpm socket ` +
+        `--tpm2 --tpmstate dir=/tmp/tbot-swtpm --server type=tcp,port=${target.port} ` +
+        `--ctrl type=tcp,port=${target.port + 1} --flags startup-clear") or fix TBOT_TPM_TCTI`,
       undefined,
       rc,
     );

@@ -84,3 +84,35 @@ test("TCTI failures name what to check: device path, simulator address, unknown 
   expect(failure(0x0a0015, "swtpm:port=1").message).toContain("install libtss2-tcti-swtpm0");
   expect(failure(0x0a0015, "bogus:x").message).toContain("not a TCTI tpm2-tss knows");
 });
+
+test("the simulator hint is a command that works as printed: swtpm listens where the message says", async () => {
+  const { freePort } = await import("../../harness/proc.ts");
+  const port = await freePort();
+  const sim = failure(0x0a000a, `swtpm:host=127.0.0.1,port=${port}`);
+  const command = /Start it \(e\.g\. "([^"]+)"\)/.exec(sim.message)?.[1];
+  expect(command).toBeDefined();
+  // Only the state directory is this test's own; the rest runs exactly as printed.
+  const state = tempDir("swtpm-hint-");
+  // Its own process group, so that the shell and the swtpm it starts are stopped together.
+  const { spawn } = await import("node:child_process");
+  const proc = spawn("sh", ["-c", command!.replaceAll("/tmp/tbot-swtpm", state)], {
+    detached: true,
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  try {
+    const deadline = Date.now() + 10_000;
+    let up = false;
+    while (!up && Date.now() < deadline) {
+      up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
+        (s) => (s.end(), true),
+        () => false,
+      );
+      if (!up) await Bun.sleep(100);
+    }
+    expect(up).toBe(true);
+  } finally {
+    process.kill(-proc.pid!, "SIGKILL");
+    await exited;
+  }
+});
