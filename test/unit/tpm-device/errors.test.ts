@@ -105,7 +105,10 @@ test("the simulator hint is a command that works as printed: swtpm listens where
     let up = false;
     while (!up && Date.now() < deadline) {
       up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
-        (s) => (s.end(), true),
+        (s) => {
+          s.end();
+          return true;
+        },
         () => false,
       );
       if (!up) await Bun.sleep(100);
