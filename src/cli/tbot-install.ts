@@ -31,6 +31,11 @@ export function tbotInstallSystemd(args: TbotArgs, env: Record<string, string | 
     anonymousTelemetry: f["anonymous-telemetry"] === true,
   });
   const notes: string[] = [];
+  // Named on purpose, so it should exist here; the packaged default is made by the package.
+  if (str("user") !== undefined && !userExists(user))
+    process.stderr.write(
+      `Warning: user "${user}" does not exist on this host; create it (e.g. "useradd --system ${user}") before starting the service\n`,
+    );
   // `tbot start --pid-file` fails when it cannot write the file, and only root can write /run.
   if (user !== "root" && user !== "0" && dirname(pidFile) === "/run")
     notes.push(
@@ -46,4 +51,9 @@ export function tbotInstallSystemd(args: TbotArgs, env: Record<string, string | 
     force: f.force === true,
     notes,
   });
+}
+
+/** Whether the system knows `user` (a name or a numeric ID), through NSS as `id` sees it. */
+function userExists(user: string): boolean {
+  return Bun.spawnSync(["id", "-u", "--", user], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }

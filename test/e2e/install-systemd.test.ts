@@ -53,8 +53,19 @@ describe("tbot install systemd", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  test("--user naming a user this host does not have is warned about; an existing one is not", () => {
+    const dir = unitDir("no-such-user");
+    const r = install(tbotBin, ["-c", tbotConfig, "--systemd-directory", dir, "--user", "no-such-user-4711"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toStartWith(
+      'Warning: user "no-such-user-4711" does not exist on this host; create it (e.g. "useradd --system no-such-user-4711") before starting the service\n',
+    );
+    const root = install(tbotBin, ["-c", tbotConfig, "--systemd-directory", dir, "--user", "root"]);
+    expect(root.stderr).not.toContain("Warning");
+  });
+
   test("every flag gives the same text as the renderer with the same arguments (the packaged unit)", () => {
-    const flags = ["--name=edge", "--user", "ci", "--group=readers", "--pid-file", "/var/run/edge.pid"];
+    const flags = ["--name=edge", "--user", "nobody", "--group=readers", "--pid-file", "/var/run/edge.pid"];
     // A relative -c is resolved against the working directory.
     const r = install(
       tbotBin,
@@ -67,7 +78,7 @@ describe("tbot install systemd", () => {
       tbotPath: "/usr/bin/tbot",
       configPath: tbotConfig,
       name: "edge",
-      user: "ci",
+      user: "nobody",
       group: "readers",
       pidFile: "/var/run/edge.pid",
       anonymousTelemetry: true,
@@ -123,19 +134,19 @@ describe("tbot install systemd", () => {
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
 
     const original = readFileSync(file, "utf8");
-    const refused = install(tbotBin, [...args, "--user", "ci"]);
+    const refused = install(tbotBin, [...args, "--user", "nobody"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(
       `ERROR: ${file} already exists with different content; run with --force to replace it (without --write to see the new unit first)\n`,
     );
     expect(readFileSync(file, "utf8")).toBe(original);
 
-    const forced = install(tbotBin, [...args, "--user", "ci", "--force"]);
+    const forced = install(tbotBin, [...args, "--user", "nobody", "--force"]);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`Replaced ${file}\n`);
     expect(forced.stdout).toContain("systemctl restart tbot");
     expect(readFileSync(file, "utf8")).toBe(
-      renderTbotUnit({ tbotPath: tbotExe, configPath: tbotConfig, user: "ci" }),
+      renderTbotUnit({ tbotPath: tbotExe, configPath: tbotConfig, user: "nobody" }),
     );
     expect(mode(file)).toBe(0o644);
   });
