@@ -195,6 +195,29 @@ oneshot: true`,
     expect(insecure.code).toBe(0);
     expect(statSync(join(insecureDest, "tlscert")).isFile()).toBe(true);
   });
+
+  test('2b. ca_pins with ca_path: "" (as the reference\'s tbot configure writes it) joins on the pin', () => {
+    const token = addBot(auth, "empty-capath");
+    const data = join(work, "empty-capath-data");
+    const dest = join(work, "empty-capath-out");
+    const cfg = configFile(
+      "empty-capath",
+      `auth_server: ${auth.addr}
+onboarding:
+  join_method: token
+  token: ${token}
+  ca_pins:
+    - ${auth.pin}
+  ca_path: ""
+oneshot: true`,
+      data,
+      dest,
+    );
+    const r = run([tbotBin, "start", "-c", cfg]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    expect(statSync(join(dest, "tlscert")).isFile()).toBe(true);
+  });
 });
 
 describe("tokens and storage", () => {

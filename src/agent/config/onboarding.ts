@@ -50,7 +50,8 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
       return nonEmptyText(p);
     });
   }
-  if (m.has("ca_path")) {
+  // ca_path: "" is "not set": the reference's `tbot configure` writes it next to ca_pins.
+  if (m.has("ca_path") && text(m.get("ca_path")).trim() !== "") {
     o.caPath = nonEmptyText(m.get("ca_path"));
     note(places, "onboarding.ca_path", m.get("ca_path"));
   }

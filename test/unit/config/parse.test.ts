@@ -248,6 +248,15 @@ services:
     });
   });
 
+  test('ca_path: "" next to ca_pins means "not set", as the reference\'s tbot configure writes it', () => {
+    const pin = `sha256:${"ab".repeat(32)}`;
+    const yaml = `version: v2\nauth_server: a:3025\nonboarding:\n  token: t\n  ca_pins:\n    - ${pin}\n  ca_path: ""\n`;
+    const { config, warnings } = parseConfig(yaml, "t.yaml");
+    expect(warnings).toEqual([]);
+    expect(config.onboarding.caPins).toEqual([pin]);
+    expect(config.onboarding.caPath).toBeUndefined();
+  });
+
   test("validateConfig works on a config built in code, without places", () => {
     const { config } = parseConfig(referenceExample, "tbot.yaml");
     expect(validateConfig(config)).toEqual([]);
