@@ -284,3 +284,32 @@ start identity / configure identity flags:
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 no usable TPM.
 `;
+
+/** The sections of the usage text a command's own help shows, by their first words. */
+const helpSections: Record<string, { usage: string; sections: string[] }> = {
+  start: {
+    usage: "Usage: tbot start [legacy|identity|noop] [flags]",
+    sections: ["start / configure flags", "start identity / configure identity flags", "Global flags"],
+  },
+  configure: {
+    usage: "Usage: tbot configure [identity|noop] [flags] [-o FILE]",
+    sections: ["start / configure flags", "start identity / configure identity flags", "Global flags"],
+  },
+  "install systemd": {
+    usage: "Usage: tbot install systemd -c CONFIG [--write [--force]] [flags]",
+    sections: ["install systemd flags", "Global flags"],
+  },
+};
+
+/**
+ * `tbot <command> --help` (or `tbot help <command>`): that command's usage and flags, from the
+ * same text as the full help; a command without a section of its own gets the full help.
+ */
+export function tbotHelp(positionals: string[]): string {
+  const key = [positionals.slice(0, 2).join(" "), positionals[0] ?? ""].find((k) => helpSections[k]);
+  const h = key ? helpSections[key] : undefined;
+  if (!h) return tbotUsage;
+  const blocks = tbotUsage.split("\n\n");
+  const parts = h.sections.map((name) => blocks.find((b) => b.startsWith(name))!);
+  return `${h.usage}\n\n${parts.join("\n\n")}\n\nRun "tbot help" for every command.\n`;
+}

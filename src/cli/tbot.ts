@@ -4,7 +4,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { parseTbotArgs, tbotUsage } from "./tbot-args.ts";
+import { parseTbotArgs, tbotHelp } from "./tbot-args.ts";
 import { buildStartConfig } from "./tbot-start-config.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`tbot v${VERSION}\n`);
         return ExitCode.ok;
       case "help":
-        process.stdout.write(tbotUsage);
+        process.stdout.write(tbotHelp(args.positionals));
         return ExitCode.ok;
       case "configure": {
         const { renderConfigYaml } = await import("../agent/config/index.ts");

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
-import { parseTbotArgs, tbotUsage } from "../../../src/cli/tbot-args.ts";
+import { parseTbotArgs, tbotHelp, tbotUsage } from "../../../src/cli/tbot-args.ts";
 import { buildStartConfig } from "../../../src/cli/tbot-start-config.ts";
 import { caught, caughtAsync, expectMessage } from "./expect-error.ts";
 
@@ -66,6 +66,19 @@ describe("parseTbotArgs", () => {
       positionals: ["start"],
     });
     expect(tbotUsage).toContain("--destination-dir DIR");
+  });
+
+  test("a subcommand's --help prints that subcommand's own help", () => {
+    const install = tbotHelp(parseTbotArgs(["install", "systemd", "--help"]).positionals);
+    expect(install).toStartWith("Usage: tbot install systemd -c CONFIG");
+    expect(install).toContain("--systemd-directory DIR");
+    expect(install).not.toContain("--proxy-server");
+    const start = tbotHelp(parseTbotArgs(["start", "--help"]).positionals);
+    expect(start).toStartWith("Usage: tbot start");
+    expect(start).toContain("--destination-dir DIR");
+    expect(start).not.toContain("--systemd-directory");
+    expect(tbotHelp(parseTbotArgs(["help", "configure"]).positionals)).toStartWith("Usage: tbot configure");
+    expect(tbotHelp(parseTbotArgs(["help"]).positionals)).toBe(tbotUsage);
   });
 
   test("bad command lines are one usage error that points to tbot help", () => {
