@@ -2,19 +2,6 @@
 // --no-<bool>). The config start/configure build from them is in tbot-start-config.ts.
 
 import { parseArgs } from "node:util";
-import {
-  applyOverrides,
-  type BotConfig,
-  type DecodedConfig,
-  type DirectoryReader,
-  decodeConfig,
-  type FromCli,
-  type IdentityService,
-  loadDecodedConfig,
-  parseDestinationUri,
-  type StartOverrides,
-  validateConfig,
-} from "../agent/config/index.ts";
 import { ExitCode, UserError } from "../util/errors.ts";
 import { unknownFlag } from "./unknown-flag.ts";
 
