@@ -13,6 +13,7 @@ import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
 import { downloadRoutes } from "./api/downloads.ts";
 import type { SqliteBackend } from "./backend/sqlite.ts";
+import { checkListenable } from "./http/listen-check.ts";
 import { Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
 import { checkPackagesDirOutside, PackageDir } from "./packages.ts";
@@ -70,6 +71,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     checkPackagesDirOutside(cfg.packagesDir, cfg.dataDir);
     packages = new PackageDir(cfg.packagesDir);
   }
+  await checkListenable(cfg.listenHost, cfg.listenPort);
   const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName });
   const tls = await serverCertificate(svc, cfg);
   const admin = await ensureAdminIdentity(svc, cfg.adminIdentityTtlMs);

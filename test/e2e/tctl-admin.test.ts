@@ -4,10 +4,11 @@
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { tbotBin, tctlBin } from "../harness/binary.ts";
+import { tauthBin, tbotBin, tctlBin } from "../harness/binary.ts";
 import {
   addBot,
   expectOneErrorLine,
@@ -347,6 +348,40 @@ describe("tctl bots: one name for the token", () => {
     for (const out of [added, more, viaTokens]) expect(out.token_id).toMatch(/^[0-9a-f]{32,}$/);
     expect(new Set([added.token_id, more.token_id, viaTokens.token_id]).size).toBe(3);
     expect(more.token_name).toBe(more.token_id);
+  });
+});
+
+describe("tauth start", () => {
+  test("on a port in use: one line naming --listen, exit 1, and no half-made data directory", async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) =>
+      taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port)),
+    );
+    try {
+      const dataDir = join(work, "port-in-use-data");
+      const r = run([
+        tauthBin,
+        "start",
+        "--data-dir",
+        dataDir,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--cluster-name",
+        "x.test",
+      ]);
+      expect(r.code).toBe(1);
+      expect(
+        r.stderr
+          .trimEnd()
+          .split("\n")
+          .filter((l) => l.startsWith("ERROR")),
+      ).toEqual([
+        `ERROR: cannot listen on 127.0.0.1:${port}: the address is in use (another tauth, or another program); choose another with --listen HOST:PORT`,
+      ]);
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      taken.close();
+    }
   });
 });
 
