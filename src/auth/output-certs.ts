@@ -43,7 +43,11 @@ export async function issueOutputCerts(
   for (const r of requested)
     if (!allowed.includes(r))
       throw accessDenied(`bot "${bot.metadata.name}" may not impersonate role "${r}"`);
-  if (!requested.length) throw accessDenied(`bot "${bot.metadata.name}" has no roles to impersonate`);
+  // A roleless bot is legal (it joins and renews); only an output needs a role, so say how to add one.
+  if (!requested.length)
+    throw accessDenied(
+      `bot "${bot.metadata.name}" has no roles to impersonate; add one with: tctl bots update ${bot.metadata.name} --add-roles=<role>`,
+    );
   const roles = await rolesNamed(svc, requested);
   const logins = expandLogins(roles, traitsOf(bot));
   const certs = await svc.issuer.issueIdentity({

@@ -6,7 +6,7 @@ import { UserError } from "../util/errors.ts";
 import type { TctlOptions } from "./tctl.ts";
 import { formatResources, type OutputFormat } from "./tctl-format.ts";
 
-interface RunArgs {
+export interface RunArgs {
   api: ApiClient;
   args: string[];
   opts: TctlOptions;
@@ -20,9 +20,10 @@ export interface TctlCommand {
   run(a: RunArgs): Promise<void>;
 }
 
-const admin = <T>(api: ApiClient, op: string, body: unknown = {}) => api.post<T>(`/v1/admin/${op}`, body);
+export const admin = <T>(api: ApiClient, op: string, body: unknown = {}) =>
+  api.post<T>(`/v1/admin/${op}`, body);
 
-function format(opts: TctlOptions, allowed: OutputFormat[], dflt: OutputFormat): OutputFormat {
+export function format(opts: TctlOptions, allowed: OutputFormat[], dflt: OutputFormat): OutputFormat {
   const f = (opts.format as string | undefined) ?? dflt;
   if (!(allowed as string[]).includes(f))
     throw new UserError(`--format must be one of ${allowed.join(", ")}, got "${f}"`);
@@ -41,7 +42,7 @@ function kindAndName(ref: string | undefined, needName: boolean): { kind: string
 /** "bots" → "bot", "admin_identities" → "admin_identity". */
 const singularKind = (kind: string) => kind.replace(/ies$/, "y").replace(/s$/, "");
 
-const list = (s: unknown) =>
+export const list = (s: unknown) =>
   typeof s === "string"
     ? s
         .split(",")
@@ -49,7 +50,7 @@ const list = (s: unknown) =>
         .filter(Boolean)
     : [];
 
-function one(args: string[], what: string): string {
+export function one(args: string[], what: string): string {
   if (args.length !== 1) throw new UserError(`expected exactly one ${what}`);
   return args[0]!;
 }
@@ -230,7 +231,6 @@ export const tctlCommands: TctlCommand[] = [
       );
     },
   },
-  { name: "bots ls", run: (a) => listKind(a, "bot") },
   {
     name: "bots rm",
     async run(a) {

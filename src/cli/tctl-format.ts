@@ -69,7 +69,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 // ---- text tables ----
 
-interface Table {
+export interface Table {
   headers: string[];
   rows: string[][];
 }
@@ -164,7 +164,7 @@ function tableFor(kind: string, resources: Record<string, unknown>[]): Table {
 }
 
 /** Columns padded to their widest cell, a row of dashes under the header, as tctl prints. */
-function renderTable({ headers, rows }: Table): string {
+export function renderTable({ headers, rows }: Table): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells

@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { tctlCommands } from "./tctl-commands.ts";
+import { tctlBotCommands } from "./tctl-bots.ts";
+import { tctlCommands as baseCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
 import { unknownFlag, unknownOptionOf } from "./unknown-flag.ts";
 import { writeStdout } from "./write-out.ts";
@@ -27,8 +28,13 @@ Commands:
                                           admin_identity (plurals too)
   rm KIND/NAME
   bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h]\n           [--join-method=token|bound_keypair] [--format=text|json]\n  bound-keypair rotate TOKEN              Rotate the bound key at the bot's next join
-  bots ls | bots rm NAME
+  bots ls [--format=text|yaml|json]       Bots with their instance count and last seen
+  bots update NAME [--add-roles=R1,R2 | --set-roles=R1,R2]
+           [--add-logins=L1,L2 | --set-logins=L1,L2] [--set-max-session-ttl=DURATION]
+           [--format=text|json]           Takes effect at the bot's next renewal, without a rejoin
+  bots rm NAME
   bots instances ls [BOT] | bots instances add BOT [--ttl=1h] [--format=text|json]
+  bots instances show BOT/INSTANCE-ID [--format=text|json]
   tokens add --type=bot --bot-name=NAME [--ttl=1h] [--format=text|json]
   tokens ls | tokens rm NAME
   auth export --type=user|host|tls-host|tls-user|db
@@ -37,6 +43,8 @@ Commands:
   nodes ls
   version
 `;
+
+const tctlCommands = [...baseCommands, ...tctlBotCommands];
 
 export interface TctlOptions {
   [k: string]: string | boolean | string[] | undefined;
@@ -52,6 +60,11 @@ const globalSpec = {
   logins: { type: "string" },
   ttl: { type: "string" },
   "max-session-ttl": { type: "string" },
+  "add-roles": { type: "string" },
+  "set-roles": { type: "string" },
+  "add-logins": { type: "string" },
+  "set-logins": { type: "string" },
+  "set-max-session-ttl": { type: "string" },
   "join-method": { type: "string" },
   type: { type: "string" },
   "bot-name": { type: "string" },

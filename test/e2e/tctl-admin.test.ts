@@ -319,7 +319,10 @@ describe("tctl lock, bots", () => {
     expect(table.code).toBe(0);
     for (const i of [a.instance!, b.instance!])
       expect(table.stdout).toMatch(new RegExp(`^ephemeral\\s+${i}\\s+token\\s+1\\s+\\S+$`, "m"));
-    expect(auth.tctl(["bots", "ls"]).stdout).toMatch(/^ephemeral\s+bot-ephemeral\s+access$/m);
+    // Two instances, and when one was last seen (a join, a renewal or a heartbeat).
+    expect(auth.tctl(["bots", "ls"]).stdout).toMatch(
+      /^ephemeral\s+bot-ephemeral\s+access\s+2\s+\d{4}-\d\d-\d\dT\S+Z$/m,
+    );
 
     const rm = auth.tctl(["bots", "rm", "ephemeral"]);
     expect(rm.code).toBe(0);

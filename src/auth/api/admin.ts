@@ -7,11 +7,13 @@ import { adminSchemas as S } from "../../protocol/admin-messages.ts";
 import type { Schema } from "../../protocol/validate.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { VERSION } from "../../version.ts";
+import type { BotUpdateRequest } from "../bot-update.ts";
 import type { Route } from "../http/router.ts";
 import { createLock, lockTarget } from "../locks.ts";
 import type { BotResource, Resource } from "../resources/index.ts";
 import { resourceFromJSON } from "../resources/index.ts";
 import type { AuthService } from "../service.ts";
+import { botsUpdate, botsUpdateSchema } from "./admin-bots.ts";
 import { deleteResource, getResources, putResource } from "./admin-resources.ts";
 import { addBotToken, addBoundKeypairToken } from "./admin-tokens.ts";
 
@@ -115,6 +117,8 @@ export function adminRoutes(svc: AuthService): Route[] {
         }
       }
     }),
+    // The body was checked against botsUpdateSchema before the handler runs.
+    r("bots/update", botsUpdateSchema, (b, who) => botsUpdate(svc, b as unknown as BotUpdateRequest, who)),
     r("bots/rm", S.botsRm, async (b, who) => {
       await deleteResource(svc, "bot", str(b, "name") ?? "", who);
       return { ok: true };

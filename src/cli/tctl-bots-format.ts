@@ -1,0 +1,163 @@
+// How tctl prints bots with their instances (`bots ls`), one instance (`bots instances show`)
+// and the result of `bots update`. Pure functions over the JSON tauth returns, so they can be
+// tested without a server.
+
+import { renderTable } from "./tctl-format.ts";
+
+/** The parts of a bot_instance these views read (src/auth/store/types.ts has the whole). */
+export interface InstanceView {
+  spec: { bot_name: string; instance_id: string };
+  status: {
+    generation?: number;
+    initial_authentication?: AuthenticationView;
+    latest_authentications?: AuthenticationView[];
+    latest_heartbeats?: HeartbeatView[];
+  };
+}
+
+interface AuthenticationView {
+  authenticated_at: string;
+  join_method: string;
+  join_token?: string;
+  generation: number;
+  remote_addr?: string;
+}
+
+interface HeartbeatView {
+  recorded_at: string;
+  hostname?: string;
+  version?: string;
+  os?: string;
+  architecture?: string;
+  one_shot?: boolean;
+  uptime_seconds?: number;
+}
+
+export interface BotView {
+  metadata: { name: string };
+  spec: { roles?: string[] };
+  status?: { user_name?: string };
+}
+
+const authentications = (i: InstanceView): AuthenticationView[] =>
+  i.status.latest_authentications?.length
+    ? i.status.latest_authentications
+    : i.status.initial_authentication
+      ? [i.status.initial_authentication]
+      : [];
+
+const latest = <T>(xs: T[] | undefined): T | undefined => xs?.[xs.length - 1];
+
+/**
+ * The newest time the instance was heard from: a join, a renewal or a heartbeat. All are
+ * the server's toISOString() times, so they compare as strings.
+ */
+export function lastSeen(i: InstanceView): string {
+  const times = [
+    i.status.initial_authentication?.authenticated_at,
+    ...authentications(i).map((a) => a.authenticated_at),
+    ...(i.status.latest_heartbeats ?? []).map((h) => h.recorded_at),
+  ].filter((t): t is string => !!t);
+  return times.sort().at(-1) ?? "";
+}
+
+const none = (xs: string[] | undefined) => (xs?.length ? xs.join(",") : "(none)");
+
+/** `tctl bots ls`: each bot with how many instances it has and when one was last seen. */
+export function botsTable(bots: BotView[], instances: InstanceView[]): string {
+  const rows = bots.map((b) => {
+    const name = b.metadata.name;
+    const mine = instances.filter((i) => i.spec.bot_name === name);
+    const seen = mine.map(lastSeen).sort().at(-1);
+    return [
+      name,
+      b.status?.user_name || `bot-${name}`,
+      none(b.spec.roles),
+      String(mine.length),
+      seen || "never",
+    ];
+  });
+  return renderTable({ headers: ["Bot", "User", "Roles", "Instances", "Last Seen"], rows });
+}
+
+/** How many authentications `bots instances show` lists, newest first. */
+export const RECENT_AUTHENTICATIONS = 5;
+
+/** `tctl bots instances show --format=json`: the instance's facts under stable names. */
+export function instanceSummary(i: InstanceView) {
+  const first = i.status.initial_authentication;
+  const auths = authentications(i);
+  const last = latest(auths);
+  const hb = latest(i.status.latest_heartbeats);
+  return {
+    bot_name: i.spec.bot_name,
+    instance_id: i.spec.instance_id,
+    join_method: first?.join_method ?? last?.join_method ?? "",
+    join_token: first?.join_token || undefined,
+    joined_at: first?.authenticated_at ?? "",
+    last_authenticated_at: last?.authenticated_at ?? "",
+    last_heartbeat_at: hb?.recorded_at,
+    last_seen: lastSeen(i),
+    generation: i.status.generation ?? last?.generation ?? 0,
+    version: hb?.version,
+    hostname: hb?.hostname,
+    os: hb?.os,
+    architecture: hb?.architecture,
+    one_shot: hb?.one_shot,
+    recent_authentications: auths
+      .slice(-RECENT_AUTHENTICATIONS)
+      .reverse()
+      .map((a) => ({
+        authenticated_at: a.authenticated_at,
+        join_method: a.join_method,
+        generation: a.generation,
+        remote_addr: a.remote_addr,
+      })),
+  };
+}
+
+/** `tctl bots instances show` as text: labelled lines, then the recent authentications. */
+export function instanceText(i: InstanceView): string {
+  const s = instanceSummary(i);
+  const unknown = "(no heartbeat yet)";
+  const fields: [string, string][] = [
+    ["Bot", s.bot_name],
+    ["Instance ID", s.instance_id],
+    ["Join method", s.join_method],
+    ["Join token", s.join_token ?? "(none)"],
+    ["Joined at", s.joined_at],
+    ["Last renewal", s.last_authenticated_at],
+    ["Last seen", s.last_seen],
+    ["Generation", String(s.generation)],
+    ["tbot version", s.version ?? unknown],
+    ["Host name", s.hostname ?? unknown],
+    ["OS/arch", s.os ? `${s.os}/${s.architecture ?? ""}` : unknown],
+    ["Mode", s.one_shot === undefined ? unknown : s.one_shot ? "one-shot" : "daemon"],
+  ];
+  const width = Math.max(...fields.map(([k]) => k.length)) + 2;
+  const head = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join("");
+  const table = renderTable({
+    headers: ["Time", "Method", "Generation", "Remote Address"],
+    rows: s.recent_authentications.map((a) => [
+      a.authenticated_at,
+      a.join_method,
+      String(a.generation),
+      a.remote_addr ?? "",
+    ]),
+  });
+  return `${head}\nRecent authentications (newest first):\n${table}`;
+}
+
+export interface BotUpdateView {
+  bot: { metadata: { name: string } };
+  changed: string[];
+  after: { roles: string[]; logins: string[]; max_session_ttl: string };
+}
+
+/** `tctl bots update` as text: what the bot now has, and when it takes effect. */
+export function botUpdateText(r: BotUpdateView): string {
+  const name = r.bot.metadata.name;
+  const now = `Roles: ${none(r.after.roles)}; Logins: ${none(r.after.logins)}; Max session TTL: ${r.after.max_session_ttl}`;
+  if (!r.changed.length) return `Bot "${name}" already has these settings; nothing was changed. ${now}\n`;
+  return `Bot "${name}" has been updated. ${now}\nThe change takes effect at the bot's next renewal or output; no rejoin is needed.\n`;
+}
