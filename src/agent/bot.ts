@@ -146,7 +146,12 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     try {
       if (cfg.oneshot) {
         await oneShot();
-        log.info("One-shot mode: outputs written, exiting");
+        // A bot with no outputs (the seed guides' `services: []`) has still joined and saved its identity.
+        log.info(
+          services.length
+            ? "One-shot mode: outputs written, exiting"
+            : "One-shot mode: identity saved; no outputs configured, exiting",
+        );
         return 0;
       }
       let attempt = 0;

@@ -158,6 +158,7 @@ describe("a roleless bot", () => {
       const first = oneShot(agent);
       agent.instance = expectOk(first);
       expect(first.stderr).toContain("Fetched new bot identity");
+      expect(first.stderr).toContain("identity saved; no outputs configured");
       const again = oneShot(agent);
       expect(expectOk(again)).toBe(agent.instance);
       expect(again.stderr).toContain("Renewed bot identity");
