@@ -60,7 +60,6 @@ export async function buildStartConfig(
 
   const caPins = args.flags["ca-pin"];
   const o: StartOverrides = {
-    cwd: process.cwd(),
     debug: args.flags.debug === true || envBool(env, "TBOT_DEBUG"),
     insecure: args.flags.insecure === true,
     fips: args.flags.fips === true,
@@ -89,7 +88,7 @@ export async function buildStartConfig(
   if (Array.isArray(caPins)) o.caPins = { value: caPins, from: "--ca-pin" };
   const fallback = env.TBOT_REGISTRATION_SECRET;
   if (fallback) o.registrationSecretFallback = { value: fallback, from: "TBOT_REGISTRATION_SECRET" };
-  if (mode === "identity") o.service = identityModeService(args, o.cwd);
+  if (mode === "identity") o.service = identityModeService(args);
 
   const merged = applyOverrides(base, o);
   const warnings = [...merged.warnings, ...validateConfig(merged.config, merged.places)];
@@ -115,13 +114,14 @@ async function loadBase(
   return decodeConfig(Buffer.from(b64, "base64").toString("utf8"), inline.from);
 }
 
-function identityModeService(args: TbotArgs, cwd: string): IdentityService {
+function identityModeService(args: TbotArgs): IdentityService {
   const dest = pick(args, "destination");
   if (!dest)
     throw usageError(
       `"tbot ${args.command} identity" needs --destination (a path, file:///abs/path or memory://)`,
     );
-  const destination = parseDestinationUri(dest.value, cwd);
+  // Kept as given, like every path here; `tbot start` resolves it (resolveConfigPaths).
+  const destination = parseDestinationUri(dest.value);
   if (typeof destination === "string") throw new UserError(`--destination: ${destination}`);
   const readers: DirectoryReader[] = [
     ...((args.flags["reader-user"] as string[] | undefined) ?? []).map((user) => ({ user })),

@@ -2,6 +2,7 @@
 // that `tbot version` and the one-shot path start fast.
 
 import { chmodSync, writeFileSync } from "node:fs";
+import { resolveConfigPaths } from "../agent/config/resolve-paths.ts";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { parseTbotArgs, tbotHelp } from "./tbot-args.ts";
@@ -66,7 +67,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   async function start(args: ReturnType<typeof parseTbotArgs>): Promise<number> {
-    const { config, warnings } = await buildStartConfig(args, process.env);
+    // The same build and validation as `configure`, so both refuse a config alike; only then
+    // are relative paths made absolute, once, against the directory tbot was started in.
+    const built = await buildStartConfig(args, process.env);
+    const config = resolveConfigPaths(built.config, process.cwd());
+    const warnings = built.warnings;
     debug = debug || config.debug;
     const { configureLogging, logger } = await import("../util/log.ts");
     const fmt = (args.flags["log-format"] as string | undefined) ?? "text";

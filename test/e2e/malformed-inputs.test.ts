@@ -77,12 +77,14 @@ const configs: [string, string, number, number, string][] = [
     5,
     "principals",
   ],
+  // A relative path is accepted now (resolved at start, test/e2e/config-edge-cases.test.ts);
+  // an empty one is still refused.
   [
-    "relative destination path",
-    `${ok}services:\n  - type: identity\n    destination: {type: directory, path: out}\n`,
+    "empty destination path",
+    `${ok}services:\n  - type: identity\n    destination: {type: directory, path: ""}\n`,
     9,
     42,
-    "absolute",
+    "services[0].destination.path must not be empty",
   ],
   [
     "per-service ttl without interval",

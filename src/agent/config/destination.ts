@@ -1,8 +1,9 @@
 // The destination union of §1.4, shared by `storage` and every service's `destination`.
 // Both the current form (`type: directory`) and the v1 heritage form (`directory: /path`,
-// `directory: {path: ...}`, `memory: {}`) are read, into the same shape.
+// `directory: {path: ...}`, `memory: {}`) are read, into the same shape. A directory path is
+// kept as written, relative or not: `tbot configure` prints it back as given, and `tbot start`
+// resolves relative ones against its working directory (resolve-paths.ts), as the reference does.
 
-import { isAbsolute } from "node:path";
 import type { MapReader, YNode } from "../../util/yaml-source.ts";
 import { directoryDestination } from "./defaults.ts";
 import type { ConfigPlaces } from "./places.ts";
@@ -74,7 +75,6 @@ function decodeLegacy(m: MapReader, ctx: DestinationContext): Destination {
   }
   const path = nonEmptyText(dir);
   note(ctx.places, `${ctx.key}.path`, dir);
-  checkAbsolute(path, dir);
   return directoryDestination(path);
 }
 
@@ -83,12 +83,15 @@ function decodeDirectory(m: MapReader, ctx: DestinationContext): DirectoryDestin
   if (pathNode.missing) m.self.fail(`${pathNode.path} is required for a directory destination`);
   const path = nonEmptyText(pathNode);
   note(ctx.places, `${ctx.key}.path`, pathNode);
-  checkAbsolute(path, pathNode);
   const d = directoryDestination(path);
   if (m.has("symlinks")) d.symlinks = oneOf(m.get("symlinks"), symlinkModes);
-  if (m.has("acls")) d.acls = oneOf(m.get("acls"), aclModes);
+  if (m.has("acls")) {
+    d.acls = oneOf(m.get("acls"), aclModes);
+    note(ctx.places, `${ctx.key}.acls`, m.get("acls"));
+  }
   if (m.has("readers")) {
     const readersNode = m.get("readers");
+    note(ctx.places, `${ctx.key}.readers`, readersNode);
     if (ctx.isStorage)
       readersNode.fail(
         `${readersNode.path} is not allowed: readers apply to service destinations, not to storage`,
@@ -110,11 +113,4 @@ function oneOf<T extends string>(n: YNode, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v))
     n.fail(`${n.path} must be one of ${allowed.join(", ")}, got "${v}"`);
   return v as T;
-}
-
-function checkAbsolute(path: string, n: YNode): void {
-  if (!isAbsolute(path))
-    n.fail(
-      `${n.path} must be an absolute path, got "${path}" (relative paths depend on where tbot is started)`,
-    );
 }

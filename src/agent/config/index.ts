@@ -18,6 +18,7 @@ export { loadConfigFile, loadDecodedConfig, parseConfig, readConfigText } from "
 export { applyOverrides, type FromCli, type StartOverrides } from "./overlay.ts";
 export { ConfigPlaces } from "./places.ts";
 export { configureHeader, renderConfigYaml } from "./render.ts";
+export { resolveConfigPaths } from "./resolve-paths.ts";
 export { supportedServiceTypes } from "./services.ts";
 export type {
   BotConfig,

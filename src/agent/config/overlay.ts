@@ -1,9 +1,9 @@
 // CLI flags laid over a config file (§1.1): a flag that is given replaces the file's value,
 // with a warning when the file had one; booleans only turn things on; any of --token,
 // --join-method or --ca-pin rebuilds `onboarding` from flags alone, so that a file's and a
-// command line's join settings are never half merged.
+// command line's join settings are never half merged. Paths stay as given (relative ones too):
+// `tbot configure` prints them so, and `tbot start` resolves them (resolve-paths.ts).
 
-import { resolve } from "node:path";
 import { isCaPin } from "../../crypto/pin.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { UserError } from "../../util/errors.ts";
@@ -49,8 +49,6 @@ export interface StartOverrides {
   registrationSecretFallback?: FromCli<string>;
   /** The one service of `tbot start <mode>`, built from that mode's flags. */
   service?: ServiceConfig;
-  /** Directory that relative paths in flags are resolved against. */
-  cwd: string;
 }
 
 export function cliError(from: string, message: string): UserError {
@@ -119,9 +117,9 @@ export function applyOverrides(base: DecodedConfig | undefined, o: StartOverride
     throw new UserError(`${o.dataDir.from} and ${o.storage.from} both set the storage; use only one`);
   if (o.dataDir || o.storage) {
     overriding("storage");
-    if (o.dataDir) c.storage = directoryDestination(resolve(o.cwd, o.dataDir.value));
+    if (o.dataDir) c.storage = directoryDestination(nonEmpty(o.dataDir));
     else {
-      const d = parseDestinationUri(o.storage!.value, o.cwd);
+      const d = parseDestinationUri(o.storage!.value);
       if (typeof d === "string") throw cliError(o.storage!.from, d);
       c.storage = d;
     }
@@ -132,7 +130,7 @@ export function applyOverrides(base: DecodedConfig | undefined, o: StartOverride
     c.services = [
       {
         type: "identity",
-        destination: directoryDestination(resolve(o.cwd, o.destinationDir.value)),
+        destination: directoryDestination(nonEmpty(o.destinationDir)),
         sshConfig: true,
         allowReissue: false,
       },

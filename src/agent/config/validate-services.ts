@@ -1,11 +1,12 @@
 // Rules for the `services` list: names (§1.5), per-service TTL overrides, the ssh_host
 // essentials, destinations, and which services may run in one-shot mode.
 
-import { isAbsolute } from "node:path";
+import { resolve } from "node:path";
 import { normalizeAddress } from "../../util/host-port.ts";
 import type { ConfigPlaces } from "./places.ts";
 import { validateTtlPair } from "./ttl-rules.ts";
 import type { BotConfig } from "./types.ts";
+import { validateDestination } from "./validate-destinations.ts";
 
 const serviceNamePattern = /^[a-z\d_\-+]+$/;
 /** Names the bot's own internal services use in logs, metrics and /readyz. */
@@ -80,17 +81,15 @@ export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: s
       throw places.error(key, `${label} (${s.type}) runs continuously and cannot be used with oneshot`);
 
     const d = s.destination;
+    validateDestination(d, `${key}.destination`, places);
     if (d.type === "directory") {
-      if (!isAbsolute(d.path))
-        throw places.error(
-          `${key}.destination.path`,
-          `${label}.destination.path must be an absolute path, got "${d.path}"`,
-        );
       // The reference reports two services writing one place but still starts; so do we.
-      const other = directories.get(d.path);
+      // Compared as start will open them, so "out", "./out/" and "<cwd>/out" are one place.
+      const place = resolve(d.path);
+      const other = directories.get(place);
       if (other !== undefined)
         warnings.push(`${label} and ${other} both write to ${d.path}; their files will overwrite each other`);
-      directories.set(d.path, label);
+      directories.set(place, label);
     }
   });
 }

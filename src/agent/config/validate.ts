@@ -1,7 +1,10 @@
 // Cross-field rules of tbot.yaml (§1.1–1.5, App. B). They run on the final config, after CLI
 // flags were laid over the file, and point into the file through ConfigPlaces when they can.
+// `tbot configure` and `tbot start` both run exactly this (through buildStartConfig), so that
+// configure refuses every config start would refuse for its content alone. What start can
+// only learn from the host (the network, a TPM, the storage directory and what it holds,
+// files named by paths) is not checked here.
 
-import { isAbsolute } from "node:path";
 import { isCaPin } from "../../crypto/pin.ts";
 import { normalizeAddress } from "../../util/host-port.ts";
 import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
@@ -10,6 +13,8 @@ import { parseJoinUri } from "./join-uri.ts";
 import { ConfigPlaces } from "./places.ts";
 import { botTtlScope, validateTtlPair } from "./ttl-rules.ts";
 import type { BotConfig } from "./types.ts";
+import { validateDestination } from "./validate-destinations.ts";
+import { validateMemoryStorageJoin } from "./validate-memory-join.ts";
 import { validateServices } from "./validate-services.ts";
 
 /** Throws a UserError for the first problem; returns warnings for doubtful but usable settings. */
@@ -18,8 +23,8 @@ export function validateConfig(c: BotConfig, places: ConfigPlaces = new ConfigPl
   validateAddresses(c, places);
   validateOnboarding(c, places, warnings);
   validateTtlPair(c.credentialTtlMs, c.renewalIntervalMs, c.oneshot, botTtlScope, places, warnings);
-  if (c.storage.type === "directory" && !isAbsolute(c.storage.path))
-    throw places.error("storage.path", `storage.path must be an absolute path, got "${c.storage.path}"`);
+  validateDestination(c.storage, "storage", places);
+  validateMemoryStorageJoin(c, places);
   validateServices(c, places, warnings);
   return warnings;
 }

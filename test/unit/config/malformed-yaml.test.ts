@@ -244,11 +244,31 @@ const cases: Case[] = [
     says: "join_uri cannot be combined with proxy_server",
   },
   // storage and destinations
+  // A relative path is accepted (test/unit/config/relative-paths.test.ts); an empty one is not.
   {
-    name: "relative storage path",
-    yaml: `${H}storage:\n  type: directory\n  path: bot-data\n`,
+    name: "empty storage path",
+    yaml: `${H}storage:\n  type: directory\n  path: ""\n`,
     at: [5, 9],
-    says: "storage.path must be an absolute path",
+    says: "storage.path must not be empty",
+  },
+  // Refused by `tbot start` for the content alone, so by the shared validation too.
+  {
+    name: "acls: required (this build sets no ACLs)",
+    yaml: `${H}storage:\n  type: directory\n  path: /b\n  acls: required\n`,
+    at: [6, 9],
+    says: "storage.acls: required needs POSIX ACLs, which this build does not set yet",
+  },
+  {
+    name: "memory storage without a token (every start joins)",
+    yaml: `${H}storage: {type: memory}\n`,
+    at: [3, 10],
+    says: "storage is in memory, so tbot joins on every start, and no join token is configured",
+  },
+  {
+    name: "memory storage, an auth server and nothing to verify it with",
+    yaml: "version: v2\nauth_server: a.example.com:3025\nonboarding: {token: t}\nstorage: {type: memory}\n",
+    at: [2, 14],
+    says: "cannot verify the auth server on first contact (storage is in memory, so every start joins)",
   },
   {
     name: "kubernetes_secret storage",
@@ -300,10 +320,22 @@ const cases: Case[] = [
     says: "services[0].destination is required",
   },
   {
-    name: "relative destination path",
-    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: ./out\n`,
+    name: "empty destination path",
+    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: " "\n`,
     at: [7, 13],
-    says: "services[0].destination.path must be an absolute path",
+    says: "services[0].destination.path must not be empty",
+  },
+  {
+    name: "empty v1 destination directory",
+    yaml: "auth_server: a.b:3025\ndestinations:\n  - directory: ''\n",
+    at: [3, 16],
+    says: "destinations[0].directory must not be empty",
+  },
+  {
+    name: "readers on a destination (this build sets no ACLs)",
+    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: /o\n      readers: [{user: ci}]\n`,
+    at: [8, 16],
+    says: "services[0].destination.readers needs POSIX ACLs, which this build does not set yet",
   },
   {
     name: "invalid service name",

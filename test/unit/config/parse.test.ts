@@ -7,12 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type BotConfig,
+  decodeConfig,
   joinSettings,
   loadConfigFile,
   parseConfig,
   validateConfig,
 } from "../../../src/agent/config/index.ts";
-import { caughtAsync, expectMessage } from "./expect-error.ts";
+import { caught, caughtAsync, expectMessage } from "./expect-error.ts";
 
 // §1.6 "Minimal valid example" of the reference, without its database-tunnel service.
 const referenceExample = `version: v2
@@ -125,8 +126,15 @@ services:
     labels: {env: prod, tier: "1"}
     destination: {type: directory, path: /etc/ssh/tbot}
 `;
-    const { config, warnings } = parseConfig(yaml, "t.yaml");
+    // Decoded in full, readers and acls: required included; validation then refuses those two
+    // (this build sets no ACLs), as `tbot start` would, and `tbot configure` with it.
+    const { config, warnings, places } = decodeConfig(yaml, "t.yaml");
     expect(warnings).toEqual([]);
+    expectMessage(
+      caught(() => validateConfig(config, places)),
+      "t.yaml:27:",
+      "services[0].destination.readers needs POSIX ACLs",
+    );
     expect(config.onboarding.token).toBe("0123"); // kept as written, not the number 123
     expect(config.onboarding.caPins).toEqual([`sha256:${"AB".repeat(32)}`]);
     expect(config.storage).toEqual({ type: "memory" });

@@ -131,11 +131,30 @@ describe("buildStartConfig", () => {
     });
   });
 
-  test("without -c or --data-dir storage is /var/lib/teleport/bot; relative flag paths resolve", async () => {
+  test("without -c or --data-dir storage is /var/lib/teleport/bot; relative flag paths stay as given", async () => {
+    // `tbot start` resolves them after this (resolveConfigPaths); configure prints them so.
     const { config } = await build(["start", "--proxy-server", "p.example.com", "--destination-dir", "out"]);
     expect(config.proxyServer).toBe("p.example.com:443");
     expect(config.storage).toMatchObject({ type: "directory", path: "/var/lib/teleport/bot" });
-    expect(config.services[0]?.destination).toMatchObject({ path: join(process.cwd(), "out") });
+    expect(config.services[0]?.destination).toMatchObject({ path: "out" });
+    const rel = await build([
+      "configure",
+      "--proxy-server",
+      "p.example.com",
+      "--data-dir=./tbot-data",
+      "--destination-dir=./tbot-user",
+    ]);
+    expect(rel.config.storage).toMatchObject({ type: "directory", path: "./tbot-data" });
+    expect(rel.config.services[0]?.destination).toMatchObject({ path: "./tbot-user" });
+    const uri = await build(["configure", "--proxy-server", "p.example.com", "--storage", "./d"]);
+    expect(uri.config.storage).toMatchObject({ type: "directory", path: "./d" });
+  });
+
+  test("an empty --data-dir or --destination-dir is refused, not taken as the working directory", async () => {
+    for (const flag of ["--data-dir=", "--destination-dir= "]) {
+      const e = await caughtAsync(() => build(["configure", "--proxy-server", "p.example.com", flag]));
+      expectMessage(e, flag.slice(0, flag.indexOf("=")), "the value is empty");
+    }
   });
 
   test("flags override the file, each with the reference's warning", async () => {
@@ -278,16 +297,32 @@ describe("buildStartConfig", () => {
     expect(parseConfig(renderConfigYaml(config), "rendered.yaml").config).toEqual(config);
   });
 
+  test("--reader-user/--reader-group are refused (no ACLs in this build), by configure as by start", async () => {
+    for (const command of ["configure", "start"]) {
+      const e = await caughtAsync(() =>
+        build([
+          command,
+          "identity",
+          "--destination",
+          "/opt/id",
+          "--reader-user",
+          "jenkins",
+          "--reader-group",
+          "ci",
+          "--join-uri",
+          "tbot+proxy+token://t@p.example.com",
+        ]),
+      );
+      expectMessage(e, "services[0].destination.readers needs POSIX ACLs", "--reader-user/--reader-group");
+    }
+  });
+
   test("start identity builds its one service from flags", async () => {
     const { config } = await build([
       "start",
       "identity",
       "--destination",
       "file:///opt/id",
-      "--reader-user",
-      "jenkins",
-      "--reader-group",
-      "ci",
       "--ssh-config",
       "off",
       "--allow-reissue",
@@ -304,7 +339,7 @@ describe("buildStartConfig", () => {
           path: "/opt/id",
           symlinks: "try-secure",
           acls: "try",
-          readers: [{ user: "jenkins" }, { group: "ci" }],
+          readers: [],
         },
         sshConfig: false,
         allowReissue: true,
