@@ -1,10 +1,19 @@
 // Embedded SQLite backend (bun:sqlite, WAL). Each CAS is one UPDATE ... WHERE revision = ?,
-// which SQLite executes atomically; the row count tells whether we won.
+// which SQLite executes atomically; the row count tells whether we won. Expiry is decided by
+// this process's clock: one machine, one clock (PostgreSQL uses the database's instead).
 
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { alreadyExists, compareFailed, notFound } from "../../util/errors.ts";
-import { type Backend, type Item, type NewItem, newRevision } from "./backend.ts";
+import { type AtomicOp, checkAtomicOps, requireConditions } from "./atomic.ts";
+import {
+  type Backend,
+  checkListOptions,
+  type Item,
+  type ListOptions,
+  type NewItem,
+  newRevision,
+} from "./backend.ts";
 
 interface Row {
   key: string;
@@ -96,18 +105,47 @@ export class SqliteBackend implements Backend {
     if (r.changes === 0) throw compareFailed(`${key} was changed concurrently`);
   }
 
-  async list(prefix: string): Promise<Item[]> {
-    // Range scan on the primary key: [prefix, prefix + U+FFFF).
+  async list(prefix: string, opts?: ListOptions): Promise<Item[]> {
+    const { limit, startAfter } = checkListOptions(opts);
+    // Range scan on the primary key: [prefix, prefix + U+FFFF), after startAfter; LIMIT -1 is
+    // SQLite's "no limit". Keys compare as bytes (SQLite's BINARY collation).
     const rows = this.db
-      .query<Row, { lo: string; hi: string; now: number }>(
-        "SELECT * FROM kv WHERE key >= $lo AND key < $hi AND (expires IS NULL OR expires > $now) ORDER BY key",
+      .query<Row, { lo: string; hi: string; after: string; now: number; limit: number }>(
+        `SELECT * FROM kv WHERE key >= $lo AND key < $hi AND key > $after
+         AND (expires IS NULL OR expires > $now) ORDER BY key LIMIT $limit`,
       )
-      .all({ lo: prefix, hi: `${prefix}\uffff`, now: Date.now() });
+      .all({ lo: prefix, hi: `${prefix}\uffff`, after: startAfter, now: Date.now(), limit: limit ?? -1 });
     return rows.map(toItem);
   }
 
+  async atomic(ops: AtomicOp[]): Promise<(Item | null)[]> {
+    checkAtomicOps(ops);
+    // BEGIN IMMEDIATE takes the write lock before the conditions are read, so another process
+    // on the same file (tauth admin-identity) cannot change a key between check and write.
+    // The whole function is synchronous: no other request of this process runs inside it.
+    const run = this.db.transaction((now: number) => {
+      const current = new Map<string, string>();
+      for (const op of ops) {
+        const row = this.db.query<Row, [string]>("SELECT * FROM kv WHERE key = ?").get(op.key);
+        if (row && (row.expires === null || row.expires > now)) current.set(op.key, row.revision);
+      }
+      requireConditions(ops, (k) => current.get(k) ?? null);
+      return ops.map((op): Item | null => {
+        if (op.action.kind === "delete") this.db.query("DELETE FROM kv WHERE key = ?").run(op.key);
+        if (op.action.kind !== "put") return null;
+        const item: Item = { key: op.key, value: op.action.value, revision: newRevision() };
+        if (op.action.expires) item.expires = op.action.expires;
+        this.db
+          .query("INSERT OR REPLACE INTO kv (key, value, revision, expires) VALUES (?, ?, ?, ?)")
+          .run(item.key, item.value, item.revision, item.expires?.getTime() ?? null);
+        return item;
+      });
+    });
+    return run.immediate(Date.now());
+  }
+
   /** Remove expired rows; called periodically by the server. */
-  purgeExpired(): number {
+  async purgeExpired(): Promise<number> {
     return this.db.query("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?").run(Date.now()).changes;
   }
 

@@ -1,8 +1,8 @@
-// The backend contract, run against every implementation (SQLite now; PostgreSQL with the
-// same cases). Each case asserts one rule the auth service's security depends on.
+// The backend contract, run against every implementation (sqlite.test.ts, postgres.test.ts).
+// Each case asserts one rule the auth service's security (or its paging) depends on.
 
 import { expect, test } from "bun:test";
-import type { Backend } from "../../../src/auth/backend/backend.ts";
+import type { AtomicOp, Backend } from "../../../src/auth/backend/backend.ts";
 import { isCode } from "../../../src/util/errors.ts";
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -10,7 +10,8 @@ async function code(p: Promise<unknown>): Promise<string> {
     await p;
     return "ok";
   } catch (e) {
-    for (const c of ["already_exists", "compare_failed", "not_found"] as const) if (isCode(e, c)) return c;
+    for (const c of ["already_exists", "compare_failed", "not_found", "bad_parameter"] as const)
+      if (isCode(e, c)) return c;
     throw e;
   }
 }
@@ -84,6 +85,127 @@ export function backendContract(name: string, make: () => Promise<Backend>) {
     const b = await make();
     for (const k of ["/l/b", "/l/a", "/lz", "/m/a", "/l/c"]) await b.put({ key: k, value: "{}" });
     expect((await b.list("/l/")).map((i) => i.key)).toEqual(["/l/a", "/l/b", "/l/c"]);
+    await b.close();
+  });
+
+  test(`${name}: keys sort as bytes (upper case before "_" before lower case before non-ASCII)`, async () => {
+    const b = await make();
+    for (const k of ["/o/é", "/o/a", "/o/_", "/o/B"]) await b.put({ key: k, value: "{}" });
+    expect((await b.list("/o/")).map((i) => i.key)).toEqual(["/o/B", "/o/_", "/o/a", "/o/é"]);
+    await b.close();
+  });
+
+  test(`${name}: list pages with limit and startAfter; no options is everything`, async () => {
+    const b = await make();
+    for (const k of ["/p/1", "/p/2", "/p/3", "/p/4", "/p/5", "/p/6", "/p/7", "/q/1"])
+      await b.put({ key: k, value: "{}" });
+    await b.put({ key: "/p/35", value: "{}", expires: new Date(Date.now() - 1000) });
+    const keys = async (o?: { limit?: number; startAfter?: string }) =>
+      (await b.list("/p/", o)).map((i) => i.key);
+    expect(await keys({ limit: 3 })).toEqual(["/p/1", "/p/2", "/p/3"]);
+    // The expired /p/35 is skipped, and does not shorten the page.
+    expect(await keys({ limit: 3, startAfter: "/p/3" })).toEqual(["/p/4", "/p/5", "/p/6"]);
+    expect(await keys({ limit: 3, startAfter: "/p/6" })).toEqual(["/p/7"]);
+    expect(await keys({ limit: 3, startAfter: "/p/7" })).toEqual([]);
+    expect(await keys({ startAfter: "/p/5" })).toEqual(["/p/6", "/p/7"]);
+    expect(await keys({ limit: 100 })).toHaveLength(7);
+    expect(await keys()).toHaveLength(7);
+    expect(await code(b.list("/p/", { limit: 0 }))).toBe("bad_parameter");
+    expect(await code(b.list("/p/", { limit: 1.5 }))).toBe("bad_parameter");
+    await b.close();
+  });
+
+  test(`${name}: atomic applies every op when every condition holds`, async () => {
+    const b = await make();
+    const a = await b.create({ key: "/x/a", value: "1" });
+    await b.create({ key: "/x/gone", value: "1" });
+    const out = await b.atomic([
+      {
+        key: "/x/a",
+        condition: { kind: "revision", revision: a.revision },
+        action: { kind: "put", value: "2" },
+      },
+      { key: "/x/new", condition: { kind: "absent" }, action: { kind: "put", value: "n" } },
+      { key: "/x/gone", condition: { kind: "exists" }, action: { kind: "delete" } },
+      { key: "/x/other", condition: { kind: "any" }, action: { kind: "none" } },
+    ]);
+    expect(out.map((i) => i?.key ?? null)).toEqual(["/x/a", "/x/new", null, null]);
+    expect((await b.get("/x/a"))?.revision).toBe(out[0]!.revision);
+    expect((await b.get("/x/a"))?.value).toBe("2");
+    expect((await b.get("/x/new"))?.value).toBe("n");
+    expect(await b.get("/x/gone")).toBeNull();
+    await b.close();
+  });
+
+  test(`${name}: atomic writes nothing when one condition fails`, async () => {
+    const b = await make();
+    const a = await b.create({ key: "/y/a", value: "1" });
+    await b.compareAndSwap(a.revision, { key: "/y/a", value: "changed" });
+    await b.create({ key: "/y/b", value: "b" });
+    const ops: AtomicOp[] = [
+      { key: "/y/b", condition: { kind: "exists" }, action: { kind: "delete" } },
+      { key: "/y/c", condition: { kind: "absent" }, action: { kind: "put", value: "c" } },
+      {
+        key: "/y/a",
+        condition: { kind: "revision", revision: a.revision },
+        action: { kind: "put", value: "x" },
+      },
+    ];
+    expect(await code(b.atomic(ops))).toBe("compare_failed");
+    expect((await b.get("/y/b"))?.value).toBe("b");
+    expect(await b.get("/y/c")).toBeNull();
+    expect((await b.get("/y/a"))?.value).toBe("changed");
+    expect(
+      await code(b.atomic([{ key: "/y/b", condition: { kind: "absent" }, action: { kind: "none" } }])),
+    ).toBe("compare_failed");
+    expect(
+      await code(b.atomic([{ key: "/y/zz", condition: { kind: "exists" }, action: { kind: "delete" } }])),
+    ).toBe("compare_failed");
+    await b.close();
+  });
+
+  test(`${name}: atomic counts an expired item as absent, and refuses malformed op lists`, async () => {
+    const b = await make();
+    await b.put({ key: "/z/old", value: "1", expires: new Date(Date.now() - 1000) });
+    await b.atomic([{ key: "/z/old", condition: { kind: "absent" }, action: { kind: "put", value: "new" } }]);
+    expect((await b.get("/z/old"))?.value).toBe("new");
+    const op: AtomicOp = { key: "/z/k", condition: { kind: "any" }, action: { kind: "none" } };
+    expect(await code(b.atomic([op, op]))).toBe("bad_parameter");
+    expect(await code(b.atomic([]))).toBe("bad_parameter");
+    await b.close();
+  });
+
+  test(`${name}: concurrent atomic writes on one revision have exactly one winner`, async () => {
+    const b = await make();
+    const a = await b.create({ key: "/r/a", value: "0" });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        code(
+          b.atomic([
+            {
+              key: "/r/a",
+              condition: { kind: "revision", revision: a.revision },
+              action: { kind: "put", value: `${i}` },
+            },
+            { key: `/r/winner`, condition: { kind: "absent" }, action: { kind: "put", value: `${i}` } },
+          ]),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === "ok").length).toBe(1);
+    expect((await b.get("/r/a"))?.value).toBe((await b.get("/r/winner"))?.value);
+    await b.close();
+  });
+
+  test(`${name}: purgeExpired removes expired items and only those`, async () => {
+    const b = await make();
+    for (let i = 0; i < 5; i++)
+      await b.put({ key: `/g/old${i}`, value: "{}", expires: new Date(Date.now() - 1000) });
+    await b.put({ key: "/g/live", value: "{}", expires: new Date(Date.now() + 60_000) });
+    await b.put({ key: "/g/forever", value: "{}" });
+    expect(await b.purgeExpired()).toBe(5);
+    expect(await b.purgeExpired()).toBe(0);
+    expect((await b.list("/g/")).map((i) => i.key)).toEqual(["/g/forever", "/g/live"]);
     await b.close();
   });
 }
