@@ -14,7 +14,9 @@ export interface PgFixture {
   server: PgServer;
   /** A URL for `database` (default "tauth"), as the tauth role. */
   url(database?: string, params?: Record<string, string>): string;
-  /** A backend on a fresh schema of the tauth database. */
+  /** A fresh schema of the tauth database: its name and a URL whose search_path selects it. */
+  freshSchema(): Promise<{ schema: string; url: string }>;
+  /** A backend on a fresh schema. */
   freshBackend(o?: { max?: number }): Promise<PostgresBackend>;
   /** A new empty database owned by the tauth role; its URL. */
   freshDatabase(): string;
@@ -40,14 +42,18 @@ export function pgFixture(o: { tls?: boolean } = {}): () => Promise<PgFixture> {
       const url = (database = "tauth", params?: Record<string, string>) =>
         server.url({ user: ROLE, password: PASSWORD, database, params });
       const admin = new SQL(server.url({ database: "tauth" }), { max: 2 });
+      const freshSchema = async () => {
+        const schema = `case_${++counter}`;
+        await admin.unsafe(`CREATE SCHEMA ${schema} AUTHORIZATION ${ROLE}`);
+        return { schema, url: url("tauth", { search_path: schema }) };
+      };
       return {
         server,
         url,
         admin,
+        freshSchema,
         async freshBackend(b = {}) {
-          const schema = `case_${++counter}`;
-          await admin.unsafe(`CREATE SCHEMA ${schema} AUTHORIZATION ${ROLE}`);
-          return PostgresBackend.open(url("tauth", { search_path: schema }), { max: b.max ?? 4 });
+          return PostgresBackend.open((await freshSchema()).url, { max: b.max ?? 4 });
         },
         freshDatabase() {
           const db = `db_${++counter}`;
