@@ -21,6 +21,16 @@ export interface StoredForm<T> {
   load(value: T, name?: string): T;
 }
 
+/** One page of a collection. */
+export interface Page<T> {
+  items: Stored<T>[];
+  /**
+   * Where the next page starts (pass it as `startAfter`): the last key's suffix, so a token
+   * page cursor is a hash, never a secret name. Absent when this page was not full.
+   */
+  next?: string;
+}
+
 const asIs: StoredForm<never> = { store: (_n, v) => v, load: (v) => v };
 
 export class Collection<T> {
@@ -47,6 +57,18 @@ export class Collection<T> {
 
   async list(subPrefix = ""): Promise<Stored<T>[]> {
     return (await this.backend.list(this.prefix + subPrefix)).map((i) => this.wrap(i)!);
+  }
+
+  /** Up to `limit` items after the cursor `startAfter` (a previous page's `next`), in key order. */
+  async listPage(opts: { limit: number; startAfter?: string; subPrefix?: string }): Promise<Page<T>> {
+    const items = await this.backend.list(this.prefix + (opts.subPrefix ?? ""), {
+      limit: opts.limit,
+      ...(opts.startAfter !== undefined ? { startAfter: this.prefix + opts.startAfter } : {}),
+    });
+    const page: Page<T> = { items: items.map((i) => this.wrap(i)!) };
+    const last = items[items.length - 1];
+    if (last && items.length === opts.limit) page.next = last.key.slice(this.prefix.length);
+    return page;
   }
 
   async create(name: string, value: T, expires?: Date): Promise<Stored<T>> {
