@@ -12,7 +12,7 @@ import { ensureAdminIdentity } from "./admin-identity.ts";
 import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
 import { downloadRoutes } from "./api/downloads.ts";
-import type { SqliteBackend } from "./backend/sqlite.ts";
+import { describeStorage, openStorage, type StorageConfig } from "./backend/open.ts";
 import { checkListenable } from "./http/listen-check.ts";
 import { Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -32,6 +32,8 @@ export interface AuthConfig {
   adminIdentityTtlMs?: number;
   /** Directory whose files are served at /packages/ (and offered by /scripts/install.sh). */
   packagesDir?: string;
+  /** Where the cluster's state lives; SQLite in dataDir when absent. */
+  storage?: StorageConfig;
 }
 
 export interface RunningAuth {
@@ -72,7 +74,15 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     packages = new PackageDir(cfg.packagesDir);
   }
   await checkListenable(cfg.listenHost, cfg.listenPort);
-  const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName });
+  // A database tauth cannot use fails here, in one line, before the data directory is touched.
+  const storage = cfg.storage ?? { type: "sqlite" };
+  const backend = await openStorage(storage);
+  const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName, backend }).catch(
+    async (e) => {
+      await backend?.close();
+      throw e;
+    },
+  );
   const tls = await serverCertificate(svc, cfg);
   const admin = await ensureAdminIdentity(svc, cfg.adminIdentityTtlMs);
   if (admin.issued)
@@ -97,7 +107,14 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   );
   const addr = server.address();
   port = typeof addr === "object" && addr ? addr.port : cfg.listenPort;
-  const purge = setInterval(() => (svc.backend as Partial<SqliteBackend>).purgeExpired?.(), 60_000);
+  // Every replica sweeps; the PostgreSQL sweep is batched and SKIP LOCKED, so they share it.
+  const purge = setInterval(
+    () =>
+      svc.backend
+        .purgeExpired()
+        .catch((e) => log.warn("Expiry sweep failed", { error: (e as Error).message })),
+    60_000,
+  );
   purge.unref();
   svc.audit.emit("auth.start", { cluster: svc.clusterName, listen: `${cfg.listenHost}:${port}` });
   log.info("Auth service is listening", {
@@ -106,6 +123,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     ca_pin: svc.authorities.caPins()[0],
     admin_identity: admin.path,
     admin_identity_id: admin.id,
+    storage: describeStorage(storage, cfg.dataDir),
     ...(packages ? { packages_dir: packages.dir } : {}),
   });
   return {

@@ -3,11 +3,14 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { StorageConfig } from "../auth/backend/open.ts";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { defaultAuthPort, parseHostPort, requireHostPort } from "../util/host-port.ts";
-import { configureLogging } from "../util/log.ts";
+import { configureLogging, logger } from "../util/log.ts";
 import { parseYaml } from "../util/yaml-source.ts";
 import { VERSION } from "../version.ts";
+import { readStorageNode, resolveStorage } from "./tauth-storage.ts";
+import { unknownFlag, unknownOptionOf } from "./unknown-flag.ts";
 import { writeStdout } from "./write-out.ts";
 
 export const tauthUsage = `Usage: tauth <command> [flags]
@@ -22,19 +25,35 @@ Commands:
 
 Flags for start:
   -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs,
-                           packages_dir, debug)
+                           packages_dir, storage, debug)
       --data-dir DIR       State directory (default /var/lib/teleport/auth)
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
       --public-addr ADDR   Extra host name or IP for the server certificate (repeatable)
       --packages-dir DIR   Serve the files in DIR at /packages/ (public), for /scripts/install.sh;
                            neither inside the data directory nor containing it
+      --storage-type TYPE  sqlite (default: DATA_DIR/tauth.db) or postgresql (several replicas)
+      --conn-string URL    PostgreSQL to use, e.g. postgresql://tauth@db:5432/tauth?sslmode=
+                           verify-full&sslrootcert=CA&sslcert=CRT&sslkey=KEY (implies postgresql).
+                           A password here shows in ps: prefer client certificates, PGPASSWORD,
+                           or storage.conn_string in the config file
+
+In tauth.yaml:  storage: {type: postgresql, conn_string: "postgresql://..."}
+  -d, --debug              Debug logging
+      --log-format FORMAT  text (default) or json
 
 The first start writes DATA_DIR/admin-identity (365 days) for tctl; later starts keep it
 while it is usable and write a new one only if it is missing, expiring, locked or unusable.
-  -d, --debug              Debug logging
-      --log-format FORMAT  text (default) or json
+SIGTERM or SIGINT stops it; SIGHUP is logged and ignored (restart to apply config changes).
+
+Exit codes: 0 success, 1 error, 2 usage error.
 `;
+
+/** Every long flag of tauth's commands, for "did you mean" on a misspelt one. */
+const tauthFlagNames = [
+  ...["config", "data-dir", "listen", "cluster-name", "public-addr", "packages-dir", "debug", "log-format"],
+  ...["out", "ttl", "help", "write", "force", "name", "user", "group", "systemd-directory", "tauth-path"],
+];
 
 interface TauthFileConfig {
   dataDir?: string;
@@ -42,6 +61,7 @@ interface TauthFileConfig {
   clusterName?: string;
   publicAddrs?: string[];
   packagesDir?: string;
+  storage?: StorageConfig;
   debug?: boolean;
 }
 
@@ -56,7 +76,16 @@ export function loadConfigFile(path: string): TauthFileConfig {
   if (root.missing) return {};
   const m = root
     .map()
-    .strict(["version", "data_dir", "listen_addr", "cluster_name", "public_addrs", "packages_dir", "debug"]);
+    .strict([
+      "version",
+      "data_dir",
+      "listen_addr",
+      "cluster_name",
+      "public_addrs",
+      "packages_dir",
+      "storage",
+      "debug",
+    ]);
   const v = m.optStr("version");
   if (v !== undefined && v !== "v1")
     m.get("version").fail(`unrecognized config version "${v}" (expected v1)`);
@@ -72,6 +101,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
     clusterName: m.optStr("cluster_name"),
     publicAddrs: m.optStrList("public_addrs"),
     packagesDir: m.optStr("packages_dir"),
+    storage: m.has("storage") ? readStorageNode(m.get("storage")) : undefined,
     debug: m.optBool("debug"),
   };
 }
@@ -80,9 +110,15 @@ export async function main(argv: string[]): Promise<number> {
   let debug = false;
   try {
     const [command, ...rest] = argv;
-    if (!command || command === "help" || command === "--help" || command === "-h") {
+    if (!command) {
+      // As kingpin (and tbot, tctl) do: no command is a usage error, with the usage, on stderr.
+      process.stderr.write(tauthUsage);
+      process.stderr.write('ERROR: expected a command; see "tauth help"\n');
+      return ExitCode.usage;
+    }
+    if (command === "help" || command === "--help" || command === "-h") {
       writeStdout(tauthUsage);
-      return command ? ExitCode.ok : ExitCode.usage;
+      return ExitCode.ok;
     }
     if (command === "version" || command === "--version") {
       writeStdout(`tauth v${VERSION}\n`);
@@ -103,7 +139,8 @@ export async function main(argv: string[]): Promise<number> {
       const { tauthAdminIdentity } = await import("./tauth-admin-identity.ts");
       return await tauthAdminIdentity(rest);
     }
-    if (command !== "start") throw new UserError(`unknown command "${command}"; see "tauth help"`);
+    if (command !== "start")
+      throw new UserError(`unknown command "${command}"; see "tauth help"`, "bad_parameter", ExitCode.usage);
     const { values } = parseArgs({
       args: rest,
       strict: true,
@@ -114,6 +151,8 @@ export async function main(argv: string[]): Promise<number> {
         "cluster-name": { type: "string" },
         "public-addr": { type: "string", multiple: true },
         "packages-dir": { type: "string" },
+        "storage-type": { type: "string" },
+        "conn-string": { type: "string" },
         debug: { type: "boolean", short: "d" },
         "log-format": { type: "string" },
       },
@@ -130,6 +169,13 @@ export async function main(argv: string[]): Promise<number> {
     const clusterName = (values["cluster-name"] as string | undefined) ?? file.clusterName ?? hostname();
     if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]*$/.test(clusterName))
       throw new UserError(`--cluster-name "${clusterName}" is not a valid DNS-style name`);
+    const storage = resolveStorage(
+      {
+        type: values["storage-type"] as string | undefined,
+        connString: values["conn-string"] as string | undefined,
+      },
+      file.storage,
+    );
     const { startAuth } = await import("../auth/start.ts");
     const auth = await startAuth({
       dataDir: (values["data-dir"] as string | undefined) ?? file.dataDir ?? "/var/lib/teleport/auth",
@@ -138,20 +184,29 @@ export async function main(argv: string[]): Promise<number> {
       clusterName,
       publicAddrs: [...((values["public-addr"] as string[] | undefined) ?? []), ...(file.publicAddrs ?? [])],
       packagesDir: (values["packages-dir"] as string | undefined) ?? file.packagesDir,
+      storage,
     });
+    // SIGHUP would end the process (its default action): say it has nothing to reload instead.
+    const onHup = () =>
+      logger("AUTH").info(
+        "SIGHUP received: tauth has nothing to reload and keeps serving; restart it to apply changes",
+      );
+    process.on("SIGHUP", onHup);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
+    process.off("SIGHUP", onHup);
     await auth.close();
     return ExitCode.ok;
   } catch (e) {
-    if (
-      (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
-      (e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS")
-    )
-      return reportError(new UserError(`${(e as Error).message}; see "tauth help"`), debug);
+    if ((e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS")) {
+      // A command-line mistake is a usage error (exit 2), as in tbot and tctl.
+      const flag = unknownOptionOf(e as Error & { code?: string });
+      const what = flag ? unknownFlag(flag, tauthFlagNames) : (e as Error).message.split("\n")[0];
+      return reportError(new UserError(`${what}; see "tauth help"`, "bad_parameter", ExitCode.usage), debug);
+    }
     if ((e as { code?: string }).code === "EADDRINUSE")
       return reportError(
         new UserError(`cannot listen: address already in use (${(e as Error).message})`),

@@ -4,6 +4,7 @@
 // SQLSTATE in `errno`; TLS failures are plain Errors with OpenSSL-style codes.
 
 import { connectionProblem, UserError } from "../../util/errors.ts";
+import { logger } from "../../util/log.ts";
 import { type PgTarget, redact } from "./postgres-conn.ts";
 
 interface PgErrorLike {
@@ -11,6 +12,8 @@ interface PgErrorLike {
   errno?: string;
   message?: string;
 }
+
+const log = logger("AUTH:BACKEND");
 
 const pg = (e: unknown): PgErrorLike => (e && typeof e === "object" ? (e as PgErrorLike) : {});
 
@@ -42,19 +45,26 @@ export function isConnectionLost(e: unknown): boolean {
 
 const isReadOnly = (e: unknown) => pg(e).errno === "25006";
 
-/** A failure while serving: a connection problem (HTTP 503) with no secret in it, or as is. */
+/**
+ * A failure while serving. A database outage becomes connection_problem (HTTP 503) with a
+ * message that names no database host (it goes to API clients); the details, without
+ * secrets, go to the log for the operator. Anything else is returned as is.
+ */
 export function runtimeError(e: unknown, t: PgTarget): unknown {
   if (e instanceof UserError) return e;
-  const msg = redact(pg(e).message ?? String(e), t);
-  if (isConnectionLost(e))
-    return connectionProblem(`lost the connection to PostgreSQL at ${t.where}: ${msg}`);
-  if (isReadOnly(e))
-    return connectionProblem(`PostgreSQL at ${t.where} is read-only now (a standby after failover?): ${msg}`);
-  if (isSerializationFailure(e))
-    return connectionProblem(
-      `PostgreSQL kept aborting a transaction for concurrent changes; try again (${msg})`,
-    );
-  return e;
+  const why = (() => {
+    if (isConnectionLost(e)) return "lost the connection";
+    if (isReadOnly(e)) return "the database is read-only (a standby after failover?)";
+    if (isSerializationFailure(e)) return "a transaction kept failing for concurrent changes";
+    return null;
+  })();
+  if (!why) return e;
+  log.warn(`PostgreSQL: ${why}`, {
+    db: t.display,
+    error: redact(pg(e).message ?? String(e), t),
+    sqlstate: pg(e).errno,
+  });
+  return connectionProblem(`the auth service's database is unavailable (${why}); try again`);
 }
 
 /** The one line for a database tauth cannot start on. */
