@@ -37,10 +37,10 @@ Flags for start:
                            verify-full&sslrootcert=CA&sslcert=CRT&sslkey=KEY (implies postgresql).
                            A password here shows in ps: prefer client certificates, PGPASSWORD,
                            or storage.conn_string in the config file
-
-In tauth.yaml:  storage: {type: postgresql, conn_string: "postgresql://..."}
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
+
+In tauth.yaml:  storage: {type: postgresql, conn_string: "postgresql://..."}
 
 The first start writes DATA_DIR/admin-identity (365 days) for tctl; later starts keep it
 while it is usable and write a new one only if it is missing, expiring, locked or unusable.
@@ -52,6 +52,7 @@ Exit codes: 0 success, 1 error, 2 usage error.
 /** Every long flag of tauth's commands, for "did you mean" on a misspelt one. */
 const tauthFlagNames = [
   ...["config", "data-dir", "listen", "cluster-name", "public-addr", "packages-dir", "debug", "log-format"],
+  ...["storage-type", "conn-string"],
   ...["out", "ttl", "help", "write", "force", "name", "user", "group", "systemd-directory", "tauth-path"],
 ];
 
