@@ -20,6 +20,9 @@ APT_PACKAGES+=(systemd)
 # runc (and unshare from util-linux), and install stand-in packages built with dpkg-deb (dpkg) and
 # rpmbuild (rpm) through curl.
 APT_PACKAGES+=(ca-certificates tar gzip coreutils util-linux curl rpm umoci runc)
+# tauth's PostgreSQL backend: the tests start their own server (initdb, postgres, pg_basebackup
+# for a standby) from /usr/lib/postgresql/15/bin, and use psql.
+APT_PACKAGES+=(postgresql-15 postgresql-client-15)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
