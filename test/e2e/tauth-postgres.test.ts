@@ -1,6 +1,6 @@
 // tauth on PostgreSQL, on the compiled binary: started with --conn-string (and from tauth.yaml),
 // tctl status, a bot joining with a token, a second replica on the same database serving the
-// same cluster, a restart keeping state; and the one line (exit 1, no stack, no password,
+// same cluster, the database restarting under it, a restart keeping state; and the one line (exit 1, no stack, no password,
 // nothing written) for each database tauth cannot start on.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -94,6 +94,23 @@ describe("tauth on PostgreSQL", () => {
     expect(bots.code).toBe(0);
     expect(bots.stdout).toContain("robot2");
     await second.stop();
+  });
+
+  test("the database restarting under a running tauth: 503 in one line meanwhile (no crash), then it works again", async () => {
+    expect(first.tctl(["get", "bots", "--format=json"]).code).toBe(0);
+    await pg.stop();
+    const during = first.tctl(["get", "bots", "--format=json"]);
+    expect(during.code).not.toBe(0);
+    expect(during.stderr).toContain("the auth service's database is unavailable");
+    expect(during.stderr).not.toContain(String(pg.port));
+    await pg.restart();
+    // No tauth restart: its pool replaces the dead connections.
+    const after = first.tctl(["get", "bots", "--format=json"]);
+    expect(after.stderr).toBe("");
+    expect(after.stdout).toContain("robot");
+    expect(first.proc.proc.exitCode).toBeNull();
+    expect(first.proc.output()).toContain("PostgreSQL: lost the connection");
+    expect(first.proc.output()).not.toContain(PASSWORD);
   });
 
   test("a restart keeps the cluster (same CA pin, same bots)", async () => {

@@ -47,6 +47,8 @@ export interface PgServer {
   /** A database owned by `owner`; `icu` picks an ICU default collation (e.g. "en-US"). */
   createDatabase(name: string, owner: string, o?: { icu?: string }): void;
   stop(): Promise<void>;
+  /** Start again on the same directory and port (after stop): a database restart. */
+  restart(): Promise<void>;
 }
 
 const running = new Set<PgServer>();
@@ -202,13 +204,16 @@ export async function startPostgres(o: { tls?: boolean; standbyOf?: PgServer } =
     );
   }
   const port = await freePort();
-  const proc = startProcess(
-    [...user.prefix, join(bin, "postgres"), "-D", dataDir, "-k", dir, "-p", String(port)].concat(
-      settings.flatMap((s) => ["-c", s]),
-    ),
-    { env },
-  );
-  await proc.waitFor(/database system is ready to accept (read-only )?connections/, 30_000);
+  const launch = async () => {
+    const p = startProcess(
+      [...user.prefix, join(bin, "postgres"), "-D", dataDir, "-k", dir, "-p", String(port)].concat(
+        settings.flatMap((s) => ["-c", s]),
+      ),
+      { env },
+    );
+    await p.waitFor(/database system is ready to accept (read-only )?connections/, 30_000);
+    return p;
+  };
   const psqlBin = existsSync(join(bin, "psql")) ? join(bin, "psql") : "psql";
   const server: PgServer = {
     port,
@@ -216,7 +221,7 @@ export async function startPostgres(o: { tls?: boolean; standbyOf?: PgServer } =
     dataDir,
     superPassword,
     tls,
-    proc,
+    proc: await launch(),
     url(u = {}) {
       const user = encodeURIComponent(u.user ?? "postgres");
       const pw = u.password ?? (u.user ? undefined : superPassword);
@@ -258,7 +263,11 @@ export async function startPostgres(o: { tls?: boolean; standbyOf?: PgServer } =
     async stop() {
       running.delete(server);
       // SIGINT is PostgreSQL's fast shutdown: sessions are ended, shared memory released.
-      await proc.stop("SIGINT");
+      await server.proc.stop("SIGINT");
+    },
+    async restart() {
+      server.proc = await launch();
+      running.add(server);
     },
   };
   running.add(server);
