@@ -123,6 +123,15 @@ describe("tauth on PostgreSQL", () => {
   });
 });
 
+test("three replicas started at the same moment on an empty database agree on one cluster", async () => {
+  pg.createDatabase("cold", "tauth");
+  const cold = pg.url({ user: "tauth", password: PASSWORD, database: "cold" });
+  const replicas = await Promise.all([1, 2, 3].map(() => startTauth({ extraArgs: ["--conn-string", cold] })));
+  expect(new Set(replicas.map((r) => r.pin)).size).toBe(1);
+  expect(pg.psql("SELECT count(*) FROM tauth_schema_version", "cold").trim()).toBe("1");
+  await Promise.all(replicas.map((r) => r.stop()));
+});
+
 describe("one line for a database tauth cannot start on", () => {
   async function startFails(args: string[]) {
     const dataDir = join(tempDir("pg-fail-"), "data");

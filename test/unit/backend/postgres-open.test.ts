@@ -104,3 +104,20 @@ test("a read-only standby is refused in one line", async () => {
   );
   await standby.stop();
 }, 60_000);
+
+test("the password may come from PGPASSWORD instead of the conn string", async () => {
+  const f = await pg();
+  const { url } = await f.freshSchema();
+  const saved = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = PASSWORD;
+  try {
+    const bare = url.replace(`:${encodeURIComponent(PASSWORD)}@`, "@");
+    expect(bare).not.toContain(PASSWORD);
+    const b = await PostgresBackend.open(bare, { max: 1 });
+    await b.put({ key: "/env/k", value: "1" });
+    await b.close();
+  } finally {
+    if (saved === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = saved;
+  }
+});
