@@ -2,9 +2,11 @@
 // otherwise join. Renewable (token-joined) identities renew with the generation counter;
 // the others re-join over an authenticated connection, which keeps their bot instance. A
 // changed token re-onboards (the reference's tokenhash rule); an expired identity is
-// discarded and the bot joins again (for bound keypair: a recovery).
+// discarded and the bot joins again (for bound keypair: a recovery). A token file deleted
+// after the join it served is not a changed token (storage remembers the file it came from).
 
 import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { boundKeypairClient } from "../../join/bound-keypair/client.ts";
 import type { JoinMethodClient } from "../../join/client.ts";
 import { runJoin } from "../../join/client.ts";
@@ -27,18 +29,45 @@ import {
   isExpired,
   keyFromPem,
   loadIdentity,
+  type StoredIdentity,
   saveIdentity,
+  type TokenMarks,
+  tokenFileHash,
   tokenHash,
 } from "./bot-identity.ts";
 import { loadStaticKey, StorageKeyStore } from "./bound-keypair-store.ts";
 
 const log = logger("TBOT:IDENTITY");
 
-/** A value, or the trimmed content of the file it names (reference §1.1: tokens, secrets). */
-export function resolveToken(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  if (value.includes("/") && existsSync(value)) return readSecretFile(value, "token file");
-  return value;
+/** Where the token came from: a value, or the trimmed content of the file it names (§1.1). */
+export interface TokenSource {
+  token?: string;
+  /** Absolute path of the file the token was read from. */
+  file?: string;
+  /** Absolute path a value that looks like a path names, when no such file exists (now). */
+  missingFile?: string;
+}
+
+export function resolveTokenSource(value: string | undefined): TokenSource {
+  if (!value) return {};
+  if (!value.includes("/")) return { token: value };
+  // tbot never changes directory: a relative path is relative to where it was started.
+  const abs = resolve(value);
+  if (existsSync(value)) return { token: readSecretFile(value, "token file"), file: abs };
+  return { token: value, missingFile: abs };
+}
+
+/**
+ * What to do with a stored identity given the configured token (join_method token):
+ * "reuse" it, "rejoin" because the token changed, or "gone" — the token was read from a file
+ * that no longer exists and the same path is still configured, which is how the reference
+ * means a one-time token file to be used ("can be deleted after the first successful join"):
+ * not a new token, so the identity is kept.
+ */
+export function tokenDecision(stored: TokenMarks, src: TokenSource): "reuse" | "rejoin" | "gone" {
+  if (src.token === undefined) return "reuse";
+  if (src.missingFile && stored.tokenFile === tokenFileHash(src.missingFile)) return "gone";
+  return stored.tokenHash === tokenHash(src.token) ? "reuse" : "rejoin";
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -118,28 +147,47 @@ export class IdentityManager {
 
   /** Obtain or refresh the identity; called at start and on every renewal. */
   async refresh(): Promise<BotIdentity> {
-    const token = resolveToken(joinSettings(this.cfg).token);
+    const isToken = this.method === "token";
+    const src = resolveTokenSource(joinSettings(this.cfg).token);
+    let token = src.token;
     // Only the token method's name is a secret whose change means "re-onboard".
-    const hash = token && this.method === "token" ? tokenHash(token) : "";
-    const stored = this.current
-      ? { identity: this.current, tokenHash: hash }
+    const marks: TokenMarks = {
+      tokenHash: token && isToken ? tokenHash(token) : "",
+      ...(src.file && isToken ? { tokenFile: tokenFileHash(src.file) } : {}),
+    };
+    // A running bot keeps its identity: the token only matters when it starts.
+    const stored: StoredIdentity | null = this.current
+      ? { identity: this.current, ...marks }
       : await loadIdentity(this.storage);
+    const decision = stored && isToken ? tokenDecision(stored, src) : "reuse";
     let reuse = stored !== null;
+    if (decision === "gone") {
+      // Not a token at all: the path of a file that is gone. Never send it as one.
+      token = undefined;
+      if (!this.current)
+        log.info("The token file is gone; keeping the identity it joined with", { path: src.missingFile });
+    }
     if (stored && isExpired(stored.identity)) {
       log.warn("Stored identity has expired; discarding it and joining again", {
         expired: stored.identity.tls.notAfter.toISOString(),
       });
+      if (decision === "gone")
+        throw new UserError(
+          `the stored identity expired at ${stored.identity.tls.notAfter.toISOString()} and the token file ` +
+            `${src.missingFile} it joined with is gone (a token is single use): give the bot a new token ` +
+            `("tctl bots instances add <bot>") with --token or onboarding.token`,
+        );
       reuse = false;
-    } else if (stored && this.method === "token" && token && stored.tokenHash !== hash) {
+    } else if (stored && decision === "rejoin") {
       log.info("The configured token differs from the one this identity was joined with; joining again");
       reuse = false;
     }
-    const id = reuse ? await this.renew(stored!.identity, token, hash) : await this.join(token, hash);
+    const id = reuse ? await this.renew(stored!.identity, token, marks) : await this.join(token, marks);
     this.current = id;
     return id;
   }
 
-  private async renew(old: BotIdentity, token: string | undefined, hash: string): Promise<BotIdentity> {
+  private async renew(old: BotIdentity, token: string | undefined, marks: TokenMarks): Promise<BotIdentity> {
     const key = await freshKey();
     let id: BotIdentity;
     if (old.tls.renewable) {
@@ -152,8 +200,15 @@ export class IdentityManager {
       // Re-join over mTLS with the current identity: the server keeps our bot instance.
       id = identityFrom(key, (await this.runJoin(this.client(old), token, key)).certificates);
     }
+    // What the identity was joined with stays recorded: a renewal does not change it.
     const stored = await loadIdentity(this.storage);
-    await saveIdentity(this.storage, id, stored?.tokenHash ?? hash);
+    await saveIdentity(
+      this.storage,
+      id,
+      stored
+        ? { tokenHash: stored.tokenHash, ...(stored.tokenFile ? { tokenFile: stored.tokenFile } : {}) }
+        : marks,
+    );
     log.info("Renewed bot identity", {
       identity: id.tls.username,
       instance: id.tls.botInstanceId,
@@ -172,17 +227,17 @@ export class IdentityManager {
     return runJoin(api, { tokenName: token, publicKeys: key.publicKeys, expires: this.expiry() }, method);
   }
 
-  private async join(token: string | undefined, hash: string): Promise<BotIdentity> {
+  private async join(token: string | undefined, marks: TokenMarks): Promise<BotIdentity> {
     if (!token)
       throw new UserError(
         "no usable identity in storage and no join token configured: set onboarding.token (--token) to join",
       );
     // First contact first: a server that fails its pin gets nothing written to storage.
     const contact = await firstContact(this.cfg);
-    const key = this.method === "token" ? await joinKeyFor(this.storage, hash) : await freshKey();
+    const key = this.method === "token" ? await joinKeyFor(this.storage, marks.tokenHash) : await freshKey();
     const res = await this.runJoin(contact.api, token, key);
     const id = identityFrom(key, res.certificates);
-    await saveIdentity(this.storage, id, hash);
+    await saveIdentity(this.storage, id, marks);
     // Joined and saved: the kept key is the identity's own now, and the token is spent.
     if (this.method === "token")
       await this.storage.removeSet(JOIN_KEY_SET, ["join_key", "join_key.tokenhash"]);

@@ -56,11 +56,22 @@ export function identityFrom(key: FreshKey, certs: Certificates): BotIdentity {
 }
 
 export const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
+/** What `tokenfile` in storage holds: the hash of the absolute path a token was read from. */
+export const tokenFileHash = (absPath: string) =>
+  createHash("sha256").update(`file:${absPath}`).digest("hex");
+
+/** What storage remembers about the token an identity was joined with. */
+export interface TokenMarks {
+  /** hex SHA-256 of the token (the reference's `tokenhash`); "" for other join methods. */
+  tokenHash: string;
+  /** tokenFileHash of the file the token was read from, when it came from a file. */
+  tokenFile?: string;
+}
 
 // Appendix A keeps CA lists "$"-separated in one file; so do we.
 const SEP = "$";
 
-export async function saveIdentity(store: Store, id: BotIdentity, tokenHashHex: string): Promise<void> {
+export async function saveIdentity(store: Store, id: BotIdentity, marks: TokenMarks): Promise<void> {
   await store.writeSet("storage", {
     key: id.keyPem,
     "key.pub": `${id.sshPublicKey}\n`,
@@ -68,19 +79,20 @@ export async function saveIdentity(store: Store, id: BotIdentity, tokenHashHex: 
     tlscert: id.tlsCertPem,
     tlscacerts: id.tlsCaPems.join(SEP),
     sshcacerts: id.sshCaKeys.join(SEP),
-    tokenhash: tokenHashHex,
+    tokenhash: marks.tokenHash,
+    // Only for a token read from a file: a literal token leaves storage as the reference has it.
+    ...(marks.tokenFile ? { tokenfile: marks.tokenFile } : {}),
   });
 }
 
-export interface StoredIdentity {
+export interface StoredIdentity extends TokenMarks {
   identity: BotIdentity;
-  tokenHash: string;
 }
 
 export async function loadIdentity(store: Store): Promise<StoredIdentity | null> {
-  const [key, pub, cert, tls, cas, sshcas, th] = await Promise.all(
-    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash"].map((n) =>
-      store.read(n),
+  const [key, pub, cert, tls, cas, sshcas, th, tf] = await Promise.all(
+    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash", "tokenfile"].map(
+      (n) => store.read(n),
     ),
   );
   if (!key || !tls || !cas) return null;
@@ -96,6 +108,7 @@ export async function loadIdentity(store: Store): Promise<StoredIdentity | null>
         tls: parseTlsIdentity(tls),
       },
       tokenHash: (th ?? "").trim(),
+      ...(tf?.trim() ? { tokenFile: tf.trim() } : {}),
     };
   } catch {
     return null; // unreadable leftovers: treat as no identity and join again
