@@ -94,6 +94,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       serverHost: addr.host,
       serverPort: addr.port,
       credentialTtlMs: cfg.credentialTtlMs,
+      renewalIntervalMs: cfg.renewalIntervalMs,
     };
     const failures: string[] = [];
     let allTransient = true;

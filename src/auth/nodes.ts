@@ -11,8 +11,21 @@ import type { AuthService } from "./service.ts";
 import type { NodeResource } from "./store/types.ts";
 
 const NODE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
-/** A node that stops heartbeating disappears from the inventory after this long. */
+/**
+ * A node that stops registering disappears from the inventory after its TTL. Hosts register
+ * on every renewal and ask for a few renewal intervals (ttl_seconds); the TTL is never
+ * shorter than NODE_TTL_MS (what hosts that do not ask get) nor longer than NODE_TTL_MAX_MS
+ * (three times the longest credential lifetime, 24h: a host renewing less often than that
+ * has expired credentials anyway), so a dead host still drops out within three days.
+ */
 export const NODE_TTL_MS = 2 * 3600_000;
+export const NODE_TTL_MAX_MS = 72 * 3600_000;
+
+/** The TTL a registration gets for what the host asked (seconds, or nothing). */
+export function nodeTtlMs(requestedSeconds: number | undefined): number {
+  const asked = requestedSeconds === undefined ? 0 : requestedSeconds * 1000;
+  return Math.min(NODE_TTL_MAX_MS, Math.max(NODE_TTL_MS, asked));
+}
 
 export async function nodeHeartbeat(
   svc: AuthService,
@@ -30,7 +43,7 @@ export async function nodeHeartbeat(
     throw badParameter("node addr must be host:port");
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(hb.labels ?? {})) labels[k] = String(v);
-  const expires = new Date(Date.now() + NODE_TTL_MS);
+  const expires = new Date(Date.now() + nodeTtlMs(hb.ttl_seconds));
   const node: NodeResource = {
     kind: "node",
     version: "v2",

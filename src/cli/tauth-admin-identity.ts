@@ -63,7 +63,12 @@ export async function tauthAdminIdentity(argv: string[]): Promise<number> {
     writeStdout(tauthAdminIdentityUsage);
     return ExitCode.ok;
   }
-  if (!values.out) throw new UserError('--out FILE is required; see "tauth admin-identity --help"');
+  if (!values.out)
+    throw new UserError(
+      '--out FILE is required; see "tauth admin-identity --help"',
+      "bad_parameter",
+      ExitCode.usage,
+    );
   let ttlMs = DEFAULT_TTL_MS;
   if (values.ttl !== undefined) {
     const v = parseDuration(values.ttl);

@@ -9,7 +9,7 @@ import {
   renderTauthUnit,
   systemdDefaults,
 } from "../agent/systemd-unit.ts";
-import { UserError } from "../util/errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { existingConfigPath, installUnit, runningProgramPath } from "./install-systemd.ts";
 import { loadConfigFile } from "./tauth.ts";
 
@@ -30,7 +30,12 @@ Prints the systemd unit that runs "tauth start -c FILE"; --write installs it.
 
 export function tauthInstallSystemd(argv: string[]): number {
   const [sub, ...rest] = argv;
-  if (sub !== "systemd") throw new UserError(`"tauth install" needs a subcommand: systemd; see "tauth help"`);
+  if (sub !== "systemd")
+    throw new UserError(
+      `"tauth install" needs a subcommand: systemd; see "tauth help"`,
+      "bad_parameter",
+      ExitCode.usage,
+    );
   const { values: v } = parseArgs({
     args: rest,
     strict: true,

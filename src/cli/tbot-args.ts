@@ -127,14 +127,15 @@ export function parseTbotArgs(argv: string[]): TbotArgs {
   for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined) flags[k] = v;
 
   const positionals = [...parsed.positionals];
-  let command = positionals.shift() ?? "help";
+  // No command at all is a usage error (as kingpin has it); "" tells the caller to say so.
+  let command = positionals.shift() ?? (flags.help === true ? "help" : "");
   if (flags.help === true && command !== "help") {
     positionals.unshift(command);
     command = "help";
   }
   const args: TbotArgs = { command, flags, positionals };
   // Help ignores whatever else was on the line: "tbot start --help --token x" still helps.
-  if (command === "help") return args;
+  if (command === "help" || command === "") return args;
 
   let flagKey = command;
   const subcommands = commandsWithSubcommands[command];
@@ -219,14 +220,15 @@ Commands:
   tpm identify                   Print this machine's TPM EK identity (-d adds the PEM blocks)
                                  [TBOT_TPM_TCTI, default device:/dev/tpmrm0]
   install systemd                Print (or --write) a systemd unit that runs "tbot start -c <config>"
-  wait                           Wait until the bot's /readyz is healthy (--diag-addr, --service, --timeout)
-  migrate                        Convert a v1 config file to v2 (-o FILE)
-  help                           Show this help
+  wait                           Wait until a running bot's /readyz is healthy (exit 1 on timeout)
+  migrate                        Print a v1 config file (-c) as version v2 (-o FILE to write it)
+  ssh-proxy-command              OpenSSH ProxyCommand used by the ssh_config tbot writes
+  help [command]                 Show this help, or one command's
 
 Global flags:
   -c, --config PATH              tbot.yaml to use [TBOT_CONFIG_PATH]
       --config-string B64        the whole config, base64-encoded [TBOT_CONFIG]
-  -d, --debug                    Verbose logs and stack traces [TBOT_DEBUG]
+  -d, --debug                    Verbose logs and stack traces [TBOT_DEBUG=1/true/yes/on]
       --log-format text|json     Log encoding (default text)
       --fips                     FIPS mode
       --insecure                 Skip TLS verification when joining (development only)
@@ -249,25 +251,50 @@ start / configure flags (they override the config file, with a warning):
       --data-dir DIR             Storage directory (default /var/lib/teleport/bot)
       --storage URI              Storage as a URI: file:///abs/path, a path, or memory://
       --destination-dir DIR      Replace all outputs with one identity output in DIR
-      --pid-file PATH            Write the process id to PATH
+      --pid-file PATH            Write the process id to PATH (removed again at exit)
   -o, --output PATH              (configure) write the YAML to PATH instead of stdout
+
+start identity / configure identity flags:
+      --destination URI          Where to write (a path, file:///abs/path or memory://)
+      --reader-user USER, --reader-group GROUP   Not supported yet (refused: they need POSIX ACLs)
+      --ssh-config on|off        Write ssh_config (default on)
+      --allow-reissue            Allow the certificate to be used to issue further certificates
+      --cluster NAME             Route to a leaf cluster
 
 install systemd flags (dry run unless --write; -c with an existing config file is required):
       --write                    Write <systemd-directory>/<name>.service (mode 0644)
       --force                    Replace an existing unit whose content differs
       --name NAME                Unit name (default tbot)
       --user USER, --group GROUP The service's user and group (default teleport, teleport)
-      --pid-file PATH            PID file (default /run/<name>.pid); the user must be able to write it
+      --pid-file PATH            PID file (default /run/<name>/<name>.pid, in a RuntimeDirectory=)
       --anonymous-telemetry      Set TELEPORT_ANONYMOUS_TELEMETRY=1 (default 0; this build sends nothing)
       --systemd-directory DIR    Where to write the unit (default /etc/systemd/system)
       --tbot-path PATH           tbot path for ExecStart (default: this executable; for packaging)
 
-start identity / configure identity flags:
-      --destination URI          Where to write (a path, file:///abs/path or memory://)
-      --reader-user USER, --reader-group GROUP   Grant read access via ACLs (repeatable)
-      --ssh-config on|off        Write ssh_config (default on)
-      --allow-reissue            Allow the certificate to be used to issue further certificates
-      --cluster NAME             Route to a leaf cluster
+keypair create flags:
+      --proxy-server HOST:PORT, -a/--auth-server HOST:PORT   The cluster (else -c's file)
+      --ca-pin sha256:HEX        Pin(s) for an auth server (else -c's file)
+      --storage URI, --data-dir DIR   Storage to write the key into (one of them; else -c's file)
+      --overwrite                Replace an existing key (or --static-key-path file)
+      --format text|json         Output format (default text)
+      --static                   Make a static key (not stored, never rotated)
+      --static-key-path PATH     With --static: also write the private key to PATH
+
+wait flags:
+      --diag-addr HOST:PORT      The running bot's diagnostics listener (required)
+      --service NAME             Wait for /readyz/NAME instead of the whole bot
+      --timeout DURATION         Give up after DURATION (default: no limit)
+
+migrate flags:
+  -c, --config PATH              The v1 file (required)
+  -o, --output PATH              Write the v2 YAML to PATH (mode 0600) instead of stdout
+
+ssh-proxy-command flags (written into ssh_config by identity outputs):
+      --destination-dir DIR      The identity output to connect with (required)
+      --proxy-server HOST:PORT   The auth service or proxy (required)
+      --host HOST                <node> or <node>.<cluster> (required)
+      --cluster, --user, --port, --[no-]tls-routing, --[no-]connection-upgrade, --[no-]resume
+                                 Accepted; no effect in this build
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 no usable TPM.
 `;
@@ -285,6 +312,22 @@ const helpSections: Record<string, { usage: string; sections: string[] }> = {
   "install systemd": {
     usage: "Usage: tbot install systemd -c CONFIG [--write [--force]] [flags]",
     sections: ["install systemd flags", "Global flags"],
+  },
+  "keypair create": {
+    usage: "Usage: tbot keypair create (--proxy-server ADDR | --auth-server ADDR) [flags]",
+    sections: ["keypair create flags", "Global flags"],
+  },
+  wait: {
+    usage: "Usage: tbot wait --diag-addr HOST:PORT [--service NAME] [--timeout DURATION]",
+    sections: ["wait flags", "Global flags"],
+  },
+  migrate: {
+    usage: "Usage: tbot migrate -c v1.yaml [-o v2.yaml]",
+    sections: ["migrate flags", "Global flags"],
+  },
+  "ssh-proxy-command": {
+    usage: "Usage: tbot ssh-proxy-command --destination-dir DIR --proxy-server HOST:PORT --host HOST",
+    sections: ["ssh-proxy-command flags", "Global flags"],
   },
 };
 

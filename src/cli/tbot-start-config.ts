@@ -14,20 +14,9 @@ import {
   type StartOverrides,
   validateConfig,
 } from "../agent/config/index.ts";
+import { envBool } from "../util/env-bool.ts";
 import { UserError } from "../util/errors.ts";
 import { type TbotArgs, usageError } from "./tbot-args.ts";
-
-const truthy = new Set(["1", "t", "true", "yes", "on"]);
-const falsy = new Set(["", "0", "f", "false", "no", "off"]);
-
-function envBool(env: Record<string, string | undefined>, name: string): boolean {
-  const v = env[name];
-  if (v === undefined) return false;
-  const w = v.trim().toLowerCase();
-  if (truthy.has(w)) return true;
-  if (falsy.has(w)) return false;
-  throw new UserError(`${name}: expected true or false, got "${v}"`);
-}
 
 /** A string flag, else an environment variable, tagged with where it came from. */
 function pick(args: TbotArgs, flag: string, env?: Record<string, string | undefined>, envName?: string) {
@@ -59,8 +48,9 @@ export async function buildStartConfig(
     );
 
   const caPins = args.flags["ca-pin"];
+  const envDebug = envBool(env, "TBOT_DEBUG");
   const o: StartOverrides = {
-    debug: args.flags.debug === true || envBool(env, "TBOT_DEBUG"),
+    debug: args.flags.debug === true || envDebug.value,
     insecure: args.flags.insecure === true,
     fips: args.flags.fips === true,
     oneshot: args.flags.oneshot === true,
@@ -91,7 +81,11 @@ export async function buildStartConfig(
   if (mode === "identity") o.service = identityModeService(args);
 
   const merged = applyOverrides(base, o);
-  const warnings = [...merged.warnings, ...validateConfig(merged.config, merged.places)];
+  const warnings = [
+    ...(envDebug.warning ? [envDebug.warning] : []),
+    ...merged.warnings,
+    ...validateConfig(merged.config, merged.places),
+  ];
   return { config: merged.config, warnings };
 }
 

@@ -1,19 +1,29 @@
 // tbot: the agent's command line. Arguments are parsed before anything heavy is imported so
 // that `tbot version` and the one-shot path start fast.
 
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolveConfigPaths } from "../agent/config/resolve-paths.ts";
+import { envBool } from "../util/env-bool.ts";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { parseTbotArgs, tbotHelp } from "./tbot-args.ts";
+import { parseTbotArgs, tbotHelp, tbotUsage, usageError } from "./tbot-args.ts";
 import { buildStartConfig } from "./tbot-start-config.ts";
 
 export async function main(argv: string[]): Promise<number> {
-  let debug =
-    argv.includes("-d") || argv.includes("--debug") || /^(1|true|yes)$/i.test(process.env.TBOT_DEBUG ?? "");
+  // One reading of TBOT_DEBUG for every command (util/env-bool.ts); a value that is not a
+  // boolean is false with a warning, which start and configure give with their other warnings.
+  const envDebug = envBool(process.env, "TBOT_DEBUG");
+  let debug = argv.includes("-d") || argv.includes("--debug") || envDebug.value;
   try {
     const args = parseTbotArgs(argv);
+    if (envDebug.warning && args.command !== "start" && args.command !== "configure")
+      process.stderr.write(`WARNING: ${envDebug.warning}\n`);
     switch (args.command) {
+      case "":
+        // As kingpin does: no command is a usage error, with the usage, on stderr.
+        process.stderr.write(tbotUsage);
+        process.stderr.write('ERROR: expected a command; run "tbot help" for usage\n');
+        return ExitCode.usage;
       case "version":
         process.stdout.write(`tbot v${VERSION}\n`);
         return ExitCode.ok;
@@ -50,17 +60,23 @@ export async function main(argv: string[]): Promise<number> {
         const { tbotInstallSystemd } = await import("./tbot-install.ts");
         return tbotInstallSystemd(args, process.env);
       }
+      case "migrate": {
+        const { tbotMigrate } = await import("./tbot-migrate.ts");
+        return await tbotMigrate(args, process.env);
+      }
+      case "wait":
+        return await wait(args);
       case "ssh-proxy-command": {
         const dir = args.flags["destination-dir"] as string | undefined;
         const proxy = args.flags["proxy-server"] as string | undefined;
         const host = args.flags.host as string | undefined;
         if (!dir || !proxy || !host)
-          throw new UserError("ssh-proxy-command needs --destination-dir, --proxy-server and --host");
+          throw usageError("ssh-proxy-command needs --destination-dir, --proxy-server and --host");
         const { sshProxyCommand } = await import("../agent/ssh-proxy-command.ts");
         return await sshProxyCommand({ destinationDir: dir, proxyServer: proxy, host });
       }
       default:
-        throw new UserError(`unknown command "${args.command}"; run "tbot help" for usage`);
+        throw usageError(`unknown command "${args.command}"`);
     }
   } catch (e) {
     return reportError(e, debug);
@@ -78,29 +94,60 @@ export async function main(argv: string[]): Promise<number> {
     configureLogging({ debug, format: fmt === "json" ? "json" : "text" });
     const log = logger("TBOT");
     for (const w of warnings) log.warn(w);
-    const notice = (await import("../agent/telemetry.ts")).telemetryNotice(process.env);
-    if (notice) log.info(notice);
+    const telemetry = (await import("../agent/telemetry.ts")).telemetryNotice(process.env);
+    if (telemetry.warning) log.warn(telemetry.warning);
+    if (telemetry.info) log.info(telemetry.info);
     const pidFile = args.flags["pid-file"] as string | undefined;
     if (pidFile) writePidFile(pidFile);
-    const { startBot } = await import("../agent/bot.ts");
-    const bot = await startBot(config);
-    const onStop = () => bot.stop();
-    const onReload = () => bot.reload();
-    process.on("SIGINT", onStop);
-    process.on("SIGTERM", onStop);
-    process.on("SIGHUP", onReload);
-    process.on("SIGUSR1", onReload);
-    let diag: { stop(): void } | undefined;
-    if (config.diagAddr) {
-      const { startDiagServer } = await import("../agent/diag.ts");
-      diag = startDiagServer(config.diagAddr, bot.health, debug);
-    }
     try {
-      return await bot.done;
+      const { startBot } = await import("../agent/bot.ts");
+      const bot = await startBot(config);
+      const onStop = () => bot.stop();
+      const onReload = () => bot.reload();
+      process.on("SIGINT", onStop);
+      process.on("SIGTERM", onStop);
+      process.on("SIGHUP", onReload);
+      process.on("SIGUSR1", onReload);
+      let diag: { stop(): void } | undefined;
+      if (config.diagAddr) {
+        const { startDiagServer } = await import("../agent/diag.ts");
+        diag = startDiagServer(config.diagAddr, bot.health, debug);
+      }
+      try {
+        return await bot.done;
+      } finally {
+        diag?.stop();
+      }
     } finally {
-      diag?.stop();
+      if (pidFile) removePidFile(pidFile);
     }
   }
+}
+
+/** `tbot wait --diag-addr HOST:PORT [--service NAME] [--timeout D]`. */
+async function wait(args: ReturnType<typeof parseTbotArgs>): Promise<number> {
+  const diagAddr = args.flags["diag-addr"] as string | undefined;
+  if (!diagAddr) throw usageError('"tbot wait" needs --diag-addr HOST:PORT (the bot\'s diag_addr)');
+  let timeoutMs = 0;
+  const t = args.flags.timeout as string | undefined;
+  if (t !== undefined) {
+    const { parseDuration } = await import("../util/duration.ts");
+    const ms = parseDuration(t);
+    if (typeof ms === "string") throw usageError(`--timeout: ${ms}`);
+    timeoutMs = ms;
+  }
+  const { waitReady } = await import("../agent/wait.ts");
+  const service = args.flags.service as string | undefined;
+  const said = await waitReady({ diagAddr, timeoutMs, ...(service !== undefined ? { service } : {}) });
+  process.stderr.write(`${said}\n`);
+  return ExitCode.ok;
+}
+
+/** Remove the PID file at exit, unless another process has written its own PID there since. */
+function removePidFile(path: string): void {
+  try {
+    if (readFileSync(path, "utf8").trim() === String(process.pid)) rmSync(path, { force: true });
+  } catch {}
 }
 
 /** A unit's PID file is often in /run, which only root can write: say so instead of a bare EACCES. */

@@ -42,6 +42,8 @@ Commands:
                                           --admin ID revokes an admin identity (see get admin_identities)
   nodes ls
   version
+
+Exit codes: 0 success, 1 error, 2 usage error.
 `;
 
 const tctlCommands = [...baseCommands, ...tctlBotCommands];
@@ -94,9 +96,15 @@ export async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parsed;
     debug = values.debug === true;
     const [cmd, ...rest] = positionals;
+    if (!cmd && !values.help) {
+      // As kingpin (and tbot, tauth) do: no command is a usage error, with the usage, on stderr.
+      process.stderr.write(tctlUsage);
+      process.stderr.write('ERROR: expected a command; see "tctl help"\n');
+      return ExitCode.usage;
+    }
     if (!cmd || cmd === "help" || values.help) {
       writeStdout(tctlUsage);
-      return cmd || values.help ? ExitCode.ok : ExitCode.usage;
+      return ExitCode.ok;
     }
     if (cmd === "version") {
       writeStdout(`tctl v${VERSION}\n`);
@@ -107,7 +115,12 @@ export async function main(argv: string[]): Promise<number> {
       tctlCommands.find((c) => c.name === key) ??
       tctlCommands.find((c) => c.name === [cmd, rest[0]].filter(Boolean).join(" ")) ??
       tctlCommands.find((c) => c.name === cmd);
-    if (!match) throw new UserError(`unknown command "${positionals.join(" ")}"; see "tctl help"`);
+    if (!match)
+      throw new UserError(
+        `unknown command "${positionals.join(" ")}"; see "tctl help"`,
+        "bad_parameter",
+        ExitCode.usage,
+      );
     const args = positionals.slice(match.name.split(" ").length);
     // Validate local inputs before connecting, so file mistakes never depend on the server.
     const prepared = match.prepare ? await match.prepare(args, values, readFileSync) : undefined;

@@ -211,6 +211,11 @@ export interface NodeHeartbeat {
   /** host:port where sshd listens. */
   addr: string;
   labels: Record<string, string>;
+  /**
+   * How long the registration should last, in seconds: the host registers again on every
+   * renewal, so the agent asks for a few of its renewal intervals. The server clamps it.
+   */
+  ttl_seconds?: number;
 }
 
 export const NodeHeartbeatSchema: Schema<NodeHeartbeat> = obj<NodeHeartbeat>({
@@ -219,6 +224,7 @@ export const NodeHeartbeatSchema: Schema<NodeHeartbeat> = obj<NodeHeartbeat>({
   labels: optional(record(str({ min: 1, max: 128 }), str({ max: 256 }), { maxKeys: 64 })) as Schema<
     Record<string, string>
   >,
+  ttl_seconds: optional(int({ min: 0, max: 10 * 365 * 86400 })),
 });
 
 export interface NodeResolveResponse {

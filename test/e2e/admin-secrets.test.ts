@@ -227,9 +227,10 @@ describe("admin identities", () => {
 
   test("S6. tauth admin-identity: clear errors for a missing --out, a bad --ttl, a directory without a cluster", () => {
     const out = join(work, "never");
-    expect(expectOneErrorLine(run([tauthBin, "admin-identity", "--data-dir", auth.dataDir]))).toContain(
-      "--out FILE is required",
-    );
+    // A missing required flag is a usage error (exit 2), as in tbot and tctl.
+    const noOut = run([tauthBin, "admin-identity", "--data-dir", auth.dataDir]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toBe('ERROR: --out FILE is required; see "tauth admin-identity --help"\n');
     expect(
       expectOneErrorLine(
         run([tauthBin, "admin-identity", "--data-dir", auth.dataDir, "--ttl", "1d", "--out", out]),

@@ -14,10 +14,11 @@ export { parseDestinationUri } from "./destination-uri.ts";
 export { joinMethodProblem, recognisedJoinMethods, supportedJoinMethods } from "./join-methods.ts";
 export { type JoinSettings, joinSettings } from "./join-settings.ts";
 export { type JoinUri, parseJoinUri, redactJoinUri } from "./join-uri.ts";
+export { v1MigrationWarning } from "./legacy-v1.ts";
 export { loadConfigFile, loadDecodedConfig, parseConfig, readConfigText } from "./load.ts";
 export { applyOverrides, type FromCli, type StartOverrides } from "./overlay.ts";
 export { ConfigPlaces } from "./places.ts";
-export { configureHeader, renderConfigYaml } from "./render.ts";
+export { configureHeader, migrateHeader, renderConfigYaml } from "./render.ts";
 export { resolveConfigPaths } from "./resolve-paths.ts";
 export { supportedServiceTypes } from "./services.ts";
 export type {

@@ -13,6 +13,8 @@ export interface ServiceContext {
   serverHost: string;
   serverPort: number;
   credentialTtlMs: number;
+  /** How often the bot runs every output again (the bot's renewal_interval). */
+  renewalIntervalMs: number;
 }
 
 export interface OutputService {

@@ -11,6 +11,17 @@ import { openStore } from "../storage/open.ts";
 import type { Store } from "../storage/store.ts";
 import type { OutputService, ServiceContext } from "./service.ts";
 
+/** The least a registration asks to last; the server gives no less either. */
+const MIN_REGISTRATION_MS = 2 * 3600_000;
+
+/**
+ * How long this host's node registration should last: it registers again on every renewal,
+ * so three renewal intervals ride out two failed renewals, and never less than 2 hours.
+ */
+export function registrationTtlSeconds(renewalIntervalMs: number): number {
+  return Math.ceil(Math.max(MIN_REGISTRATION_MS, 3 * renewalIntervalMs) / 1000);
+}
+
 export class SshHostOutput implements OutputService {
   readonly type = "ssh_host";
   readonly name: string;
@@ -53,6 +64,7 @@ export class SshHostOutput implements OutputService {
       name: node,
       addr: this.cfg.sshAddress ?? `${node}:22`,
       labels: this.cfg.labels ?? {},
+      ttl_seconds: registrationTtlSeconds(ctx.renewalIntervalMs),
     };
     await ctx.api.post(paths.nodeHeartbeat, hb);
   }

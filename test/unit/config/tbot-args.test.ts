@@ -60,7 +60,9 @@ describe("parseTbotArgs", () => {
       "tls-routing": false,
       host: "h",
     });
-    expect(parseTbotArgs([]).command).toBe("help");
+    // No command: "" (tbot prints the usage on stderr, exit 2); --help alone is help.
+    expect(parseTbotArgs([]).command).toBe("");
+    expect(parseTbotArgs(["--help"]).command).toBe("help");
     expect(parseTbotArgs(["start", "--help", "--token", "x"])).toMatchObject({
       command: "help",
       positionals: ["start"],
@@ -103,6 +105,81 @@ describe("parseTbotArgs", () => {
       expect(e.message).toEndWith('run "tbot help" for usage');
       expect(e.exitCode).toBe(2);
     }
+  });
+});
+
+describe("help text", () => {
+  test("install systemd's --pid-file default is the one the unit uses; --reader-* say they are not supported", () => {
+    const install = tbotHelp(["install", "systemd"]);
+    expect(install).toContain("default /run/<name>/<name>.pid");
+    expect(install).not.toContain("default /run/<name>.pid");
+    expect(tbotUsage).toMatch(/--reader-user USER, --reader-group GROUP +Not supported yet/);
+    expect(tbotUsage).not.toContain("Grant read access via ACLs");
+  });
+
+  test("every command the parser accepts is in the help, with its flags: ssh-proxy-command, keypair create, wait, migrate", () => {
+    for (const c of [
+      "ssh-proxy-command",
+      "keypair create",
+      "wait",
+      "migrate",
+      "install systemd",
+      "tpm identify",
+    ])
+      expect(tbotUsage).toMatch(new RegExp(`^  ${c} `, "m"));
+    const keypair = tbotHelp(["keypair", "create"]);
+    expect(keypair).toStartWith("Usage: tbot keypair create");
+    for (const f of ["--proxy-server", "--ca-pin", "--storage", "--data-dir", "--overwrite", "--format"])
+      expect(keypair).toContain(f);
+    expect(keypair).toContain("--static-key-path PATH");
+    const proxy = tbotHelp(["ssh-proxy-command"]);
+    for (const f of ["--destination-dir", "--proxy-server", "--host", "--[no-]tls-routing"])
+      expect(proxy).toContain(f);
+    expect(tbotHelp(["wait"])).toContain("--diag-addr HOST:PORT");
+    expect(tbotHelp(["wait"])).toContain("--timeout DURATION");
+    expect(tbotHelp(["migrate"])).toContain("-o, --output PATH");
+  });
+
+  test("tauth's usage lists -d and --log-format with the start flags, before the admin-identity paragraph", async () => {
+    const { tauthUsage } = await import("../../../src/cli/tauth.ts");
+    const startFlags = tauthUsage.slice(tauthUsage.indexOf("Flags for start:"));
+    const block = startFlags.split("\n\n")[0]!;
+    expect(block).toContain("-d, --debug");
+    expect(block).toContain("--log-format FORMAT");
+    expect(tauthUsage.indexOf("--log-format")).toBeLessThan(tauthUsage.indexOf("The first start writes"));
+  });
+});
+
+describe("TBOT_DEBUG, read one way everywhere", () => {
+  test("1/t/true/yes/on are true; 0/f/false/no/off/empty false; anything else false with a warning naming the accepted values", async () => {
+    const { envBool } = await import("../../../src/util/env-bool.ts");
+    for (const v of ["1", "t", "TRUE", "yes", "on", " On "])
+      expect(envBool({ X: v }, "X")).toEqual({ value: true });
+    for (const v of ["0", "f", "false", "NO", "off", ""])
+      expect(envBool({ X: v }, "X")).toEqual({ value: false });
+    expect(envBool({}, "X")).toEqual({ value: false });
+    const bad = envBool({ X: "2" }, "X");
+    expect(bad.value).toBe(false);
+    expect(bad.warning).toBe(
+      'X="2" is not a boolean (use 1/true/yes/on or 0/false/no/off); treating it as false',
+    );
+  });
+
+  test("start/configure: TBOT_DEBUG=2 does not stop tbot; it is false, with the warning", async () => {
+    const { config, warnings } = await build(["start", "--proxy-server", "p:443"], { TBOT_DEBUG: "2" });
+    expect(config.debug).toBe(false);
+    expect(warnings).toEqual([
+      'TBOT_DEBUG="2" is not a boolean (use 1/true/yes/on or 0/false/no/off); treating it as false',
+    ]);
+    for (const v of ["on", "t", "yes", "1"])
+      expect((await build(["start", "--proxy-server", "p:443"], { TBOT_DEBUG: v })).config.debug).toBe(true);
+  });
+
+  test("TELEPORT_ANONYMOUS_TELEMETRY goes through the same parser", async () => {
+    const { telemetryNotice } = await import("../../../src/agent/telemetry.ts");
+    expect(telemetryNotice({ TELEPORT_ANONYMOUS_TELEMETRY: "on" }).info).toContain("nothing is sent");
+    expect(telemetryNotice({ TELEPORT_ANONYMOUS_TELEMETRY: "0" })).toEqual({});
+    expect(telemetryNotice({ TELEPORT_ANONYMOUS_TELEMETRY: "2" }).warning).toContain("is not a boolean");
   });
 });
 
@@ -402,12 +479,6 @@ describe("buildStartConfig", () => {
         {},
         "--data-dir and --storage",
         "use only one",
-      ],
-      [
-        ["start", "--proxy-server", "p:443"],
-        { TBOT_DEBUG: "maybe" },
-        "TBOT_DEBUG: ",
-        "expected true or false",
       ],
       [
         ["start", "--proxy-server", "p:443", "--auth-server", "a:3025"],
