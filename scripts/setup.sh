@@ -23,6 +23,9 @@ APT_PACKAGES+=(ca-certificates tar gzip coreutils util-linux curl rpm umoci runc
 # tauth's PostgreSQL backend: the tests start their own server (initdb, postgres, pg_basebackup
 # for a standby) from /usr/lib/postgresql/15/bin, and use psql.
 APT_PACKAGES+=(postgresql-15 postgresql-client-15)
+# High availability tests: HAProxy in front of several tauth replicas, and libfaketime to run
+# one replica with a skewed clock.
+APT_PACKAGES+=(haproxy faketime)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
