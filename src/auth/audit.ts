@@ -1,6 +1,8 @@
-// Audit log: one JSON object per line in <data-dir>/audit.log (0600). Events name what
-// happened and to whom; secrets (token names of the `token` method, keys, registration
-// secrets) are never written, only their hashes' short prefixes.
+// Audit log: one JSON object per event, written twice: a line in <data-dir>/audit.log (0600),
+// this replica's local record, and an item in the backend (audit-store.ts), the log every
+// replica shares and `tctl audit ls` reads. Events name what happened and to whom; secrets
+// (token names of the `token` method, keys, registration secrets) are never written, only
+// their hashes' short prefixes.
 
 import { closeSync, openSync, writeSync } from "node:fs";
 
@@ -21,7 +23,17 @@ export type AuditEvent =
   | (string & {});
 
 export interface AuditSink {
+  /** Never blocks and never throws: an event is recorded on the side of the request. */
   emit(event: AuditEvent, fields: Record<string, unknown>): void;
+  /** Resolves once every event emitted before the call is written (or given up on). */
+  flush?(): Promise<void>;
+}
+
+/** One event as stored: its time and kind first, then its fields, every value bounded. */
+export interface AuditRecord {
+  time: string;
+  event: string;
+  [field: string]: unknown;
 }
 
 export const MAX_AUDIT_STRING = 256;
@@ -58,10 +70,19 @@ export function boundAuditValue(v: unknown, depth = 0): unknown {
   return out;
 }
 
+/** The event as stored, every field bounded. */
+export function auditRecord(
+  event: AuditEvent,
+  fields: Record<string, unknown>,
+  time = new Date(),
+): AuditRecord {
+  const bounded = boundAuditValue(fields, -1) as Record<string, unknown>;
+  return { time: time.toISOString(), event: truncateString(event), ...bounded };
+}
+
 /** The line written for an event: one JSON object, every field bounded. */
 export function auditLine(event: AuditEvent, fields: Record<string, unknown>, time = new Date()): string {
-  const bounded = boundAuditValue(fields, -1) as Record<string, unknown>;
-  return `${JSON.stringify({ time: time.toISOString(), event: truncateString(event), ...bounded })}\n`;
+  return `${JSON.stringify(auditRecord(event, fields, time))}\n`;
 }
 
 export class FileAuditLog implements AuditSink {
@@ -76,5 +97,16 @@ export class FileAuditLog implements AuditSink {
   }
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/** Every event to each sink: the local file and the shared backend log. */
+export class TeeAuditSink implements AuditSink {
+  constructor(private readonly sinks: AuditSink[]) {}
+  emit(event: AuditEvent, fields: Record<string, unknown>): void {
+    for (const s of this.sinks) s.emit(event, fields);
+  }
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush?.()));
   }
 }

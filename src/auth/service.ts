@@ -6,7 +6,8 @@ import { join } from "node:path";
 import type { PingResponse } from "../protocol/messages.ts";
 import { isCode, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
-import { type AuditSink, FileAuditLog } from "./audit.ts";
+import { type AuditSink, FileAuditLog, TeeAuditSink } from "./audit.ts";
+import { BackendAuditLog } from "./audit-store.ts";
 import { Authorities } from "./authorities.ts";
 import type { Backend } from "./backend/backend.ts";
 import { SqliteBackend } from "./backend/sqlite.ts";
@@ -77,7 +78,8 @@ export class AuthService {
       backend,
       cas,
       await loadJoinKeys(backend),
-      new FileAuditLog(join(opts.dataDir, "audit.log")),
+      // The replica's own file, and the backend log that every replica shares.
+      new TeeAuditSink([new FileAuditLog(join(opts.dataDir, "audit.log")), new BackendAuditLog(backend)]),
       opts.dataDir,
     );
     await svc.seedPresetRoles();
@@ -86,23 +88,26 @@ export class AuthService {
   }
 
   /**
-   * The cluster already in `dataDir`, for offline commands (`tauth admin-identity`) that run
-   * next to a running tauth: SQLite in WAL mode takes a second process. Never creates one.
+   * The cluster already in `dataDir` (SQLite) or in `backend` (PostgreSQL, opened by the
+   * caller), for offline commands (`tauth admin-identity`) that run next to a running tauth:
+   * SQLite in WAL mode takes a second process, PostgreSQL any number. Never creates one.
    */
-  static async openExisting(dataDir: string): Promise<AuthService> {
+  static async openExisting(dataDir: string, backend?: Backend, where?: string): Promise<AuthService> {
     const db = join(dataDir, "tauth.db");
-    if (!existsSync(db))
+    if (!backend && !existsSync(db))
       throw new UserError(
         `${dataDir} holds no cluster (no tauth.db): start tauth on it first, or pass the right --data-dir`,
       );
-    const backend = new SqliteBackend(db);
-    const ca = await backend.get("/authorities/user");
+    const store = backend ?? new SqliteBackend(db);
+    const ca = await store.get("/authorities/user");
     const clusterName = ca ? (JSON.parse(ca.value) as { cluster_name?: string }).cluster_name : undefined;
     if (!clusterName) {
-      await backend.close();
-      throw new UserError(`${db} holds no cluster yet: start tauth on ${dataDir} first`);
+      await store.close();
+      throw new UserError(
+        `${where ?? db} holds no cluster yet: start tauth on ${where ? "it" : dataDir} first`,
+      );
     }
-    return AuthService.open({ dataDir, clusterName, backend });
+    return AuthService.open({ dataDir, clusterName, backend: store });
   }
 
   /** A fresh cluster has the reference's preset roles; existing ones are never overwritten. */
@@ -127,6 +132,8 @@ export class AuthService {
   }
 
   async close(): Promise<void> {
+    // Queued audit events reach the backend before it closes.
+    await this.audit.flush?.();
     await this.backend.close();
   }
 }
