@@ -14,7 +14,7 @@ import { botRoutes } from "./api/bot.ts";
 import { downloadRoutes } from "./api/downloads.ts";
 import { describeStorage, openStorage, type StorageConfig } from "./backend/open.ts";
 import { checkListenable } from "./http/listen-check.ts";
-import { Router } from "./http/router.ts";
+import { type Route, Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
 import { checkPackagesDirOutside, PackageDir } from "./packages.ts";
 import { AuthService } from "./service.ts";
@@ -65,6 +65,23 @@ async function serverCertificate(svc: AuthService, cfg: AuthConfig) {
   return { certPem, keyPem: await pkcs8Pem(keys.privateKey) };
 }
 
+/**
+ * A bot's request is answered once its audit events are in the backend's shared log, so a
+ * join answered by one replica is in `tctl audit ls` through any other (admin routes do the same).
+ */
+function answeredAfterAudit(svc: AuthService, r: Route): Route {
+  return {
+    ...r,
+    async handle(c) {
+      try {
+        return await r.handle(c);
+      } finally {
+        await svc.audit.flush?.();
+      }
+    },
+  };
+}
+
 export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   let packages: PackageDir | undefined;
   if (cfg.packagesDir) {
@@ -94,7 +111,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     return `${isIP(h) === 6 ? `[${h}]` : h}:${port}`;
   };
   const router = new Router().add(
-    ...botRoutes(svc),
+    ...botRoutes(svc).map((r) => answeredAfterAudit(svc, r)),
     ...adminRoutes(svc),
     ...downloadRoutes(svc, { packages, defaultAddr }),
   );

@@ -5,7 +5,25 @@
 // 100,000-entry array is a 400 before any handler runs. Resources in `create` are objects
 // here; their contents are checked by the resource rules (src/auth/resources).
 
-import { anyObject, arr, bool, obj as fieldsOf, optional, type Schema, str } from "./validate.ts";
+import {
+  anyObject,
+  arr,
+  bool,
+  obj as fieldsOf,
+  int,
+  optional,
+  rfc3339,
+  type Schema,
+  str,
+} from "./validate.ts";
+
+/**
+ * Listings are paged: a request reads at most `limit` items (MAX_ADMIN_PAGE at most,
+ * DEFAULT_ADMIN_PAGE when absent) after `start_after`, and the answer's `next` is where the
+ * following page starts (absent after the last).
+ */
+export const MAX_ADMIN_PAGE = 1000;
+export const DEFAULT_ADMIN_PAGE = 500;
 
 // tctl ships with tauth: a field tauth does not know is a mistake, refused with its name.
 const obj = <T extends object>(fields: Parameters<typeof fieldsOf<T>>[0]): Schema<T> =>
@@ -14,6 +32,11 @@ const obj = <T extends object>(fields: Parameters<typeof fieldsOf<T>>[0]): Schem
 const name = optional(str({ max: 512 }));
 const short = optional(str({ max: 64 }));
 const names = optional(arr(str({ max: 255 }), { max: 256 }));
+const page = {
+  limit: optional(int({ min: 1, max: MAX_ADMIN_PAGE })),
+  // A cursor: a key suffix (a bot/instance pair, a token hash, an audit event ID).
+  start_after: optional(str({ max: 1024 })),
+};
 
 /**
  * A resource in `create`: an object with a string kind and a metadata object, passed on whole
@@ -37,6 +60,20 @@ export interface AdminCreateBody {
 export interface AdminKindNameBody {
   kind?: string;
   name?: string;
+}
+export interface AdminPageBody {
+  limit?: number;
+  start_after?: string;
+}
+export interface AdminGetBody extends AdminKindNameBody, AdminPageBody {
+  /** bot_instance: only this bot's instances. */
+  bot?: string;
+}
+export interface AdminAuditBody extends AdminPageBody {
+  since?: string;
+  until?: string;
+  kinds?: string[];
+  bot?: string;
 }
 export interface AdminBotsAddBody {
   name?: string;
@@ -77,7 +114,14 @@ export const adminSchemas = {
     resources: optional(arr(resource, { max: 1000 })),
     upsert: optional(bool()),
   }),
-  get: obj<AdminKindNameBody>({ kind: short, name }),
+  get: obj<AdminGetBody>({ kind: short, name, bot: name, ...page }),
+  audit: obj<AdminAuditBody>({
+    since: optional(rfc3339()),
+    until: optional(rfc3339()),
+    kinds: optional(arr(str({ min: 1, max: 255 }), { max: 32 })),
+    bot: name,
+    ...page,
+  }),
   delete: obj<AdminKindNameBody>({ kind: short, name }),
   botsAdd: obj<AdminBotsAddBody>({
     name,

@@ -1,8 +1,9 @@
 // Resources through the admin API: create/upsert (validation, server-only status kept, the
-// bound-keypair registration secret), get (token names masked where they are secrets), delete.
+// bound-keypair registration secret), delete; getting them, a page at a time, is admin-list.ts.
 
 import { randomBytes } from "node:crypto";
 import { maskSecret } from "../../join/types.ts";
+import { DEFAULT_ADMIN_PAGE } from "../../protocol/admin-messages.ts";
 import { parseAllowedCas } from "../../tpm/server/index.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { botRoleName, botUserName } from "../bot-identity.ts";
@@ -10,7 +11,8 @@ import { forgetInstance } from "../instances.ts";
 import type { BotResource, Resource, RoleResource, TokenResource } from "../resources/index.ts";
 import { validateBot, validateRole, validateToken } from "../resources/index.ts";
 import type { AuthService, StoredToken } from "../service.ts";
-import { sha256Hex } from "../store/collection.ts";
+import { type Collection, type Stored, sha256Hex } from "../store/collection.ts";
+import type { BotInstance } from "../store/types.ts";
 
 /** The name tctl shows for a token: the name itself, or a mask for secret (token-method) names. */
 export function displayToken(t: StoredToken, hash: string): TokenResource {
@@ -21,12 +23,27 @@ export function displayToken(t: StoredToken, hash: string): TokenResource {
 
 const isSecretToken = (t: TokenResource) => (t.spec.join_method || "token") === "token";
 
-async function findTokenByNameOrMask(svc: AuthService, name: string) {
+/** Every item of a collection (under `subPrefix`), one backend page in memory at a time. */
+export async function eachPage<T>(
+  coll: Collection<T>,
+  fn: (items: Stored<T>[]) => Promise<void> | void,
+  subPrefix?: string,
+): Promise<void> {
+  let startAfter: string | undefined;
+  do {
+    const page = await coll.listPage({ limit: DEFAULT_ADMIN_PAGE, startAfter, subPrefix });
+    await fn(page.items);
+    startAfter = page.next;
+  } while (startAfter !== undefined);
+}
+
+export async function findTokenByNameOrMask(svc: AuthService, name: string) {
   const direct = await svc.tokens.get(name);
   if (direct) return { key: name, stored: direct, hash: sha256Hex(name) };
   if (name.startsWith("sha256:")) {
     const prefix = name.slice("sha256:".length);
-    const matches = await svc.backend.list(`/tokens/${prefix}`);
+    // Two are enough to tell a unique prefix from an ambiguous one.
+    const matches = await svc.backend.list(`/tokens/${prefix}`, { limit: 2 });
     if (matches.length === 1) {
       const hash = matches[0]!.key.slice("/tokens/".length);
       const stored = await svc.tokens.getBySuffix(hash);
@@ -150,68 +167,6 @@ export async function putResource(
   return shown;
 }
 
-export async function getResources(svc: AuthService, kind: string, name?: string): Promise<object[]> {
-  const one = async <T>(v: { value: T } | null, what: string) => {
-    if (!v) throw notFound(`${what} "${name}" not found`);
-    return [v.value as object];
-  };
-  switch (kind) {
-    case "bot":
-    case "bots":
-      return name ? one(await svc.bots.get(name), "bot") : (await svc.bots.list()).map((x) => x.value);
-    case "role":
-    case "roles":
-      return name ? one(await svc.roles.get(name), "role") : (await svc.roles.list()).map((x) => x.value);
-    case "token":
-    case "tokens": {
-      if (name) {
-        const f = await findTokenByNameOrMask(svc, name);
-        if (!f || f.stored.value.consumed_at) throw notFound(`token "${name}" not found`);
-        const shown = displayToken(f.stored.value, f.hash);
-        if (f.key) shown.metadata.name = name; // the caller already knows the name
-        return [shown];
-      }
-      const all = await svc.backend.list("/tokens/");
-      const out: object[] = [];
-      for (const it of all) {
-        const st = JSON.parse(it.value) as StoredToken;
-        if (!st.consumed_at) out.push(displayToken(st, it.key.slice("/tokens/".length)));
-      }
-      return out;
-    }
-    case "bot_instance":
-    case "bot_instances": {
-      const all = (await svc.instances.list()).map((x) => x.value);
-      return name ? all.filter((i) => i.spec.instance_id === name || i.spec.bot_name === name) : all;
-    }
-    case "lock":
-    case "locks":
-      return name ? one(await svc.locks.get(name), "lock") : (await svc.locks.list()).map((x) => x.value);
-    case "node":
-    case "nodes":
-      return name ? one(await svc.nodes.get(name), "node") : (await svc.nodes.list()).map((x) => x.value);
-    case "admin_identity":
-    case "admin_identities":
-      return adminIdentities(svc, name);
-    default:
-      throw badParameter(
-        `unsupported resource kind "${kind}" (supported: bot, role, token, bot_instance, lock, node, admin_identity)`,
-      );
-  }
-}
-
-/** Admin identities with, for a locked one, the lock in status.locked_by. */
-async function adminIdentities(svc: AuthService, name?: string): Promise<object[]> {
-  const all = (await svc.adminIdentities.list()).map((x) => x.value);
-  const shown = name ? all.filter((a) => a.metadata.name === name) : all;
-  if (name && !shown.length) throw notFound(`admin_identity "${name}" not found`);
-  const locks = (await svc.locks.list()).map((l) => l.value);
-  return shown.map((a) => {
-    const lock = locks.find((l) => l.spec.target.admin_identity === a.metadata.name);
-    return lock ? { ...a, status: { locked_by: lock.metadata.name } } : a;
-  });
-}
-
 export async function deleteResource(
   svc: AuthService,
   kind: string,
@@ -221,8 +176,13 @@ export async function deleteResource(
   switch (kind) {
     case "bot":
       await svc.bots.delete(name).catch(rethrowNotFound("bot", name));
-      for (const i of await svc.instances.list(`${name}/`))
-        await forgetInstance(svc, name, i.value.spec.instance_id);
+      await eachPage(
+        svc.instances,
+        async (page) => {
+          for (const i of page) await forgetInstance(svc, name, i.value.spec.instance_id);
+        },
+        `${name}/`,
+      );
       break;
     case "role":
       await svc.roles.delete(name).catch(rethrowNotFound("role", name));
@@ -241,9 +201,9 @@ export async function deleteResource(
       await svc.nodes.delete(name).catch(rethrowNotFound("node", name));
       break;
     case "bot_instance": {
-      const inst = (await svc.instances.list()).find((i) => i.value.spec.instance_id === name);
+      const inst = await findInstance(svc, name);
       if (!inst) throw notFound(`bot_instance "${name}" not found`);
-      await forgetInstance(svc, inst.value.spec.bot_name, name);
+      await forgetInstance(svc, inst.spec.bot_name, inst.spec.instance_id);
       break;
     }
     case "admin_identity":
@@ -253,6 +213,19 @@ export async function deleteResource(
   }
   const shown = kind === "token" ? "(token)" : name;
   svc.audit.emit("resource.delete", { kind, name: shown, by: who });
+}
+
+/** "BOT/ID" is one key; a bare ID is looked for a page at a time (instances are keyed by bot). */
+async function findInstance(svc: AuthService, ref: string): Promise<BotInstance | null> {
+  if (ref.includes("/")) return (await svc.instances.get(ref))?.value ?? null;
+  let found: BotInstance | null = null;
+  let startAfter: string | undefined;
+  do {
+    const page = await svc.instances.listPage({ limit: DEFAULT_ADMIN_PAGE, startAfter });
+    found = page.items.find((i) => i.value.spec.instance_id === ref)?.value ?? null;
+    startAfter = page.next;
+  } while (!found && startAfter !== undefined);
+  return found;
 }
 
 function rethrowNotFound(kind: string, name: string) {

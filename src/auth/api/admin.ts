@@ -1,9 +1,9 @@
 // Admin routes for tctl (mTLS with the admin identity): resources, bots, tokens, locks,
-// nodes, CA export, status. Thin: validation lives with the resources, rules in the service.
+// nodes, the audit log, CA export, status. Thin: validation lives with the resources, rules in the service.
 
 import { certAuthorityLine } from "../../crypto/identity-file.ts";
 import type { TlsIdentity } from "../../crypto/tls-identity.ts";
-import { adminSchemas as S } from "../../protocol/admin-messages.ts";
+import { type AdminAuditBody, type AdminGetBody, adminSchemas as S } from "../../protocol/admin-messages.ts";
 import type { Schema } from "../../protocol/validate.ts";
 import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
 import { VERSION } from "../../version.ts";
@@ -13,8 +13,10 @@ import { createLock, lockTarget } from "../locks.ts";
 import type { BotResource, Resource } from "../resources/index.ts";
 import { resourceFromJSON } from "../resources/index.ts";
 import type { AuthService } from "../service.ts";
+import { auditPage } from "./admin-audit.ts";
 import { botsUpdate, botsUpdateSchema } from "./admin-bots.ts";
-import { deleteResource, getResources, putResource } from "./admin-resources.ts";
+import { getResources } from "./admin-list.ts";
+import { deleteResource, putResource } from "./admin-resources.ts";
 import { addBotToken, addBoundKeypairToken } from "./admin-tokens.ts";
 
 interface Body {
@@ -41,8 +43,15 @@ export function adminRoutes(svc: AuthService): Route[] {
     access: "admin",
     body,
     maxBody,
-    // "admin:<ID>" in the audit log: which admin identity did it.
-    handle: (c) => handle((c.body ?? {}) as Body, adminName(c.caller), c.caller),
+    // "admin:<ID>" in the audit log: which admin identity did it. The answer waits for the
+    // request's audit events to be in the shared log, so any replica shows them next.
+    handle: async (c) => {
+      try {
+        return await handle((c.body ?? {}) as Body, adminName(c.caller), c.caller);
+      } finally {
+        await svc.audit.flush?.();
+      }
+    },
   });
   return [
     r("status", S.status, async () => ({
@@ -64,9 +73,8 @@ export function adminRoutes(svc: AuthService): Route[] {
       },
       1 << 20,
     ),
-    r("get", S.get, async (b) => ({
-      resources: await getResources(svc, str(b, "kind") ?? "", str(b, "name")),
-    })),
+    r("get", S.get, (b) => getResources(svc, { ...(b as AdminGetBody), kind: str(b, "kind") ?? "" })),
+    r("audit", S.audit, (b) => auditPage(svc, b as AdminAuditBody)),
     r("delete", S.delete, async (b, who) => {
       await deleteResource(svc, str(b, "kind") ?? "", str(b, "name") ?? "", who);
       return { ok: true };
