@@ -4,7 +4,7 @@
 // so the join code reads tokens as if nothing had been hidden.
 
 import { maskSecret } from "../../join/types.ts";
-import type { Backend } from "../backend/backend.ts";
+import type { Backend, Item } from "../backend/backend.ts";
 import type { TokenResource } from "../resources/index.ts";
 import type { StoredToken } from "../service.ts";
 import { type StoredForm, sha256Hex } from "./collection.ts";
@@ -28,7 +28,20 @@ export const tokenStoredForm: StoredForm<StoredToken> = {
  */
 export async function maskStoredTokenNames(backend: Backend): Promise<number> {
   let n = 0;
-  for (const it of await backend.list("/tokens/")) {
+  // Page by page: every start runs this, and a fleet may hold many tokens.
+  const PAGE = 500;
+  let after: string | undefined;
+  for (;;) {
+    const page = await backend.list("/tokens/", { limit: PAGE, ...(after ? { startAfter: after } : {}) });
+    n += await maskPage(backend, page);
+    if (page.length < PAGE) return n;
+    after = page[PAGE - 1]!.key;
+  }
+}
+
+async function maskPage(backend: Backend, items: Item[]): Promise<number> {
+  let n = 0;
+  for (const it of items) {
     const v = JSON.parse(it.value) as StoredToken;
     const hash = it.key.slice("/tokens/".length);
     if (!v?.token?.spec || !isSecretToken(v.token) || v.token.metadata?.name === maskSecret(hash)) continue;
