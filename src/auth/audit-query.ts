@@ -27,8 +27,8 @@ export interface AuditQuery {
 }
 
 export interface AuditEntry extends AuditRecord {
-  /** The event's key suffix: unique across replicas, in time order. */
-  id: string;
+  /** The event's key suffix: unique across replicas, in time order. (Events have `id` fields of their own.) */
+  event_id: string;
 }
 
 export interface AuditPage {
@@ -76,7 +76,7 @@ export async function queryAudit(backend: Backend, q: AuditQuery): Promise<Audit
       scanned++;
       const rec = JSON.parse(it.value) as AuditRecord;
       if (match && !match(rec)) continue;
-      events.push({ id, ...rec });
+      events.push({ ...rec, event_id: id });
       if (events.length >= q.limit) return { events, next: after };
     }
     if (items.length < want) return { events };

@@ -63,18 +63,38 @@ export function lastSeen(i: InstanceView): string {
 
 const none = (xs: string[] | undefined) => (xs?.length ? xs.join(",") : "(none)");
 
+/** What `bots ls` shows of a bot's instances: how many, and when one was last seen. */
+export interface BotActivity {
+  instances: number;
+  lastSeen: string;
+}
+
+/** Folds a page of instances into per-bot activity, so no page needs keeping. */
+export function addActivity(acc: Map<string, BotActivity>, instances: InstanceView[]): void {
+  for (const i of instances) {
+    const a = acc.get(i.spec.bot_name) ?? { instances: 0, lastSeen: "" };
+    // ISO times: the later sorts last.
+    const seen = [lastSeen(i), a.lastSeen].sort()[1]!;
+    acc.set(i.spec.bot_name, { instances: a.instances + 1, lastSeen: seen });
+  }
+}
+
 /** `tctl bots ls`: each bot with how many instances it has and when one was last seen. */
-export function botsTable(bots: BotView[], instances: InstanceView[]): string {
+export function botsTable(bots: BotView[], instances: InstanceView[] | Map<string, BotActivity>): string {
+  let activity = instances as Map<string, BotActivity>;
+  if (Array.isArray(instances)) {
+    activity = new Map();
+    addActivity(activity, instances);
+  }
   const rows = bots.map((b) => {
     const name = b.metadata.name;
-    const mine = instances.filter((i) => i.spec.bot_name === name);
-    const seen = mine.map(lastSeen).sort().at(-1);
+    const a = activity.get(name);
     return [
       name,
       b.status?.user_name || `bot-${name}`,
       none(b.spec.roles),
-      String(mine.length),
-      seen || "never",
+      String(a?.instances ?? 0),
+      a?.lastSeen || "never",
     ];
   });
   return renderTable({ headers: ["Bot", "User", "Roles", "Instances", "Last Seen"], rows });

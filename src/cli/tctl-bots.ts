@@ -7,6 +7,8 @@ import type { BotUpdateRequest } from "../auth/bot-update.ts";
 import { notFound, UserError } from "../util/errors.ts";
 import type { TctlOptions } from "./tctl.ts";
 import {
+  addActivity,
+  type BotActivity,
   type BotUpdateView,
   type BotView,
   botsTable,
@@ -15,8 +17,9 @@ import {
   instanceSummary,
   instanceText,
 } from "./tctl-bots-format.ts";
-import { admin, format, list, one, type RunArgs, type TctlCommand } from "./tctl-commands.ts";
+import { admin, format, list, one, type TctlCommand } from "./tctl-commands.ts";
 import { formatResources } from "./tctl-format.ts";
+import { getAll, pages } from "./tctl-paging.ts";
 
 const given = (opts: TctlOptions, flag: string) => opts[flag] !== undefined;
 const listIfGiven = (opts: TctlOptions, flag: string) => (given(opts, flag) ? list(opts[flag]) : undefined);
@@ -44,9 +47,6 @@ export function botUpdateRequest(args: string[], opts: TctlOptions): BotUpdateRe
   return req;
 }
 
-const getAll = async <T>(a: RunArgs, kind: string, name?: string) =>
-  (await admin<{ resources: T[] }>(a.api, "get", { kind, name })).resources;
-
 /** "BOT/UUID" (as the reference spells it), or a bare UUID. */
 function instanceRef(ref: string): { bot?: string; id: string } {
   const i = ref.indexOf("/");
@@ -62,10 +62,14 @@ export const tctlBotCommands: TctlCommand[] = [
     name: "bots ls",
     async run(a) {
       const f = format(a.opts, ["text", "yaml", "json"], "text");
-      const bots = await getAll<BotView>(a, "bot");
-      // yaml and json stay the bot resources (round-trippable); the table adds instances.
+      const bots = await getAll<BotView>(a.api, { kind: "bot" });
+      // yaml and json stay the bot resources (round-trippable); the table adds instances,
+      // counted a page at a time (a fleet's instances are never all in memory).
       if (f !== "text") return a.out(formatResources("bot", bots, f));
-      a.out(botsTable(bots, await getAll<InstanceView>(a, "bot_instance")));
+      const activity = new Map<string, BotActivity>();
+      for await (const page of pages<InstanceView>(a.api, "get", { kind: "bot_instance" }, "resources"))
+        addActivity(activity, page);
+      a.out(botsTable(bots, activity));
     },
   },
   {
@@ -93,7 +97,8 @@ export const tctlBotCommands: TctlCommand[] = [
       const ref = one(a.args, "bot instance (tctl bots instances show BOT/INSTANCE-ID)");
       const f = format(a.opts, ["text", "json"], "text");
       const { bot, id } = instanceRef(ref);
-      const found = (await getAll<InstanceView>(a, "bot_instance", id)).find(
+      // BOT/ID is one lookup; a bare ID is searched for page by page on the server.
+      const found = (await getAll<InstanceView>(a.api, { kind: "bot_instance", name: bot ? ref : id })).find(
         (i) => i.spec.instance_id === id && (!bot || i.spec.bot_name === bot),
       );
       if (!found)

@@ -5,6 +5,7 @@ import type { ApiClient } from "../protocol/client.ts";
 import { UserError } from "../util/errors.ts";
 import type { TctlOptions } from "./tctl.ts";
 import { formatResources, type OutputFormat } from "./tctl-format.ts";
+import { getAll } from "./tctl-paging.ts";
 
 export interface RunArgs {
   api: ApiClient;
@@ -108,10 +109,9 @@ Please note:
 `;
 }
 
-async function listKind(a: RunArgs, kind: string, name?: string): Promise<void> {
+async function listKind(a: RunArgs, kind: string, filter: Record<string, string | undefined> = {}) {
   const f = format(a.opts, ["text", "yaml", "json"], "text");
-  const r = await admin<{ resources: object[] }>(a.api, "get", { kind, name });
-  a.out(formatResources(kind, r.resources, f));
+  a.out(formatResources(kind, await getAll(a.api, { kind, ...filter }), f));
 }
 
 async function printGrant(a: RunArgs, grant: TokenGrant & Record<string, unknown>): Promise<void> {
@@ -165,8 +165,7 @@ export const tctlCommands: TctlCommand[] = [
     async run(a) {
       const { kind, name } = kindAndName(a.args[0], false);
       const f = format(a.opts, ["yaml", "json", "text"], "yaml");
-      const r = await admin<{ resources: object[] }>(a.api, "get", { kind, name });
-      a.out(formatResources(singularKind(kind), r.resources, f));
+      a.out(formatResources(singularKind(kind), await getAll(a.api, { kind, name }), f));
     },
   },
   {
@@ -239,7 +238,7 @@ export const tctlCommands: TctlCommand[] = [
       a.out(`Bot "${name}" deleted successfully.\n`);
     },
   },
-  { name: "bots instances ls", run: (a) => listKind(a, "bot_instance", a.args[0]) },
+  { name: "bots instances ls", run: (a) => listKind(a, "bot_instance", { bot: a.args[0] }) },
   {
     name: "bots instances add",
     async run(a) {

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
+import { tctlAuditCommands } from "./tctl-audit.ts";
 import { tctlBotCommands } from "./tctl-bots.ts";
 import { tctlCommands as baseCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
@@ -41,12 +42,18 @@ Commands:
   lock (--bot NAME | --bot-instance ID | --admin ID) [--message TEXT]
                                           --admin ID revokes an admin identity (see get admin_identities)
   nodes ls
+  audit ls [--since=DURATION|RFC3339] [--until=DURATION|RFC3339] [--kind=K1,K2] [--bot=NAME]
+           [--limit=N] [--format=text|json]
+                                          The audit log of every replica, oldest first
+                                          (e.g. --since=2h --kind=bot.update)
   version
+
+Listings are read a page at a time and printed whole (env TCTL_PAGE_SIZE: page size, default 500).
 
 Exit codes: 0 success, 1 error, 2 usage error.
 `;
 
-const tctlCommands = [...baseCommands, ...tctlBotCommands];
+const tctlCommands = [...baseCommands, ...tctlBotCommands, ...tctlAuditCommands];
 
 export interface TctlOptions {
   [k: string]: string | boolean | string[] | undefined;
@@ -74,6 +81,10 @@ const globalSpec = {
   "bot-instance": { type: "string" },
   admin: { type: "string" },
   message: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  kind: { type: "string" },
+  limit: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
