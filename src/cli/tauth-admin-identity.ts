@@ -1,7 +1,10 @@
 // `tauth admin-identity --out FILE [--ttl 12h] [--data-dir DIR | -c tauth.yaml]`: issue one
-// more admin identity for tctl, offline, on the auth server's host. It works on the data
-// directory directly (SQLite in WAL mode takes a second process next to a running tauth), so
+// more admin identity for tctl, offline, on the auth server's host. It works on tauth's
+// storage directly (SQLite in WAL mode takes a second process next to a running tauth), so
 // it needs no other admin identity: whoever can read the data directory is never locked out.
+// With PostgreSQL (storage in tauth.yaml, or --conn-string) it opens the database as tauth
+// does: any replica's host, with its config, can issue one (the CA and the record live in
+// the database; the data directory only gets this run's audit.log lines).
 
 import { accessSync, chownSync, constants, existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,19 +12,24 @@ import { parseArgs } from "node:util";
 import { formatDuration, parseDuration } from "../util/duration.ts";
 import { ExitCode, UserError } from "../util/errors.ts";
 import { loadConfigFile } from "./tauth.ts";
+import { resolveStorage } from "./tauth-storage.ts";
 import { writeStdout } from "./write-out.ts";
 
 export const tauthAdminIdentityUsage = `Usage: tauth admin-identity --out FILE [--ttl DURATION] [--data-dir DIR | -c FILE]
 
 Issue another admin identity for tctl (tctl --identity FILE). Each has an ID: "tctl get
 admin_identities" lists them and "tctl lock --admin ID" revokes one. Runs on the auth
-server's host, against its data directory (also while tauth runs), as the user that owns it.
+server's host, against its storage (also while tauth runs), as the user that owns the data
+directory: SQLite in the data directory, or the PostgreSQL database of tauth.yaml's storage
+(any replica's host).
 
 Flags:
       --out FILE           Where to write the identity file (0600; must not exist)
       --ttl DURATION       Lifetime, a Go duration (default 12h; e.g. 720h for 30 days)
       --data-dir DIR       tauth's data directory (default /var/lib/teleport/auth)
-  -c, --config FILE        Take data_dir from tauth's YAML config
+  -c, --config FILE        Take data_dir and storage from tauth's YAML config
+      --storage-type TYPE  sqlite or postgresql, as for tauth start
+      --conn-string URL    PostgreSQL connection string, as for tauth start
 `;
 
 const DEFAULT_TTL_MS = 12 * 3600_000;
@@ -38,7 +46,9 @@ function writable(path: string): boolean {
 /** Files SQLite (and the audit log) may have created as root in a directory tauth runs in as another user. */
 function giveBackToOwner(dataDir: string): void {
   if (process.getuid?.() !== 0) return;
-  const owner = statSync(join(dataDir, "tauth.db"));
+  const db = join(dataDir, "tauth.db");
+  // On PostgreSQL there is no tauth.db: the data directory's owner is tauth's user.
+  const owner = statSync(existsSync(db) ? db : dataDir);
   if (owner.uid === 0) return;
   for (const f of ["tauth.db-wal", "tauth.db-shm", "audit.log"]) {
     const p = join(dataDir, f);
@@ -55,6 +65,8 @@ export async function tauthAdminIdentity(argv: string[]): Promise<number> {
       ttl: { type: "string" },
       "data-dir": { type: "string" },
       config: { type: "string", short: "c" },
+      "storage-type": { type: "string" },
+      "conn-string": { type: "string" },
       debug: { type: "boolean", short: "d" },
       help: { type: "boolean", short: "h" },
     },
@@ -81,12 +93,19 @@ export async function tauthAdminIdentity(argv: string[]): Promise<number> {
   const out = resolve(values.out);
   // Checked before anything is issued; the write itself refuses to replace a file too.
   if (existsSync(out)) throw new UserError(`${out} already exists; choose another --out or remove it first`);
+  const storage = resolveStorage(
+    { type: values["storage-type"], connString: values["conn-string"] },
+    file.storage,
+  );
   for (const p of [dataDir, join(dataDir, "tauth.db")])
     if (existsSync(p) && !writable(p))
       throw new UserError(`cannot write ${p}: run this as the user tauth runs as (or root)`);
   const { AuthService } = await import("../auth/service.ts");
   const { issueAdminIdentity } = await import("../auth/admin-identity.ts");
-  const svc = await AuthService.openExisting(dataDir);
+  const { describeStorage, openStorage } = await import("../auth/backend/open.ts");
+  // PostgreSQL is opened (and checked) as tauth start opens it: one line if it cannot be used.
+  const backend = await openStorage(storage);
+  const svc = await AuthService.openExisting(dataDir, backend, backend && describeStorage(storage, dataDir));
   let issued: Awaited<ReturnType<typeof issueAdminIdentity>>;
   try {
     issued = await issueAdminIdentity(svc, {
