@@ -57,10 +57,14 @@ function serial(): bigint {
 }
 
 export class Issuer {
-  constructor(private readonly cas: Authorities) {}
+  constructor(
+    private readonly cas: Authorities,
+    /** The cluster's clock (clock.ts): a replica with a wrong clock still issues valid certificates. */
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async issueIdentity(req: IdentityRequest): Promise<Certificates & { expires: Date }> {
-    const now = Date.now();
+    const now = this.clock();
     const notAfter = cappedExpiry(req.requestedExpiry, req.maxTtlMs, now, req.ttlCapMs);
     const notBefore = new Date(now - BACKDATE_MS);
     const tlsPub = await importPublicKeyPem(req.publicKeys.tls_public_key).catch(() => {
@@ -122,7 +126,7 @@ export class Issuer {
     hostId: string,
     expiry: Date,
   ): Promise<string> {
-    const now = Date.now();
+    const now = this.clock();
     try {
       return await signSshCertificate(
         {

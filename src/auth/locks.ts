@@ -1,8 +1,12 @@
 // Locks: a lock on a bot, a bot instance, a join token or an admin identity denies every
-// request and join made by what it targets. Checked on every authenticated call and every join.
+// request and join made by what it targets. Checked on every authenticated call and every
+// join, against the in-memory index every replica keeps current (lock-index.ts): a lock
+// created through one replica denies on the others as soon as the database's notification
+// arrives.
 
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import { accessDenied, badParameter, notFound } from "../util/errors.ts";
+import type { Who } from "./lock-index.ts";
 import type { AuthService } from "./service.ts";
 import type { Lock, LockTarget } from "./store/types.ts";
 
@@ -24,25 +28,9 @@ export async function createLock(
   return lock;
 }
 
-interface Who {
-  bot?: string;
-  instance?: string;
-  token?: string;
-  adminIdentity?: string;
-}
-
-function matches(t: LockTarget, who: Who): boolean {
-  return (
-    (t.bot !== undefined && t.bot === who.bot) ||
-    (t.bot_instance_id !== undefined && t.bot_instance_id === who.instance) ||
-    (t.join_token !== undefined && t.join_token === who.token) ||
-    (t.admin_identity !== undefined && t.admin_identity === who.adminIdentity)
-  );
-}
-
+/** The lock that denies `who`: a lookup in the index by each thing `who` names. */
 export async function findLock(svc: AuthService, who: Who): Promise<Lock | null> {
-  for (const { value } of await svc.locks.list()) if (matches(value.spec.target, who)) return value;
-  return null;
+  return svc.lockIndex.find(who);
 }
 
 /** What an administrator locked out of tctl can always do (it needs the auth host's data directory). */

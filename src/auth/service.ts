@@ -2,6 +2,7 @@
 // join methods call. Storage goes through typed collections over the CAS backend.
 
 import { existsSync, mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { PingResponse } from "../protocol/messages.ts";
 import { isCode, UserError } from "../util/errors.ts";
@@ -10,10 +11,14 @@ import { type AuditSink, FileAuditLog, TeeAuditSink } from "./audit.ts";
 import { BackendAuditLog } from "./audit-store.ts";
 import { Authorities } from "./authorities.ts";
 import type { Backend } from "./backend/backend.ts";
+import { ChangeFeed, watchWrites } from "./backend/change-feed.ts";
+import { canListen, listenForChanges } from "./backend/change-feed-pg.ts";
 import { SqliteBackend } from "./backend/sqlite.ts";
+import { ClusterClock } from "./clock.ts";
 import { Continuations } from "./continuations.ts";
 import { Issuer } from "./issuer.ts";
 import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
+import { LockIndex } from "./lock-index.ts";
 import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
@@ -34,6 +39,17 @@ export interface AuthServiceOptions {
   dataDir: string;
   clusterName: string;
   backend?: Backend;
+  /** Names this replica in responses (X-Tauth-Replica) and logs; default host name and PID. */
+  replicaId?: string;
+  /** How often locks are reloaded in full besides the change feed (tests shorten it). */
+  lockReloadMs?: number;
+}
+
+/** What a replica keeps following besides the backend (see follow()); stopped by close(). */
+interface Followers {
+  locks: LockIndex;
+  clock: ClusterClock;
+  unlisten?: () => Promise<void>;
 }
 
 export class AuthService {
@@ -46,6 +62,10 @@ export class AuthService {
   readonly adminIdentities: Collection<AdminIdentity>;
   readonly issuer: Issuer;
   readonly continuations: Continuations;
+  /** Every lock, in memory, kept current across replicas: see lock-index.ts. */
+  readonly lockIndex: LockIndex;
+  /** The cluster's clock (the database's on PostgreSQL): see clock.ts. */
+  readonly clock: ClusterClock;
 
   private constructor(
     readonly backend: Backend,
@@ -53,8 +73,13 @@ export class AuthService {
     readonly joinKeys: JoinKeys,
     readonly audit: AuditSink,
     readonly dataDir: string,
+    readonly replicaId: string,
+    private readonly followers: Followers,
   ) {
-    this.continuations = new Continuations(backend, joinKeys.continuationKey);
+    this.lockIndex = followers.locks;
+    this.clock = followers.clock;
+    const now = () => this.clock.now();
+    this.continuations = new Continuations(backend, joinKeys.continuationKey, now);
     this.bots = new Collection(backend, "/bots/");
     this.roles = new Collection(backend, "/roles/");
     // Secret token names are neither keys nor values: see store/tokens.ts.
@@ -63,7 +88,7 @@ export class AuthService {
     this.locks = new Collection(backend, "/locks/");
     this.nodes = new Collection(backend, "/nodes/");
     this.adminIdentities = new Collection(backend, "/admin_identities/");
-    this.issuer = new Issuer(authorities);
+    this.issuer = new Issuer(authorities, now);
   }
 
   get clusterName(): string {
@@ -72,8 +97,12 @@ export class AuthService {
 
   static async open(opts: AuthServiceOptions): Promise<AuthService> {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    const backend = opts.backend ?? new SqliteBackend(join(opts.dataDir, "tauth.db"));
+    const raw = opts.backend ?? new SqliteBackend(join(opts.dataDir, "tauth.db"));
+    // Writes through the service announce changes to what replicas cache (change-feed.ts).
+    const feed = new ChangeFeed();
+    const backend = watchWrites(raw, feed);
     const cas = await Authorities.init(backend, opts.clusterName);
+    const followers = await AuthService.follow(backend, feed, opts.lockReloadMs);
     const svc = new AuthService(
       backend,
       cas,
@@ -81,6 +110,8 @@ export class AuthService {
       // The replica's own file, and the backend log that every replica shares.
       new TeeAuditSink([new FileAuditLog(join(opts.dataDir, "audit.log")), new BackendAuditLog(backend)]),
       opts.dataDir,
+      opts.replicaId ?? `${hostname()}-${process.pid}`,
+      followers,
     );
     await svc.seedPresetRoles();
     await maskStoredTokenNames(backend);
@@ -110,6 +141,20 @@ export class AuthService {
     return AuthService.open({ dataDir, clusterName, backend: store });
   }
 
+  /**
+   * The lock index and the clock; on PostgreSQL also the feed of other replicas' changes,
+   * started after the index's first load (its first subscription reloads, covering the gap).
+   */
+  private static async follow(backend: Backend, feed: ChangeFeed, lockReloadMs?: number): Promise<Followers> {
+    const f: Followers = {
+      locks: new LockIndex(backend, lockReloadMs),
+      clock: await ClusterClock.start(backend),
+    };
+    await f.locks.start(feed);
+    if (canListen(backend)) f.unlisten = await listenForChanges(backend, feed);
+    return f;
+  }
+
   /** A fresh cluster has the reference's preset roles; existing ones are never overwritten. */
   private async seedPresetRoles(): Promise<void> {
     for (const r of presetRoles) {
@@ -134,6 +179,9 @@ export class AuthService {
   async close(): Promise<void> {
     // Queued audit events reach the backend before it closes.
     await this.audit.flush?.();
+    this.followers.locks.stop();
+    this.followers.clock.stop();
+    await this.followers.unlisten?.().catch(() => {});
     await this.backend.close();
   }
 }

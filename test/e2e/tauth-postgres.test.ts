@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SCHEMA_VERSION } from "../../src/auth/backend/postgres-schema.ts";
 import { tauthBin, tbotBin } from "../harness/binary.ts";
 import { type PgServer, startPostgres, stopAllPostgres } from "../harness/postgres.ts";
 import { cleanupAfterFile, freePort, run, tempDir } from "../harness/proc.ts";
@@ -128,7 +129,7 @@ test("three replicas started at the same moment on an empty database agree on on
   const cold = pg.url({ user: "tauth", password: PASSWORD, database: "cold" });
   const replicas = await Promise.all([1, 2, 3].map(() => startTauth({ extraArgs: ["--conn-string", cold] })));
   expect(new Set(replicas.map((r) => r.pin)).size).toBe(1);
-  expect(pg.psql("SELECT count(*) FROM tauth_schema_version", "cold").trim()).toBe("1");
+  expect(pg.psql("SELECT count(*) FROM tauth_schema_version", "cold").trim()).toBe(String(SCHEMA_VERSION));
   await Promise.all(replicas.map((r) => r.stop()));
 });
 

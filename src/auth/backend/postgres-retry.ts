@@ -23,6 +23,9 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const SERIALIZATION_ATTEMPTS = 10;
 
+/** Failovers one statement may ride: a second one within a statement is already unusual. */
+export const MAX_MOVES = 2;
+
 /** `op(again)`: again is true when an earlier try failed with the connection lost under it. */
 export async function retryOnConnectionLoss<T>(
   maxAttempts: number,
@@ -49,20 +52,24 @@ export interface TxContext {
 
 /**
  * `fn` in a SERIALIZABLE transaction, run again on serialization failures and deadlocks, and
- * on a dropped connection (with `lostCommit` set when the drop hit the COMMIT).
+ * on a dropped connection (with `lostCommit` set when the drop hit the COMMIT). `pool` is read
+ * for every try (a failover replaces the pool); `recover`, when the tries on one pool are used
+ * up, says whether the pool now points at another server worth trying (postgres-failover.ts).
  */
 export async function serializable<T>(
-  sql: SQL,
+  pool: () => SQL,
   connectionAttempts: number,
   fn: (tx: TransactionSQL, ctx: TxContext) => Promise<T>,
+  recover?: (e: unknown) => Promise<boolean>,
 ): Promise<T> {
   const ctx: TxContext = { lostCommit: false };
   let conflicts = 0;
   let drops = 0;
+  let moves = 0;
   for (;;) {
     let committing = false;
     try {
-      return (await sql.begin("isolation level serializable", async (tx) => {
+      return (await pool().begin("isolation level serializable", async (tx) => {
         const r = await fn(tx, ctx);
         committing = true;
         return r;
@@ -72,10 +79,15 @@ export async function serializable<T>(
         await pause(backoffMs(conflicts, 5, 500));
         continue;
       }
+      // A failure inside the body never reached COMMIT: nothing was applied.
+      if (committing && isConnectionLost(e)) ctx.lostCommit = true;
       if (isConnectionLost(e) && ++drops < connectionAttempts) {
-        // A failure inside the body never reached COMMIT: nothing was applied.
-        if (committing) ctx.lostCommit = true;
         await pause(backoffMs(drops, 5, 100));
+        continue;
+      }
+      if (recover && moves < MAX_MOVES && (await recover(e))) {
+        moves++;
+        drops = 0;
         continue;
       }
       throw e;

@@ -7,6 +7,13 @@
 import type { SQL } from "bun";
 import { UserError } from "../../util/errors.ts";
 
+/**
+ * Channel on which the database announces changed keys (payload: the key) for what replicas
+ * keep in memory (locks): sent by a trigger, so in the writing transaction, delivered on its
+ * commit, whoever wrote. See change-feed.ts.
+ */
+export const CHANGES_CHANNEL = "tauth_changes";
+
 /** pg_advisory_xact_lock key for migrations: "tauth" in ASCII, fixed forever. */
 const MIGRATION_LOCK = 0x7461757468;
 
@@ -30,6 +37,22 @@ const migrations: Migration[] = [
         expires timestamptz
       );
       CREATE INDEX tauth_kv_expires ON tauth_kv (expires) WHERE expires IS NOT NULL;
+    `,
+  },
+  {
+    version: 2,
+    // Replicas cache locks in memory; every write to one (any statement, any replica, an
+    // expiry sweep) announces its key on CHANGES_CHANNEL within the writing transaction.
+    sql: `
+      CREATE FUNCTION tauth_kv_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('${CHANGES_CHANNEL}', CASE WHEN TG_OP = 'DELETE' THEN OLD.key ELSE NEW.key END);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER tauth_kv_announce_write AFTER INSERT OR UPDATE ON tauth_kv
+        FOR EACH ROW WHEN (NEW.key LIKE '/locks/%') EXECUTE FUNCTION tauth_kv_announce();
+      CREATE TRIGGER tauth_kv_announce_delete AFTER DELETE ON tauth_kv
+        FOR EACH ROW WHEN (OLD.key LIKE '/locks/%') EXECUTE FUNCTION tauth_kv_announce();
     `,
   },
 ];

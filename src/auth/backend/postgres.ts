@@ -8,6 +8,9 @@
 //   Replicas whose clocks disagree still agree on what is expired. Read back, an expiry is
 //   turned into this replica's clock the same way.
 // - Multi-key writes (atomic) run SERIALIZABLE and are retried on 40001/40P01.
+// - A conn string may list several hosts; the pool follows the writable one
+//   (postgres-failover.ts), and a statement that failed on the old one runs on the new one
+//   with the same rules as a retry after a dropped connection (below).
 // - A statement that fails because its connection dropped is retried on another connection
 //   (postgres-retry.ts). What a retry does when the first try may have committed with its
 //   reply lost:
@@ -28,8 +31,8 @@
 //                           conditions are checked again (a delete-only write whose conditions
 //                           its own first try consumed fails closed, as deleteIfRevision).
 
-import { SQL, type TransactionSQL } from "bun";
-import { alreadyExists, compareFailed, notFound, UserError } from "../../util/errors.ts";
+import type { SQL, TransactionSQL } from "bun";
+import { alreadyExists, compareFailed, notFound } from "../../util/errors.ts";
 import { type AtomicOp, checkAtomicOps, requireConditions } from "./atomic.ts";
 import {
   type Backend,
@@ -41,8 +44,9 @@ import {
 } from "./backend.ts";
 import { type PgTarget, parseConnString } from "./postgres-conn.ts";
 import { openError, runtimeError } from "./postgres-errors.ts";
-import { retryOnConnectionLoss, serializable, type TxContext } from "./postgres-retry.ts";
-import { migrate } from "./postgres-schema.ts";
+import { NoWritableHost, PgClients } from "./postgres-failover.ts";
+import { MAX_MOVES, retryOnConnectionLoss, serializable, type TxContext } from "./postgres-retry.ts";
+import { CHANGES_CHANNEL, migrate } from "./postgres-schema.ts";
 
 interface Row {
   key: string;
@@ -68,47 +72,66 @@ export interface PostgresOptions {
 
 export class PostgresBackend implements Backend {
   private constructor(
-    private readonly sql: SQL,
+    private readonly pool: PgClients,
     readonly target: PgTarget,
     private readonly attempts: number,
   ) {}
 
+  /** The pool in use: read for every statement, since a failover replaces it. */
+  private get sql(): SQL {
+    return this.pool.sql;
+  }
+
   /**
-   * Connect, refuse a standby, and migrate. Every failure is one UserError line without the
-   * password; nothing is left open.
+   * Connect (to the first writable host), refuse a standby, and migrate. Every failure is one
+   * UserError line without the password; nothing is left open.
    */
   static async open(connString: string, o: PostgresOptions = {}): Promise<PostgresBackend> {
     const t = parseConnString(connString);
     const max = o.max ?? t.max;
-    const sql = new SQL(t.url, {
-      // An option beats PGDATABASE, which Bun would otherwise prefer to the URL's database.
-      database: t.database,
-      max,
-      // A blackholed host would hold startup for Bun's default 30 s.
-      ...(t.hasConnectTimeout ? {} : { connectionTimeout: 10 }),
-    });
+    let pool: PgClients | undefined;
     try {
-      const [s] = await sql`SELECT pg_is_in_recovery() AS standby`;
-      if ((s as { standby: boolean }).standby)
-        throw new UserError(
-          "is a read-only standby (in recovery): tauth writes, so point conn_string at the primary",
-        );
-      await migrate(sql);
+      pool = await PgClients.open(t, max);
+      await migrate(pool.sql);
     } catch (e) {
-      await sql.close({ timeout: 0 }).catch(() => {});
-      throw openError(e, t);
+      await pool?.close(0).catch(() => {});
+      if (e instanceof NoWritableHost) throw e;
+      throw openError(e, pool ? { ...t, where: pool.where } : t);
     }
     // Each try takes another connection: pool size + 1 tries reach a new one (postgres-retry.ts).
-    return new PostgresBackend(sql, t, max + 1);
+    return new PostgresBackend(pool, t, max + 1);
   }
 
-  /** A single statement, retried on a dropped connection; errors leave without secrets. */
+  /**
+   * A single statement, retried on a dropped connection, and on another host after a
+   * failover; errors leave without secrets. A statement run again on another host is told
+   * `again`: its first try may have committed.
+   */
   private async run<T>(op: (again: boolean) => Promise<T>): Promise<T> {
-    try {
-      return await retryOnConnectionLoss(this.attempts, op);
-    } catch (e) {
-      throw runtimeError(e, this.target);
+    for (let moves = 0; ; moves++) {
+      try {
+        return await retryOnConnectionLoss(this.attempts, (again) => op(again || moves > 0));
+      } catch (e) {
+        if (moves < MAX_MOVES && (await this.pool.recover(e))) continue;
+        throw runtimeError(e, this.target);
+      }
     }
+  }
+
+  /**
+   * LISTEN for the keys the database announces on change (postgres-schema.ts), following
+   * the pool through failovers; `onListen` runs at every (re)subscription. See change-feed.ts.
+   */
+  listenForChanges(onKey: (key: string) => void, onListen: () => void): Promise<() => Promise<void>> {
+    return this.pool.listen(CHANGES_CHANNEL, onKey, onListen);
+  }
+
+  /** The database's clock, in epoch milliseconds (what expiry is decided by). */
+  async databaseNow(): Promise<number> {
+    const [r] = await this.run(
+      () => this.sql<{ ms: number }[]>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
+    );
+    return Number(r!.ms);
   }
 
   /**
@@ -118,7 +141,12 @@ export class PostgresBackend implements Backend {
    */
   async transaction<T>(fn: (tx: TransactionSQL, ctx: TxContext) => Promise<T>): Promise<T> {
     try {
-      return await serializable(this.sql, this.attempts, fn);
+      return await serializable(
+        () => this.sql,
+        this.attempts,
+        fn,
+        (e) => this.pool.recover(e),
+      );
     } catch (e) {
       throw runtimeError(e, this.target);
     }
@@ -261,6 +289,6 @@ export class PostgresBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await this.sql.close({ timeout: 5 });
+    await this.pool.close(5);
   }
 }

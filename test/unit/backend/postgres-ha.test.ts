@@ -5,6 +5,7 @@
 
 import { expect, test } from "bun:test";
 import { PostgresBackend } from "../../../src/auth/backend/postgres.ts";
+import { SCHEMA_VERSION } from "../../../src/auth/backend/postgres-schema.ts";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
 import { isCode } from "../../../src/util/errors.ts";
 import { startPgProxy } from "../../harness/pg-proxy.ts";
@@ -36,7 +37,7 @@ test("cold start: 5 replicas opening one empty database at once all succeed, wit
     const backends = opened.map((o) => (o as PromiseFulfilledResult<PostgresBackend>).value);
     const db = url.slice(url.lastIndexOf("/") + 1);
     const versions = f.server.psql("SELECT count(*) || ':' || max(version) FROM tauth_schema_version", db);
-    expect(versions.trim()).toBe("1:1");
+    expect(versions.trim()).toBe(`${SCHEMA_VERSION}:${SCHEMA_VERSION}`);
     // All five work on the one table.
     await Promise.all(backends.map((b, i) => b.put({ key: `/cold/${i}`, value: "{}" })));
     expect(await backends[0]!.list("/cold/")).toHaveLength(5);

@@ -4,6 +4,7 @@
 
 import { expect, test } from "bun:test";
 import { PostgresBackend } from "../../../src/auth/backend/postgres.ts";
+import { SCHEMA_VERSION } from "../../../src/auth/backend/postgres-schema.ts";
 import { startPostgres } from "../../harness/postgres.ts";
 import { PASSWORD, pgFixture, ROLE } from "./pg-fixture.ts";
 
@@ -91,7 +92,7 @@ test("a database written by a newer tauth (schema version ahead) is refused", as
   await (await PostgresBackend.open(url, { max: 1 })).close();
   await f.admin.unsafe(`INSERT INTO ${schema}.tauth_schema_version (version) VALUES (99)`);
   expect(await openFails(url)).toBe(
-    `storage: PostgreSQL at 127.0.0.1:${f.server.port} holds tauth schema version 99, newer than this tauth knows (1): run the newer tauth`,
+    `storage: PostgreSQL at 127.0.0.1:${f.server.port} holds tauth schema version 99, newer than this tauth knows (${SCHEMA_VERSION}): run the newer tauth`,
   );
 });
 
