@@ -164,7 +164,7 @@ export async function renewBotIdentity(
     throw accessDenied(
       "this identity is not renewable; bots joined with other methods renew by joining again",
     );
-  await checkIdentityInputs(req.public_keys, req.expires);
+  await checkIdentityInputs(req.public_keys, req.expires, svc.clock.now());
   const name = caller.botName!;
   const id = caller.botInstanceId!;
   const auth: Authentication = {

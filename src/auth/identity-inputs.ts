@@ -8,9 +8,14 @@ import { importSshPublicKey } from "../crypto/ssh/index.ts";
 import type { PublicKeys } from "../protocol/messages.ts";
 import { badParameter } from "../util/errors.ts";
 
-export async function checkIdentityInputs(keys: PublicKeys, expires: string): Promise<void> {
+/** `now`: the cluster's clock (svc.clock), which the issuer judges the expiry by too. */
+export async function checkIdentityInputs(
+  keys: PublicKeys,
+  expires: string,
+  now = Date.now(),
+): Promise<void> {
   const t = Date.parse(expires);
-  if (!Number.isFinite(t) || t <= Date.now()) throw badParameter("requested expiry must be in the future");
+  if (!Number.isFinite(t) || t <= now) throw badParameter("requested expiry must be in the future");
   await importPublicKeyPem(keys.tls_public_key).catch(() => {
     throw badParameter("tls_public_key is not a valid PEM public key (ECDSA P-256 or Ed25519 expected)");
   });

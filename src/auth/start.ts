@@ -13,6 +13,7 @@ import { adminRoutes } from "./api/admin.ts";
 import { botRoutes } from "./api/bot.ts";
 import { downloadRoutes } from "./api/downloads.ts";
 import { describeStorage, openStorage, type StorageConfig } from "./backend/open.ts";
+import { healthRoutes } from "./http/health.ts";
 import { checkListenable } from "./http/listen-check.ts";
 import { type Route, Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -34,6 +35,8 @@ export interface AuthConfig {
   packagesDir?: string;
   /** Where the cluster's state lives; SQLite in dataDir when absent. */
   storage?: StorageConfig;
+  /** This replica's name in responses and logs (--replica-id); default host name and PID. */
+  replicaId?: string;
 }
 
 export interface RunningAuth {
@@ -44,12 +47,13 @@ export interface RunningAuth {
 
 async function serverCertificate(svc: AuthService, cfg: AuthConfig) {
   const keys = await generateKeyPair("ecdsa-p256");
+  // The cluster's clock: clients judge the validity by theirs, which agrees with the database's.
+  const now = svc.clock.now();
   const names = new Set(["localhost", hostname(), cfg.listenHost, ...cfg.publicAddrs]);
   names.delete("0.0.0.0");
   names.delete("::");
   const ips = ["127.0.0.1", "::1", ...[...names].filter((n) => isIP(n))];
   const dns = [...names].filter((n) => n && !isIP(n));
-  const now = Date.now();
   const certPem = await issueCertificate({
     caCertPem: svc.authorities.host.tlsCert,
     caKey: svc.authorities.host.tlsKey,
@@ -94,12 +98,15 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   // A database tauth cannot use fails here, in one line, before the data directory is touched.
   const storage = cfg.storage ?? { type: "sqlite" };
   const backend = await openStorage(storage);
-  const svc = await AuthService.open({ dataDir: cfg.dataDir, clusterName: cfg.clusterName, backend }).catch(
-    async (e) => {
-      await backend?.close();
-      throw e;
-    },
-  );
+  const svc = await AuthService.open({
+    dataDir: cfg.dataDir,
+    clusterName: cfg.clusterName,
+    backend,
+    ...(cfg.replicaId ? { replicaId: cfg.replicaId } : {}),
+  }).catch(async (e) => {
+    await backend?.close();
+    throw e;
+  });
   const tls = await serverCertificate(svc, cfg);
   const admin = await ensureAdminIdentity(svc, cfg.adminIdentityTtlMs);
   if (admin.issued)
@@ -114,6 +121,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     ...botRoutes(svc).map((r) => answeredAfterAudit(svc, r)),
     ...adminRoutes(svc),
     ...downloadRoutes(svc, { packages, defaultAddr }),
+    ...healthRoutes(svc),
   );
   const server = await startHttpServer(
     svc,
@@ -141,6 +149,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     admin_identity: admin.path,
     admin_identity_id: admin.id,
     storage: describeStorage(storage, cfg.dataDir),
+    replica: svc.replicaId,
     ...(packages ? { packages_dir: packages.dir } : {}),
   });
   return {

@@ -25,7 +25,7 @@ Commands:
 
 Flags for start:
   -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs,
-                           packages_dir, storage, debug)
+                           packages_dir, storage, replica_id, debug)
       --data-dir DIR       State directory (default /var/lib/teleport/auth)
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
@@ -36,7 +36,10 @@ Flags for start:
       --conn-string URL    PostgreSQL to use, e.g. postgresql://tauth@db:5432/tauth?sslmode=
                            verify-full&sslrootcert=CA&sslcert=CRT&sslkey=KEY (implies postgresql).
                            A password here shows in ps: prefer client certificates, PGPASSWORD,
-                           or storage.conn_string in the config file
+                           or storage.conn_string in the config file. Several hosts:
+                           postgresql://u@db1:5432,db2:5432/tauth?target_session_attrs=read-write
+      --replica-id ID      This replica's name in the X-Tauth-Replica response header and
+                           the log (default: host name and PID)
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 
@@ -52,7 +55,7 @@ Exit codes: 0 success, 1 error, 2 usage error.
 /** Every long flag of tauth's commands, for "did you mean" on a misspelt one. */
 const tauthFlagNames = [
   ...["config", "data-dir", "listen", "cluster-name", "public-addr", "packages-dir", "debug", "log-format"],
-  ...["storage-type", "conn-string"],
+  ...["storage-type", "conn-string", "replica-id"],
   ...["out", "ttl", "help", "write", "force", "name", "user", "group", "systemd-directory", "tauth-path"],
 ];
 
@@ -63,7 +66,15 @@ interface TauthFileConfig {
   publicAddrs?: string[];
   packagesDir?: string;
   storage?: StorageConfig;
+  replicaId?: string;
   debug?: boolean;
+}
+
+/** A replica ID goes into a response header: a short token, nothing a header cannot carry. */
+function checkReplicaId<T extends string | undefined>(id: T, fail: (m: string) => never, what: string): T {
+  if (id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id))
+    fail(`${what} "${id}" must be 1-64 letters, digits, ".", "_", ":" or "-"`);
+  return id;
 }
 
 export function loadConfigFile(path: string): TauthFileConfig {
@@ -85,6 +96,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
       "public_addrs",
       "packages_dir",
       "storage",
+      "replica_id",
       "debug",
     ]);
   const v = m.optStr("version");
@@ -103,6 +115,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
     publicAddrs: m.optStrList("public_addrs"),
     packagesDir: m.optStr("packages_dir"),
     storage: m.has("storage") ? readStorageNode(m.get("storage")) : undefined,
+    replicaId: checkReplicaId(m.optStr("replica_id"), (x) => m.get("replica_id").fail(x), "replica_id"),
     debug: m.optBool("debug"),
   };
 }
@@ -154,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
         "packages-dir": { type: "string" },
         "storage-type": { type: "string" },
         "conn-string": { type: "string" },
+        "replica-id": { type: "string" },
         debug: { type: "boolean", short: "d" },
         "log-format": { type: "string" },
       },
@@ -186,6 +200,14 @@ export async function main(argv: string[]): Promise<number> {
       publicAddrs: [...((values["public-addr"] as string[] | undefined) ?? []), ...(file.publicAddrs ?? [])],
       packagesDir: (values["packages-dir"] as string | undefined) ?? file.packagesDir,
       storage,
+      replicaId:
+        checkReplicaId(
+          values["replica-id"] as string | undefined,
+          (m) => {
+            throw new UserError(m);
+          },
+          "--replica-id",
+        ) ?? file.replicaId,
     });
     // SIGHUP would end the process (its default action): say it has nothing to reload instead.
     const onHup = () =>

@@ -6,7 +6,7 @@ import type { JoinContext } from "./types.ts";
 
 export async function validateBotTokenForJoin(ctx: JoinContext, token: TokenResource): Promise<BotResource> {
   const exp = token.metadata.expires ? Date.parse(token.metadata.expires) : Number.POSITIVE_INFINITY;
-  if (exp <= Date.now())
+  if (exp <= ctx.now())
     throw accessDenied(
       `join token expired at ${token.metadata.expires}; ask the cluster operator for a new one`,
     );

@@ -67,6 +67,11 @@ export interface JoinContext {
   getBot(name: string): Promise<BotResource | null>;
   newInstanceId(): string;
   readonly clusterName: string;
+  /**
+   * Milliseconds since the epoch by the cluster's clock (the database's when replicas share
+   * one): what token, challenge and deadline expiry is judged by, whichever replica judges.
+   */
+  now(): number;
   /** Continuations bound to this join's method and token (see src/auth/continuations.ts). */
   issueContinuation(state: Record<string, unknown>, ttlMs: number): Promise<string>;
   redeemContinuation(text: string): Promise<Record<string, unknown>>;

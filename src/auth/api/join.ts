@@ -78,6 +78,7 @@ export async function handleJoin(
     },
     newInstanceId: () => crypto.randomUUID(),
     clusterName: svc.clusterName,
+    now: () => svc.clock.now(),
     issueContinuation: (state, ttlMs) =>
       svc.continuations.issue(method, req.client_init.token_name, state, ttlMs),
     redeemContinuation: (text) => svc.continuations.redeem(text, method, req.client_init.token_name),
@@ -122,7 +123,7 @@ export async function handleJoin(
       (await lockOfTokenBot(svc, req.client_init.token_name));
     if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
     // Input first: a join refused for its keys or expiry has used no token and moved nothing.
-    await checkIdentityInputs(req.bot_params.public_keys, req.bot_params.expires);
+    await checkIdentityInputs(req.bot_params.public_keys, req.bot_params.expires, svc.clock.now());
     return await impl.handle(ctx, req);
   } catch (e) {
     const reason = e instanceof UserError ? e.message : "internal error";

@@ -40,6 +40,9 @@ export const TLS_CIPHERS = [
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/** The response header naming the replica that answered (AuthService.replicaId). */
+export const REPLICA_HEADER = "x-tauth-replica";
+
 /** An error answered with a status of its own (413, 408) rather than its code's. */
 export class HttpStatusError extends UserError {
   constructor(
@@ -200,6 +203,8 @@ export function startHttpServer(
       const socket = req.socket as unknown as TLSSocket;
       const remoteAddr = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
       const done = guard.requestStarted(socket.remoteAddress, socket.remotePort);
+      // Which replica answered (behind a load balancer): on every response, errors included.
+      res.setHeader(REPLICA_HEADER, svc.replicaId);
       res.once("close", done);
       res.once("finish", done);
       let status = 200;

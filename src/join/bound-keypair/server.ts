@@ -49,7 +49,8 @@ interface StepState {
 }
 
 const leewayS = 60;
-const nowS = () => Math.floor(Date.now() / 1000);
+/** Seconds by the cluster's clock: a challenge issued by one replica is judged by another. */
+const nowS = (ctx: JoinContext) => Math.floor(ctx.now() / 1000);
 
 function secretsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -80,9 +81,9 @@ function classify(ctx: JoinContext, t: TokenResource): JoinCase {
   return ctx.caller ? "refresh" : "recovery";
 }
 
-function needsRotation(t: TokenResource): boolean {
+function needsRotation(ctx: JoinContext, t: TokenResource): boolean {
   const at = specOf(t).rotate_after;
-  if (!at || Date.parse(at) > Date.now()) return false;
+  if (!at || Date.parse(at) > ctx.now()) return false;
   const last = statusOf(t).last_rotated_at;
   return !last || Date.parse(last) < Date.parse(at);
 }
@@ -92,7 +93,7 @@ async function challengeFor(
   key: string,
   s: Omit<StepState, "phase" | "key" | "challenge">,
 ): Promise<JoinResponse> {
-  const now = nowS();
+  const now = nowS(ctx);
   const claims: ChallengeClaims = {
     iss: ctx.clusterName,
     aud: ctx.clusterName,
@@ -149,13 +150,13 @@ async function begin(ctx: JoinContext, req: JoinRequest): Promise<JoinResponse> 
   const base = {
     case: c,
     revision: found.revision,
-    rotate: needsRotation(t) || c === "registration",
+    rotate: needsRotation(ctx, t) || c === "registration",
     rotated: false,
     ...(init.previous_join_state ? { joinState: init.previous_join_state } : {}),
   };
   if (c === "registration") {
     const deadline = spec.onboarding.must_register_before;
-    if (deadline && Date.parse(deadline) < Date.now())
+    if (deadline && Date.parse(deadline) < ctx.now())
       throw accessDenied(
         `the registration deadline of token "${name}" (${deadline}) has passed; set a new must_register_before or registration secret`,
       );
@@ -169,7 +170,7 @@ async function begin(ctx: JoinContext, req: JoinRequest): Promise<JoinResponse> 
   return challengeFor(ctx, key, base);
 }
 
-async function verifySolution(s: StepState, sol: BoundKeypairSolution): Promise<void> {
+async function verifySolution(ctx: JoinContext, s: StepState, sol: BoundKeypairSolution): Promise<void> {
   if (sol?.type !== "bound_keypair_challenge_solution" || typeof sol.solution !== "string")
     throw badParameter("expected a bound_keypair_challenge_solution");
   const key = await importSshPublicKey(s.key!).catch(() => {
@@ -189,7 +190,7 @@ async function verifySolution(s: StepState, sol: BoundKeypairSolution): Promise<
     throw accessDenied("challenge verification failed: the signed payload is not the challenge");
   }
   const issued = JSON.parse(s.challenge!) as ChallengeClaims;
-  const now = nowS();
+  const now = nowS(ctx);
   const exact =
     claims.iss === issued.iss &&
     claims.aud === issued.aud &&
@@ -216,8 +217,8 @@ function joinStateFor(
     iss: ctx.clusterName,
     aud: ctx.clusterName,
     sub: bot,
-    iat: nowS(),
-    nbf: nowS(),
+    iat: nowS(ctx),
+    nbf: nowS(ctx),
     bot_instance_id: instanceId,
     recovery_sequence: sequence,
     recovery_limit: spec.recovery.limit,
@@ -258,7 +259,7 @@ async function finalize(ctx: JoinContext, req: JoinRequest, s: StepState): Promi
     });
   }
   const policy = await checkPolicy(ctx, name, t, s.case, s.joinState);
-  const now = new Date().toISOString();
+  const now = new Date(ctx.now()).toISOString();
   const newInstance = s.case !== "refresh";
   const instanceId = newInstance ? ctx.newInstanceId() : ctx.caller!.botInstanceId!;
   const next: BoundKeypairStatus = { ...st, bound_public_key: s.key!, bound_bot_instance_id: instanceId };
@@ -328,7 +329,7 @@ async function step(ctx: JoinContext, req: JoinRequest, s: StepState): Promise<J
       throw badParameter("the new bound key must differ from the old one");
     return challengeFor(ctx, sol.public_key.trim(), { ...carried(s), rotate: s.rotate, rotated: true });
   }
-  await verifySolution(s, sol!);
+  await verifySolution(ctx, s, sol!);
   if (s.rotate && !s.rotated)
     return rotationRequest(ctx, { ...carried(s), rotate: true, rotated: false, key: s.key });
   return finalize(ctx, req, s);
