@@ -76,7 +76,7 @@ describe("admin listings page to the complete set", () => {
         kind: "bot",
         version: "v1",
         metadata: { name: `bot-${String(i).padStart(2, "0")}` },
-        spec: { roles: [] },
+        spec: { roles: [], traits: [] },
       });
     const { resources, requests } = await walk({ kind: "bots", limit: 5 });
     expect(names(resources)).toEqual([...Array(12).keys()].map((i) => `bot-${String(i).padStart(2, "0")}`));
@@ -176,7 +176,7 @@ describe("admin listings page to the complete set", () => {
       kind: "bot",
       version: "v1",
       metadata: { name: "gamma" },
-      spec: { roles: [] },
+      spec: { roles: [], traits: [] },
     });
     await deleteResource(svc, "bot", "gamma", "unit");
     expect((await svc.instances.listPage({ limit: 1, subPrefix: "gamma/" })).items).toEqual([]);

@@ -35,8 +35,13 @@ async function all(b: Backend, q: Omit<Parameters<typeof queryAudit>[1], "startA
 describe("writing", () => {
   test("ids sort by time, then by order within a millisecond; the random part keeps replicas apart", () => {
     expect(auditId(at(1), 0, "aa")).toBe("2030-01-01T00:00:01.000Z-0000-aa");
-    const ids = [auditId(at(2), 0), auditId(at(1), 10), auditId(at(1), 2), auditId(at(1), 1)];
-    expect([...ids].sort()).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+    const [late, tenth, second, first] = [
+      auditId(at(2), 0),
+      auditId(at(1), 10),
+      auditId(at(1), 2),
+      auditId(at(1), 1),
+    ];
+    expect([late, tenth, second, first].sort()).toEqual([first, second, tenth, late]);
     expect(auditId(at(1), 0)).not.toBe(auditId(at(1), 0));
   });
 
