@@ -119,8 +119,17 @@ export async function issueNext(
 ): Promise<IssuedCerts & { generation: number }> {
   const key = instanceKey(n.bot, n.id);
   let committed = false;
+  // The instance's newest serial when this request first read it. If it differs after a lost
+  // compare-and-swap, another request was issued a certificate for this instance while this
+  // one was in flight: two presenters at once, which one bot never is (its renewals are
+  // sequential), so a copy. Judged afresh instead, the later of the two would pass as the
+  // redelivery of a lost response (generations.ts), and N parallel renewals would all win.
+  let seen: { serial: string | undefined } | undefined;
   for (;;) {
     const cur = await svc.instances.get(key);
+    const serial = cur?.value.status.current_serial;
+    if (cur && seen && seen.serial !== serial) return n.onMismatch(cur.value.status.generation);
+    seen ??= { serial };
     if (!cur) {
       // A valid certificate of ours for an instance we do not know: removed by an operator
       // (a tombstone says so), or made after the backup this database was restored from.
@@ -156,8 +165,8 @@ export async function issueNext(
       if (v.kind === "rollback") n.onRollback?.(v);
       return { ...certs, generation: v.next };
     } catch (e) {
-      // Changed in between (a heartbeat, a concurrent renewal): judge again on fresh data;
-      // a second holder of the same certificate is caught there.
+      // Changed in between: a heartbeat (judged again on fresh data), or a concurrent
+      // renewal (caught at the top of the loop).
       if (!isCode(e, "compare_failed")) throw e;
     }
   }
