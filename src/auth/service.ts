@@ -107,8 +107,12 @@ export class AuthService {
       backend,
       cas,
       await loadJoinKeys(backend),
-      // The replica's own file, and the backend log that every replica shares.
-      new TeeAuditSink([new FileAuditLog(join(opts.dataDir, "audit.log")), new BackendAuditLog(backend)]),
+      // The replica's own file, and the backend log that every replica shares, its events
+      // timed by the cluster clock so that replicas' events interleave in the order they happened.
+      new TeeAuditSink([
+        new FileAuditLog(join(opts.dataDir, "audit.log")),
+        new BackendAuditLog(backend, { now: () => followers.clock.now() }),
+      ]),
       opts.dataDir,
       opts.replicaId ?? `${hostname()}-${process.pid}`,
       followers,
