@@ -151,3 +151,17 @@ export function tauthDatabase(pg: PgServer, password: string, db = "tauth"): str
 }
 
 export { tctlBin };
+
+/** Whether `h` refuses `bot`'s identity as locked (an authenticated GET of /v1/authorities). */
+export async function deniedAsLocked(
+  h: TauthHandle,
+  id: { certPem: string; keyPem: string },
+): Promise<boolean> {
+  const { clusterApi } = await import("./identity-api.ts");
+  try {
+    await clusterApi(h, id).get("/v1/authorities");
+    return false;
+  } catch (e) {
+    return /is locked/.test((e as Error).message);
+  }
+}

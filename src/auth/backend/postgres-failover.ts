@@ -46,6 +46,8 @@ export class PgClients {
   private probe: Promise<boolean> | null = null;
   private lastProbe = 0;
   private lastProbeOk = false;
+  /** Whether the last probe found no writable host (said once per outage, not per probe). */
+  private stranded = false;
   private closed = false;
 
   private constructor(
@@ -127,11 +129,17 @@ export class PgClients {
       }
       if (!writable) continue;
       if (i !== this.host) await this.switchTo(i);
+      this.stranded = false;
       return true;
     }
-    log.warn("PostgreSQL: no writable server among the hosts of conn_string; retrying", {
-      hosts: this.target.where,
-    });
+    if (!this.stranded)
+      log.warn(
+        "PostgreSQL: no writable server among the hosts of conn_string; trying again on the next request",
+        {
+          hosts: this.target.where,
+        },
+      );
+    this.stranded = true;
     return false;
   }
 
@@ -144,7 +152,8 @@ export class PgClients {
     for (const l of this.listens) {
       const sub = l.sub;
       l.sub = undefined;
-      await sub?.unlisten().catch(() => {});
+      // Its connection is to the old server, which may be gone: do not wait on it for long.
+      await Promise.race([sub?.unlisten().catch(() => {}), Bun.sleep(1000)]);
       await this.subscribe(l).catch((e) =>
         // Bun retries a listen connection that drops, not one that never came: the caller's
         // periodic reload covers the gap until the next failover or restart.
