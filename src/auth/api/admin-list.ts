@@ -9,7 +9,7 @@ import { DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE } from "../../protocol/admin-message
 import { badParameter, notFound } from "../../util/errors.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import type { Page } from "../store/collection.ts";
-import { displayToken, eachPage, findTokenByNameOrMask } from "./admin-resources.ts";
+import { displayToken, findTokenByNameOrMask } from "./admin-resources.ts";
 
 export interface ListRequest {
   kind: string;
@@ -127,18 +127,10 @@ async function adminIdentities(
     if (!one) throw notFound(`admin_identity "${name}" not found`);
     page = { items: [one] };
   } else page = await svc.adminIdentities.listPage(at);
-  // Locks are scanned a page at a time, keeping only those on this page's identities.
-  const ids = new Set(page.items.map((a) => a.value.metadata.name));
-  const lockOf = new Map<string, string>();
-  await eachPage(svc.locks, (locks) => {
-    for (const l of locks) {
-      const id = l.value.spec.target.admin_identity;
-      if (id && ids.has(id) && !lockOf.has(id)) lockOf.set(id, l.value.metadata.name);
-    }
-  });
+  // The lock index (lock-index.ts) is what refuses a locked identity: show what it holds.
   const resources = page.items.map(({ value: a }) => {
-    const lock = lockOf.get(a.metadata.name);
-    return lock ? { ...a, status: { locked_by: lock } } : a;
+    const lock = svc.lockIndex.find({ adminIdentity: a.metadata.name });
+    return lock ? { ...a, status: { locked_by: lock.metadata.name } } : a;
   });
   return page.next !== undefined ? { resources, next: page.next } : { resources };
 }
