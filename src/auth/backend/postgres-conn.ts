@@ -43,7 +43,7 @@ export const CONN_STRING_EXAMPLE =
 const SESSION_ATTRS = ["any", "read-write", "primary"];
 
 /** libpq's multi-host form split into one string per host (the string itself when it has one). */
-function splitHosts(s: string): string[] {
+function splitHosts(s: string, setting: string): string[] {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(s);
   if (!m) return [s];
   const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
@@ -51,11 +51,14 @@ function splitHosts(s: string): string[] {
   const user = at >= 0 ? authority.slice(0, at + 1) : "";
   const hosts = authority.slice(at + 1);
   if (!hosts.includes(",")) return [s];
-  return hosts.split(",").map((h) => `${scheme}${user}${h}${rest}`);
+  const list = hosts.split(",");
+  if (list.some((h) => !h))
+    throw badParameter(`${setting} lists an empty host (two commas, or one at an end)`);
+  return list.map((h) => `${scheme}${user}${h}${rest}`);
 }
 
 export function parseConnString(s: string, setting = "conn_string"): PgTarget {
-  const parts = splitHosts(s);
+  const parts = splitHosts(s, setting);
   const first = parseOneHost(parts[0]!, setting);
   const attrs = new URLSearchParams(s.includes("?") ? s.slice(s.indexOf("?") + 1) : "").get(
     "target_session_attrs",
