@@ -48,6 +48,9 @@ export class PgClients {
   private lastProbeOk = false;
   /** Whether the last probe found no writable host (said once per outage, not per probe). */
   private stranded = false;
+  /** Whether statements failed for a lost server since the last one that succeeded. */
+  private outage = false;
+  private resubscribing: Promise<void> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -149,18 +152,44 @@ export class PgClients {
     this.client = newClient(this.target, this.target.hosts[i]!, this.max);
     this.host = i;
     log.warn("PostgreSQL: moved to the writable server", { from, to: this.where });
+    await this.resubscribe();
+    old.close({ timeout: 5 }).catch(() => {});
+  }
+
+  /** Every LISTEN again on the current pool (its onListen runs: the caller reloads); one at a time. */
+  private resubscribe(): Promise<void> {
+    this.resubscribing = this.resubscribing.then(() => this.resubscribeNow());
+    return this.resubscribing;
+  }
+
+  private async resubscribeNow(): Promise<void> {
     for (const l of this.listens) {
       const sub = l.sub;
       l.sub = undefined;
-      // Its connection is to the old server, which may be gone: do not wait on it for long.
+      // Its connection may be to a server that is gone: do not wait on it for long.
       await Promise.race([sub?.unlisten().catch(() => {}), Bun.sleep(1000)]);
       await this.subscribe(l).catch((e) =>
         // Bun retries a listen connection that drops, not one that never came: the caller's
-        // periodic reload covers the gap until the next failover or restart.
-        log.warn("PostgreSQL: LISTEN on the new server failed", { error: (e as Error).message }),
+        // periodic reload covers the gap until the next failover or outage.
+        log.warn("PostgreSQL: LISTEN failed", { error: (e as Error).message }),
       );
     }
-    old.close({ timeout: 5 }).catch(() => {});
+  }
+
+  /** A statement failed for good because the server was unreachable (see answered()). */
+  lost(e: unknown): void {
+    if (isConnectionLost(e)) this.outage = true;
+  }
+
+  /**
+   * A statement succeeded. After an outage, LISTEN at once: Bun re-subscribes a dropped
+   * listen connection by itself, but its backoff grows to 32 s, so after a long outage
+   * other replicas' changes would go unheard that long.
+   */
+  answered(): void {
+    if (!this.outage || this.closed) return;
+    this.outage = false;
+    this.resubscribe().catch(() => {});
   }
 
   private async subscribe(l: Listening): Promise<void> {

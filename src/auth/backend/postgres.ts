@@ -110,9 +110,12 @@ export class PostgresBackend implements Backend {
   private async run<T>(op: (again: boolean) => Promise<T>): Promise<T> {
     for (let moves = 0; ; moves++) {
       try {
-        return await retryOnConnectionLoss(this.attempts, (again) => op(again || moves > 0));
+        const r = await retryOnConnectionLoss(this.attempts, (again) => op(again || moves > 0));
+        this.pool.answered();
+        return r;
       } catch (e) {
         if (moves < MAX_MOVES && (await this.pool.recover(e))) continue;
+        this.pool.lost(e);
         throw runtimeError(e, this.target);
       }
     }
@@ -141,13 +144,16 @@ export class PostgresBackend implements Backend {
    */
   async transaction<T>(fn: (tx: TransactionSQL, ctx: TxContext) => Promise<T>): Promise<T> {
     try {
-      return await serializable(
+      const r = await serializable(
         () => this.sql,
         this.attempts,
         fn,
         (e) => this.pool.recover(e),
       );
+      this.pool.answered();
+      return r;
     } catch (e) {
+      this.pool.lost(e);
       throw runtimeError(e, this.target);
     }
   }
