@@ -356,7 +356,7 @@ describe("other messages", () => {
       "roles[0] must be a string, got an object",
     );
     expect(problem(adminSchemas.get, { kind: "bot", nme: "x" })).toBe(
-      'unknown field "nme" (expected kind, name)',
+      'unknown field "nme" (expected kind, name, bot, limit, start_after)',
     );
     expect(problem(adminSchemas.delete, { kind: "token", name: "n".repeat(513) })).toBe(
       "name must be at most 512 characters, got 513",
