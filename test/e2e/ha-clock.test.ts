@@ -111,6 +111,16 @@ describe("join tokens", () => {
     expect(Date.parse(cert.validTo)).toBeLessThan(Date.now() + 3600_000 + 60_000);
   });
 
+  test("a token made through the replica two hours ahead expires an hour from now by the database's clock", async () => {
+    addBot(normal, "made-ahead");
+    const r = at(ahead).tctl(["bots", "instances", "add", "made-ahead", "--format=json"]);
+    expect(r.code).toBe(0);
+    const grant = JSON.parse(r.stdout) as { token_name: string; expires: string };
+    expect(Math.abs(Date.parse(grant.expires) - (Date.now() + 3600_000))).toBeLessThan(60_000);
+    const joined = await tokenJoin(normal, grant.token_name);
+    expect(joined.ok).toBe(true);
+  });
+
   test("a token expired by the database's clock is refused by the replica two hours behind", async () => {
     addBot(normal, "late");
     const r = normal.tctl(["bots", "instances", "add", "late", "--ttl=1s", "--format=json"]);

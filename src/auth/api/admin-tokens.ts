@@ -24,14 +24,15 @@ function ttlMs(text: string | undefined, dflt: number): number {
 export async function addBotToken(svc: AuthService, bot: string, ttl: string | undefined, who: string) {
   const name = randomBytes(16).toString("hex");
   const lifetime = ttlMs(ttl, DEFAULT_TOKEN_TTL_MS);
-  const expires = new Date(Date.now() + lifetime);
+  const expires = new Date(svc.clock.now() + lifetime); // the cluster clock: join checks compare with it
   const token: TokenResource = {
     kind: "token",
     version: "v2",
     metadata: { name, expires: expires.toISOString() },
     spec: { roles: ["Bot"], join_method: "token", bot_name: bot },
   };
-  await svc.tokens.create(name, { token }, new Date(expires.getTime() + 3600_000));
+  // The backend takes expiries on this replica's clock (PostgreSQL turns them into lifetimes).
+  await svc.tokens.create(name, { token }, new Date(Date.now() + lifetime + 3600_000));
   svc.audit.emit("join_token.create", {
     bot,
     token: maskSecret(sha256Hex(name)),
