@@ -146,7 +146,7 @@ export class AuthService {
   }
 
   /**
-   * The lock index and the clock; on PostgreSQL also the feed of other replicas' changes,
+   * The lock index and the clock; also the feed of other processes' changes,
    * started after the index's first load (its first subscription reloads, covering the gap).
    */
   private static async follow(backend: Backend, feed: ChangeFeed, lockReloadMs?: number): Promise<Followers> {

@@ -37,6 +37,19 @@ export interface AuthConfig {
   storage?: StorageConfig;
   /** This replica's name in responses and logs (--replica-id); default host name and PID. */
   replicaId?: string;
+  /**
+   * Set in a worker process (workers.ts): the primary has initialised the data directory and
+   * the admin identity and checked the address; the worker shares the port (SO_REUSEPORT).
+   */
+  worker?: { index: number };
+}
+
+export interface PreparedAuth {
+  clusterName: string;
+  caPin: string;
+  adminIdentity: string;
+  adminIdentityId: string;
+  storage: string;
 }
 
 export interface RunningAuth {
@@ -86,19 +99,18 @@ function answeredAfterAudit(svc: AuthService, r: Route): Route {
   };
 }
 
-export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
-  let packages: PackageDir | undefined;
-  if (cfg.packagesDir) {
-    if (!statSync(cfg.packagesDir, { throwIfNoEntry: false })?.isDirectory())
-      throw new UserError(`--packages-dir ${cfg.packagesDir} is not a directory`);
-    checkPackagesDirOutside(cfg.packagesDir, cfg.dataDir);
-    packages = new PackageDir(cfg.packagesDir);
-  }
-  await checkListenable(cfg.listenHost, cfg.listenPort);
+function packageDir(cfg: AuthConfig): PackageDir | undefined {
+  if (!cfg.packagesDir) return undefined;
+  if (!statSync(cfg.packagesDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new UserError(`--packages-dir ${cfg.packagesDir} is not a directory`);
+  checkPackagesDirOutside(cfg.packagesDir, cfg.dataDir);
+  return new PackageDir(cfg.packagesDir);
+}
+
+async function openService(cfg: AuthConfig, storage: StorageConfig): Promise<AuthService> {
   // A database tauth cannot use fails here, in one line, before the data directory is touched.
-  const storage = cfg.storage ?? { type: "sqlite" };
   const backend = await openStorage(storage);
-  const svc = await AuthService.open({
+  return AuthService.open({
     dataDir: cfg.dataDir,
     clusterName: cfg.clusterName,
     backend,
@@ -107,10 +119,46 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     await backend?.close();
     throw e;
   });
-  const tls = await serverCertificate(svc, cfg);
+}
+
+async function adminIdentity(svc: AuthService, cfg: AuthConfig) {
   const admin = await ensureAdminIdentity(svc, cfg.adminIdentityTtlMs);
   if (admin.issued)
     log.info("Wrote a new admin identity", { id: admin.id, path: admin.path, why: admin.reason ?? "" });
+  return admin;
+}
+
+/**
+ * What the primary of several workers does once, before any worker starts: check the
+ * address, create the cluster (data directory, CAs, preset roles) and the admin identity.
+ */
+export async function prepareAuth(cfg: AuthConfig): Promise<PreparedAuth> {
+  packageDir(cfg);
+  await checkListenable(cfg.listenHost, cfg.listenPort);
+  const storage = cfg.storage ?? { type: "sqlite" };
+  const svc = await openService(cfg, storage);
+  try {
+    const admin = await adminIdentity(svc, cfg);
+    return {
+      clusterName: svc.clusterName,
+      caPin: svc.authorities.caPins()[0]!,
+      adminIdentity: admin.path,
+      adminIdentityId: admin.id,
+      storage: describeStorage(storage, cfg.dataDir),
+    };
+  } finally {
+    await svc.close();
+  }
+}
+
+export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
+  const packages = packageDir(cfg);
+  if (!cfg.worker) await checkListenable(cfg.listenHost, cfg.listenPort);
+  const storage = cfg.storage ?? { type: "sqlite" };
+  const svc = await openService(cfg, storage);
+  const tls = await serverCertificate(svc, cfg);
+  // A worker's primary has made sure of the admin identity already.
+  const admin = cfg.worker ? undefined : await adminIdentity(svc, cfg);
   let port = cfg.listenPort;
   const defaultAddr = () => {
     const any = cfg.listenHost === "0.0.0.0" || cfg.listenHost === "::";
@@ -129,6 +177,8 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     { ...tls, clientCaPems: [svc.authorities.user.tlsCert] },
     cfg.listenHost,
     cfg.listenPort,
+    undefined,
+    { reusePort: !!cfg.worker },
   );
   const addr = server.address();
   port = typeof addr === "object" && addr ? addr.port : cfg.listenPort;
@@ -142,16 +192,23 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   );
   purge.unref();
   svc.audit.emit("auth.start", { cluster: svc.clusterName, listen: `${cfg.listenHost}:${port}` });
-  log.info("Auth service is listening", {
-    cluster: svc.clusterName,
-    addr: `${cfg.listenHost}:${port}`,
-    ca_pin: svc.authorities.caPins()[0],
-    admin_identity: admin.path,
-    admin_identity_id: admin.id,
-    storage: describeStorage(storage, cfg.dataDir),
-    replica: svc.replicaId,
-    ...(packages ? { packages_dir: packages.dir } : {}),
-  });
+  if (cfg.worker)
+    log.info("Worker is listening", {
+      worker: cfg.worker.index,
+      addr: `${cfg.listenHost}:${port}`,
+      replica: svc.replicaId,
+    });
+  else
+    log.info("Auth service is listening", {
+      cluster: svc.clusterName,
+      addr: `${cfg.listenHost}:${port}`,
+      ca_pin: svc.authorities.caPins()[0],
+      admin_identity: admin?.path,
+      admin_identity_id: admin?.id,
+      storage: describeStorage(storage, cfg.dataDir),
+      replica: svc.replicaId,
+      ...(packages ? { packages_dir: packages.dir } : {}),
+    });
   return {
     svc,
     port,

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { StorageConfig } from "../auth/backend/open.ts";
+import type { AuthConfig } from "../auth/start.ts";
 import { ExitCode, reportError, UserError } from "../util/errors.ts";
 import { defaultAuthPort, parseHostPort, requireHostPort } from "../util/host-port.ts";
 import { configureLogging, logger } from "../util/log.ts";
@@ -25,7 +26,7 @@ Commands:
 
 Flags for start:
   -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs,
-                           packages_dir, storage, replica_id, debug)
+                           packages_dir, storage, replica_id, workers, debug)
       --data-dir DIR       State directory (default /var/lib/teleport/auth)
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
@@ -39,7 +40,10 @@ Flags for start:
                            or storage.conn_string in the config file. Several hosts:
                            postgresql://u@db1:5432,db2:5432/tauth?target_session_attrs=read-write
       --replica-id ID      This replica's name in the X-Tauth-Replica response header and
-                           the log (default: host name and PID)
+                           the log (default: host name and PID of the process answering)
+      --workers N|auto     Processes serving on the same address and backend (default 1;
+                           auto: one per CPU). The join rate and connections-per-IP limits
+                           (TAUTH_LIMITS) apply in each worker
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 
@@ -47,7 +51,8 @@ In tauth.yaml:  storage: {type: postgresql, conn_string: "postgresql://..."}
 
 The first start writes DATA_DIR/admin-identity (365 days) for tctl; later starts keep it
 while it is usable and write a new one only if it is missing, expiring, locked or unusable.
-SIGTERM or SIGINT stops it; SIGHUP is logged and ignored (restart to apply config changes).
+SIGTERM or SIGINT stops it (every worker); SIGHUP is logged and ignored (restart to apply
+config changes). A worker that exits is started again.
 
 Exit codes: 0 success, 1 error, 2 usage error.
 `;
@@ -55,7 +60,7 @@ Exit codes: 0 success, 1 error, 2 usage error.
 /** Every long flag of tauth's commands, for "did you mean" on a misspelt one. */
 const tauthFlagNames = [
   ...["config", "data-dir", "listen", "cluster-name", "public-addr", "packages-dir", "debug", "log-format"],
-  ...["storage-type", "conn-string", "replica-id"],
+  ...["storage-type", "conn-string", "replica-id", "workers"],
   ...["out", "ttl", "help", "write", "force", "name", "user", "group", "systemd-directory", "tauth-path"],
 ];
 
@@ -67,6 +72,7 @@ interface TauthFileConfig {
   packagesDir?: string;
   storage?: StorageConfig;
   replicaId?: string;
+  workers?: number | "auto";
   debug?: boolean;
 }
 
@@ -75,6 +81,21 @@ function checkReplicaId<T extends string | undefined>(id: T, fail: (m: string) =
   if (id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id))
     fail(`${what} "${id}" must be 1-64 letters, digits, ".", "_", ":" or "-"`);
   return id;
+}
+
+const MAX_WORKERS = 256;
+
+/** A worker count: `v` from the command line (text) or tauth.yaml; "auto" is one per CPU. */
+function checkWorkers(
+  v: string | number | undefined,
+  fail: (m: string) => never,
+  what: string,
+): number | "auto" | undefined {
+  if (v === undefined || v === "auto") return v;
+  const n = typeof v === "number" ? v : /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
+  if (!(Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS))
+    fail(`${what} must be "auto" or a whole number from 1 to ${MAX_WORKERS}, got "${v}"`);
+  return n;
 }
 
 export function loadConfigFile(path: string): TauthFileConfig {
@@ -97,6 +118,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
       "packages_dir",
       "storage",
       "replica_id",
+      "workers",
       "debug",
     ]);
   const v = m.optStr("version");
@@ -116,6 +138,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
     packagesDir: m.optStr("packages_dir"),
     storage: m.has("storage") ? readStorageNode(m.get("storage")) : undefined,
     replicaId: checkReplicaId(m.optStr("replica_id"), (x) => m.get("replica_id").fail(x), "replica_id"),
+    workers: checkWorkers(m.optStr("workers"), (x) => m.get("workers").fail(x), "workers"),
     debug: m.optBool("debug"),
   };
 }
@@ -168,6 +191,7 @@ export async function main(argv: string[]): Promise<number> {
         "storage-type": { type: "string" },
         "conn-string": { type: "string" },
         "replica-id": { type: "string" },
+        workers: { type: "string" },
         debug: { type: "boolean", short: "d" },
         "log-format": { type: "string" },
       },
@@ -191,8 +215,20 @@ export async function main(argv: string[]): Promise<number> {
       },
       file.storage,
     );
-    const { startAuth } = await import("../auth/start.ts");
-    const auth = await startAuth({
+    const workers = await import("../auth/workers.ts");
+    const role = workers.workerRole();
+    const asked =
+      checkWorkers(
+        values.workers as string | undefined,
+        (m) => {
+          throw new UserError(m, "bad_parameter", ExitCode.usage);
+        },
+        "--workers",
+      ) ??
+      file.workers ??
+      1;
+    const count = asked === "auto" ? workers.cpuWorkers() : asked;
+    const cfg: AuthConfig = {
       dataDir: (values["data-dir"] as string | undefined) ?? file.dataDir ?? "/var/lib/teleport/auth",
       listenHost: hp.host,
       listenPort: hp.port,
@@ -208,7 +244,13 @@ export async function main(argv: string[]): Promise<number> {
           },
           "--replica-id",
         ) ?? file.replicaId,
-    });
+    };
+    if (count > 1 && !role) return await workers.runPrimary(cfg, count, ["start", ...rest]);
+    const { startAuth } = await import("../auth/start.ts");
+    const auth = await startAuth(
+      role ? { ...cfg, listenPort: role.port, worker: { index: role.index } } : cfg,
+    );
+    if (role) workers.workerListening();
     // SIGHUP would end the process (its default action): say it has nothing to reload instead.
     const onHup = () =>
       logger("AUTH").info(

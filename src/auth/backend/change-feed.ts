@@ -9,7 +9,8 @@
 //   (re)connects it asks for a full reload (`resync`), and listeners also reload slowly on
 //   their own as a safety net.
 //
-// SQLite is one process: its feed is the in-process announcements alone.
+// - On SQLite, other processes on the same file (tauth's workers) are followed by polling a
+//   journal that triggers keep (change-feed-sqlite.ts).
 
 import type { AtomicOp, Backend, Item, NewItem } from "./backend.ts";
 

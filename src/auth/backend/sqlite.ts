@@ -14,6 +14,7 @@ import {
   type NewItem,
   newRevision,
 } from "./backend.ts";
+import { installChangeJournal, pollChangeJournal, trimChangeJournal } from "./change-feed-sqlite.ts";
 
 interface Row {
   key: string;
@@ -28,12 +29,19 @@ export class SqliteBackend implements Backend {
     const fresh = !existsSync(path);
     this.db = new Database(path, { create: true, strict: true });
     if (fresh && path !== ":memory:") chmodSync(path, 0o600);
+    // The busy timeout first: tauth's workers open the file at the same moment.
+    this.db.exec("PRAGMA busy_timeout = 5000");
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = NORMAL");
-    this.db.exec("PRAGMA busy_timeout = 5000");
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision TEXT NOT NULL, expires INTEGER)",
     );
+    installChangeJournal(this.db);
+  }
+
+  /** Other processes' writes to watched keys (tauth's workers share the file): change-feed-sqlite.ts. */
+  listenForChanges(onKey: (key: string) => void, onListen: () => void): Promise<() => Promise<void>> {
+    return pollChangeJournal(this.db, onKey, onListen);
   }
 
   private live(row: Row | null): Item | null {
@@ -146,6 +154,7 @@ export class SqliteBackend implements Backend {
 
   /** Remove expired rows; called periodically by the server. */
   async purgeExpired(): Promise<number> {
+    trimChangeJournal(this.db);
     return this.db.query("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?").run(Date.now()).changes;
   }
 

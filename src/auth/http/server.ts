@@ -175,6 +175,8 @@ export function startHttpServer(
   host: string,
   port: number,
   limitsOverride?: Partial<ServerLimits>,
+  /** reusePort: share the port with other processes (tauth's workers; SO_REUSEPORT on Linux). */
+  listenOpts: { reusePort?: boolean } = {},
 ): Promise<http2.Http2SecureServer> {
   const limits: ServerLimits = { ...limitsFromEnv(), ...limitsOverride };
   const guard = new ConnectionGuard(limits);
@@ -291,9 +293,11 @@ export function startHttpServer(
   server.on("tlsClientError", (err) => log.debug("TLS handshake failed", { error: err.message }));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    const done = () => {
       server.off("error", reject);
       resolve(server);
-    });
+    };
+    if (listenOpts.reusePort) server.listen({ port, host, reusePort: true }, done);
+    else server.listen(port, host, done);
   });
 }
