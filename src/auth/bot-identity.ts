@@ -8,7 +8,7 @@ import { parseDuration } from "../util/duration.ts";
 import { accessDenied } from "../util/errors.ts";
 import type { Verdict } from "./generations.ts";
 import { checkIdentityInputs } from "./identity-inputs.ts";
-import { type IssuedCerts, issueFirst, issueNext } from "./instances.ts";
+import { type IssuedCerts, issueFirst, issueNext, keyHashOf } from "./instances.ts";
 import { DEFAULT_MAX_SESSION_TTL_MS } from "./issuer.ts";
 import { createLock } from "./locks.ts";
 import type { BotResource } from "./resources/index.ts";
@@ -113,7 +113,7 @@ export async function finishBotJoin(
   } else {
     if (!caller?.generation)
       throw accessDenied("a re-join that keeps its instance needs the bot's certificate");
-    const presented = { generation: caller.generation, serial: caller.serial };
+    const presented = { generation: caller.generation, serial: caller.serial, key: keyHashOf(a.publicKeys) };
     const next = await issueNext(svc, {
       bot,
       id: a.instanceId,
@@ -178,7 +178,12 @@ export async function renewBotIdentity(
   const certs = await issueNext(svc, {
     bot: name,
     id,
-    presented: { generation: caller.generation, serial: caller.serial },
+    presented: {
+      generation: caller.generation,
+      serial: caller.serial,
+      key: keyHashOf(req.public_keys),
+      keyKept: req.key_kept === true,
+    },
     auth,
     issue: identityIssuer(svc, bot, id, {
       publicKeys: req.public_keys,

@@ -14,6 +14,13 @@
 // - rollback:  a generation above N: the server's data went back (a restored backup). The
 //              counter moves past it and the event is audited.
 // - mismatch:  anything else — a copy presenting a stale or superseded certificate.
+//
+// Redelivery is bound to the key: an agent that keeps its renewal key until the answer is
+// saved (RenewRequest.key_kept; every tbot of this version) asks again with the same key, so
+// N is served again only to the key it was first issued to. Without that binding, a copy that
+// presents N−1 right after the bot renewed could not be told from the bot's own retry and
+// would be served too. Once an instance has renewed with a kept key (`keys_kept`, sticky), a
+// request that does not claim it is held to the same rule.
 
 export interface GenerationState {
   /** Generation of the newest certificate issued to the instance. */
@@ -24,11 +31,19 @@ export interface GenerationState {
   previous_serial?: string;
   /** The highest generation seen in use by this instance (0 if none yet). */
   presented_generation?: number;
+  /** Hash of the public key the newest certificate was issued to (absent in older records). */
+  current_key?: string;
+  /** The instance's agent keeps its renewal key across retries: redelivery needs the same key. */
+  keys_kept?: boolean;
 }
 
 export interface Presented {
   generation: number;
   serial: string;
+  /** Hash of the public key the request asks a certificate for. */
+  key?: string;
+  /** The request says its agent keeps that key until the answer is saved. */
+  keyKept?: boolean;
 }
 
 export type Verdict =
@@ -43,9 +58,21 @@ export function judge(s: GenerationState, p: Presented): Verdict {
     return { kind: "advance", next: n + 1 };
   }
   const unpresented = (s.presented_generation ?? 0) < n;
-  if (p.generation === n - 1 && unpresented && s.previous_serial && s.previous_serial === p.serial)
+  if (
+    p.generation === n - 1 &&
+    unpresented &&
+    s.previous_serial &&
+    s.previous_serial === p.serial &&
+    sameKeyIfKept(s, p)
+  )
     return { kind: "redeliver", next: n };
   return { kind: "mismatch", stored: n };
+}
+
+/** Redelivery to a kept key only: the key N was issued to (records without one: any key). */
+function sameKeyIfKept(s: GenerationState, p: Presented): boolean {
+  if (!(s.keys_kept || p.keyKept) || s.current_key === undefined) return true;
+  return p.key !== undefined && p.key === s.current_key;
 }
 
 /** The state after a certificate with `serial` was issued under verdict `v` for `p`. */
@@ -55,12 +82,17 @@ export function afterIssue(
   p: Presented,
   serial: string,
 ): GenerationState {
-  if (v.kind === "redeliver") return { ...s, current_serial: serial };
+  const keys = {
+    ...(p.key !== undefined ? { current_key: p.key } : {}),
+    ...(s.keys_kept || p.keyKept ? { keys_kept: true } : {}),
+  };
+  if (v.kind === "redeliver") return { ...s, current_serial: serial, ...keys };
   return {
     generation: v.next,
     current_serial: serial,
     previous_serial: p.serial,
     presented_generation: Math.max(s.presented_generation ?? 0, p.generation),
+    ...keys,
   };
 }
 

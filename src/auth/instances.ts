@@ -4,9 +4,9 @@
 // recorded, so a request that fails validation moves no counter, and a response lost after
 // the commit is served again by the rules instead of locking the bot.
 
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
-import type { Certificates } from "../protocol/messages.ts";
+import type { Certificates, PublicKeys } from "../protocol/messages.ts";
 import { accessDenied, isCode } from "../util/errors.ts";
 import { jsonItem } from "./backend/backend.ts";
 import {
@@ -31,6 +31,10 @@ const INSTANCE_GRACE_MS = 24 * 3600_000;
 const keepUntil = (certs: IssuedCerts) => new Date(certs.expires.getTime() + INSTANCE_GRACE_MS);
 
 export const serialOf = (certs: Certificates) => new X509Certificate(certs.tls_cert).serialNumber;
+
+/** What a redelivery is bound to: the public keys a request asks certificates for. */
+export const keyHashOf = (k: PublicKeys) =>
+  createHash("sha256").update(k.tls_public_key).update("\n").update(k.ssh_public_key).digest("hex");
 
 function withAuthentication(inst: BotInstance, auth: Authentication, g: GenerationState): BotInstance {
   const next = structuredClone(inst);

@@ -155,11 +155,18 @@ export type JoinResponse = JoinChallenge | JoinResult;
 export interface RenewRequest {
   public_keys: PublicKeys;
   expires: string;
+  /**
+   * The agent keeps this key until the answer is saved, and sends the same key again if the
+   * answer is lost: the server then serves a lost response again only to that key
+   * (src/auth/generations.ts). Once an instance has renewed so, it always must.
+   */
+  key_kept?: boolean;
 }
 
 export const RenewRequestSchema: Schema<RenewRequest> = obj<RenewRequest>({
   public_keys: PublicKeysSchema,
   expires: rfc3339(),
+  key_kept: optional(bool()),
 });
 
 export interface UserCertsRequest {

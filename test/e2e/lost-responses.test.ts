@@ -243,6 +243,22 @@ describe("theft is still caught", () => {
     expect(mismatches().filter((e) => e.bot === "theft-2")).toHaveLength(1);
   });
 
+  test("as tbot renews (key kept for its retry): the copy at N−1 is refused and locked, not served; the bot's own retry is served", async () => {
+    const original = await copiedAtFirstGeneration("theft-4");
+    const copy = original;
+    const kept = await freshKey();
+    value(await renew(auth, original, { key: kept, keyKept: true })); // the answer is lost
+    const retry = value(await renew(auth, original, { key: kept, keyKept: true }));
+    expect(generationOf(retry)).toBe(2);
+    const copyN = await renew(auth, copy, { keyKept: true });
+    expect(copyN.ok).toBe(false);
+    expect((copyN as { message: string }).message).toContain("generation mismatch");
+    expect(locks(auth).filter((l) => l.spec.target.bot_instance_id === instanceOf(copy))).toHaveLength(1);
+    // The instance is locked: nothing presented for it renews any more.
+    const copyLegacy = await renew(auth, copy);
+    expect(copyLegacy.ok).toBe(false);
+  });
+
   test("once N is in use, N−1 is stale for good", async () => {
     const first = await copiedAtFirstGeneration("theft-3");
     const n = value(await renew(auth, first));

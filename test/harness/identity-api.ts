@@ -54,12 +54,13 @@ export const instanceOf = (id: RawIdentity) => parseTlsIdentity(id.certPem).botI
 export async function renew(
   h: TauthHandle,
   id: RawIdentity,
-  o: { expires?: string; key?: FreshKey; publicKeys?: RenewRequest["public_keys"] } = {},
+  o: { expires?: string; key?: FreshKey; publicKeys?: RenewRequest["public_keys"]; keyKept?: boolean } = {},
 ): Promise<Outcome<RawIdentity>> {
   const key = o.key ?? (await freshKey());
   const req: RenewRequest = {
     public_keys: o.publicKeys ?? key.publicKeys,
     expires: o.expires ?? new Date(Date.now() + 3600_000).toISOString(),
+    ...(o.keyKept ? { key_kept: true } : {}),
   };
   return outcome(
     clusterApi(h, id)

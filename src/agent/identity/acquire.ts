@@ -118,6 +118,25 @@ async function joinKeyFor(storage: Store, hash: string): Promise<FreshKey> {
 
 const JOIN_KEY_SET = "joinkey";
 
+/**
+ * The key a renewal is made with, saved before the request leaves and bound to the
+ * certificate it renews: if the answer is lost (a crash, a reset connection), the next attempt
+ * sends the same key, and the server serves the lost answer again to that key only
+ * (RenewRequest.key_kept) — so a copy of the identity cannot pass for the bot's own retry.
+ */
+async function renewKeyFor(storage: Store, renewing: BotIdentity): Promise<FreshKey> {
+  const [pem, forSerial] = await Promise.all([storage.read("renew_key"), storage.read("renew_key.serial")]);
+  if (pem && forSerial?.trim() === renewing.tls.serial) {
+    const key = await keyFromPem(pem).catch(() => null);
+    if (key) return key;
+  }
+  const key = await freshKey();
+  await storage.writeSet(RENEW_KEY_SET, { renew_key: key.keyPem, "renew_key.serial": renewing.tls.serial });
+  return key;
+}
+
+const RENEW_KEY_SET = "renewkey";
+
 export class IdentityManager {
   current: BotIdentity | null = null;
   constructor(
@@ -188,10 +207,14 @@ export class IdentityManager {
   }
 
   private async renew(old: BotIdentity, token: string | undefined, marks: TokenMarks): Promise<BotIdentity> {
-    const key = await freshKey();
+    const key = await renewKeyFor(this.storage, old);
     let id: BotIdentity;
     if (old.tls.renewable) {
-      const req: RenewRequest = { public_keys: key.publicKeys, expires: this.expiry().toISOString() };
+      const req: RenewRequest = {
+        public_keys: key.publicKeys,
+        expires: this.expiry().toISOString(),
+        key_kept: true,
+      };
       id = identityFrom(key, (await this.client(old).post<JoinResult>(paths.renew, req)).certificates);
       faultInjection("after-renew-response");
     } else {
@@ -209,6 +232,8 @@ export class IdentityManager {
         ? { tokenHash: stored.tokenHash, ...(stored.tokenFile ? { tokenFile: stored.tokenFile } : {}) }
         : marks,
     );
+    // Saved: the kept key is the identity's own now.
+    await this.storage.removeSet(RENEW_KEY_SET, ["renew_key", "renew_key.serial"]);
     log.info("Renewed bot identity", {
       identity: id.tls.username,
       instance: id.tls.botInstanceId,

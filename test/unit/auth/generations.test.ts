@@ -116,4 +116,40 @@ describe("generation rules", () => {
     expect(judge(legacy, { generation: 4, serial: "x" }).kind).toBe("advance");
     expect(judge(legacy, { generation: 3, serial: "x" }).kind).toBe("mismatch");
   });
+
+  describe("with kept renewal keys (RenewRequest.key_kept)", () => {
+    const kept = (p: Presented, key: string): Presented => ({ ...p, key, keyKept: true });
+
+    test("the bot's retry with the same key is served the lost generation again", () => {
+      const s = server();
+      s.renew(kept(s.first, "k1")); // the answer is lost
+      const again = s.renew(kept(s.first, "k1")) as Presented;
+      expect(again.generation).toBe(2);
+      expect(s.renew(kept(again, "k2"))).not.toBe("locked");
+    });
+
+    test("a copy presenting N−1 with another key right after the bot renewed is locked, not served", () => {
+      const s = server();
+      const original = s.renew(kept(s.first, "k1")) as Presented;
+      expect(s.renew(kept(s.first, "thief"))).toBe("locked");
+      // A copy that does not claim to keep its key is held to the rule too (sticky).
+      expect(s.renew({ ...s.first, key: "thief" })).toBe("locked");
+      expect(s.renew(kept(original, "k2"))).not.toBe("locked");
+    });
+
+    test("of twenty renewals presenting one certificate, only the first is served", () => {
+      const s = server();
+      const served = Array.from({ length: 20 }, (_, i) => s.renew(kept(s.first, `k${i}`))).filter(
+        (r) => r !== "locked",
+      );
+      expect(served).toHaveLength(1);
+    });
+
+    test("a record from before keys were bound (no current_key) still redelivers to any key", () => {
+      const s = server();
+      s.renew(s.first); // issued by an older server: no key recorded
+      expect(s.state.current_key).toBeUndefined();
+      expect(s.renew(kept(s.first, "k1"))).not.toBe("locked");
+    });
+  });
 });
