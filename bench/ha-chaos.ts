@@ -64,7 +64,7 @@ try {
 | bots healthy / valid outputs / generation advanced at the end | ${f("bots healthy (tbot /readyz 200)")} / ${f("bots with valid outputs")} / ${f("bots whose generation advanced")} of ${o.bots} |
 | locked bots / tokens used twice / regressed counters | ${n("locked")} / ${n("double-used")} / ${n("regressed")} |
 | burnt tokens / not recovered / invalid outputs / crashes | ${n("burnt")} / ${n("not-recovered")} / ${n("torn")} / ${n("crash")} |
-| tokens whose join the shared audit log shows (of ${o.bots}) | ${f("tokens whose join the shared audit log shows")} |
+| tokens whose join the audit logs show (of ${o.bots}) | ${f("tokens whose join the audit logs show")} |
 | join/renew audit events of the replicas' own files missing from the shared log | ${f("of them missing from the shared log")} of ${f("join/renew audit events in local files")} |
 | wall time | ${r.seconds.toFixed(0)} s |`);
   ok = r.report.violations.length === 0;

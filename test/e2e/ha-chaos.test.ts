@@ -36,7 +36,7 @@ test("kill -9 of a random replica every few seconds for 2 minutes while 20 daemo
     r.figures["renewals (cert.renew)"]! + r.figures["bound_keypair re-joins (renewals)"]!,
   ).toBeGreaterThan(bots * 10);
   expect(r.figures["generation samples"]).toBeGreaterThanOrEqual(30);
-  expect(r.figures["tokens whose join the shared audit log shows"]).toBeGreaterThanOrEqual(bots - 2);
+  expect(r.figures["tokens whose join the audit logs show"]).toBeGreaterThanOrEqual(bots - 2);
   // Every bot healthy with valid outputs, advanced past its first generation.
   expect(r.figures["bots healthy (tbot /readyz 200)"]).toBe(bots);
   expect(r.figures["bots with valid outputs"]).toBe(bots);
