@@ -43,6 +43,8 @@ const { values: opt } = parseArgs({
     "no-bots-scale": { type: "boolean", default: false },
     bots: { type: "string", default: "100000" },
     "stepca-backends": { type: "string", default: "sqlite,pg1" },
+    /** Run tauth from source under Bun's sampling profiler, profiles (.cpuprofile, .md) into DIR. */
+    "cpu-prof": { type: "string" },
   },
 });
 const seconds = Number(opt.seconds);
@@ -98,9 +100,14 @@ interface Tauth {
 async function startTauth(dir: string, storage: string[], id: string): Promise<Tauth> {
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
+  const profDir = opt["cpu-prof"];
+  // From source under the profiler: BUN_OPTIONS reaches every worker too.
+  const tauthCmd = profDir
+    ? [process.execPath, join(import.meta.dir, "..", "src", "main.ts"), "tauth"]
+    : [bin("tauth")];
   const proc = spawn(
     [
-      bin("tauth"),
+      ...tauthCmd,
       "start",
       "--data-dir",
       dir,
@@ -117,7 +124,11 @@ async function startTauth(dir: string, storage: string[], id: string): Promise<T
     {
       stdout: "ignore",
       stderr: "pipe",
-      env: { ...process.env, TAUTH_LIMITS: "join_rate=off,conns_per_ip=off" },
+      env: {
+        ...process.env,
+        TAUTH_LIMITS: "join_rate=off,conns_per_ip=off",
+        ...(profDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-md --cpu-prof-dir=${profDir}` } : {}),
+      },
     },
   );
   const dec = new TextDecoder();

@@ -8,6 +8,7 @@ import { importPublicKeyPem } from "../crypto/keys.ts";
 import { defaultUserExtensions, signSshCertificate } from "../crypto/ssh/index.ts";
 import { identityOids } from "../crypto/tls-identity.ts";
 import { issueCertificate } from "../crypto/x509.ts";
+import { randomSerialBytes } from "../crypto/x509-leaf.ts";
 import type { Certificates, PublicKeys } from "../protocol/messages.ts";
 import { badParameter } from "../util/errors.ts";
 import type { Authorities } from "./authorities.ts";
@@ -56,6 +57,12 @@ function serial(): bigint {
   return randomBytes(8).readBigUInt64BE() & 0x7fffffffffffffffn;
 }
 
+/** The serial of each TLS certificate this process issued, by the object that carried it out. */
+const serials = new WeakMap<object, string>();
+
+/** The TLS certificate serial of `certs` if issueIdentity made them (no parsing), else undefined. */
+export const issuedSerial = (certs: object): string | undefined => serials.get(certs);
+
 export class Issuer {
   constructor(
     private readonly cas: Authorities,
@@ -78,7 +85,9 @@ export class Issuer {
     if (req.systemRole) attributes[identityOids.systemRole] = req.systemRole;
     if (req.adminIdentityId) attributes[identityOids.adminIdentityId] = req.adminIdentityId;
     const user = this.cas.user;
+    const serialBytes = randomSerialBytes();
     const tlsCert = await issueCertificate({
+      serial: serialBytes,
       caCertPem: user.tlsCert,
       caKey: user.tlsKey,
       publicKey: tlsPub,
@@ -111,13 +120,16 @@ export class Issuer {
     } catch (e) {
       throw badParameter(`ssh_public_key is not usable: ${(e as Error).message}`);
     }
-    return {
+    const certs = {
       tls_cert: tlsCert,
       tls_ca_certs: [this.cas.host.tlsCert],
       ssh_cert: sshCert,
       ssh_ca_keys: [this.cas.host.sshPublic!],
       expires: notAfter,
     };
+    // As X509Certificate's serialNumber reads it: 16 bytes, the first never 0, in upper-case hex.
+    serials.set(certs, Buffer.from(serialBytes).toString("hex").toUpperCase());
+    return certs;
   }
 
   async issueHostCert(

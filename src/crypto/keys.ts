@@ -59,8 +59,26 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKeyPair> {
   };
 }
 
+/**
+ * The last few keys imported, by PEM: a renewal imports the same key twice (its inputs are
+ * checked before anything is recorded, then the issuer signs for it). CryptoKeys are
+ * immutable, so sharing one is safe; failures are not kept.
+ */
+const recentImports = new Map<string, Promise<CryptoKey>>();
+const RECENT_IMPORTS = 64;
+
 /** Import an SPKI PEM public key (as sent in join and certificate requests). */
-export async function importPublicKeyPem(pem: string): Promise<CryptoKey> {
+export function importPublicKeyPem(pem: string): Promise<CryptoKey> {
+  const hit = recentImports.get(pem);
+  if (hit) return hit;
+  const p = importPublicKeyPemOnce(pem);
+  recentImports.set(pem, p);
+  if (recentImports.size > RECENT_IMPORTS) recentImports.delete(recentImports.keys().next().value!);
+  p.catch(() => recentImports.delete(pem));
+  return p;
+}
+
+async function importPublicKeyPemOnce(pem: string): Promise<CryptoKey> {
   const ko = createPublicKey(pem);
   const spki = pemDecode(pem, "PUBLIC KEY");
   if (ko.asymmetricKeyType === "ec") {

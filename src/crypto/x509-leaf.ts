@@ -38,6 +38,8 @@ export interface LeafSpec {
   usage: "client" | "server" | "client+server";
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** The serial number (randomSerialBytes()); a random one when absent. */
+  serial?: Uint8Array;
 }
 
 /** 16 random bytes, top bit clear and first octet non-zero: a positive, minimal INTEGER. */
@@ -230,7 +232,7 @@ export async function issueCertificate(spec: LeafSpec): Promise<string> {
 
   const tbs = sequence(
     VERSION_3,
-    integer(randomSerialBytes()),
+    integer(spec.serial ?? randomSerialBytes()),
     scheme.algorithmIdentifier,
     ca.issuer,
     sequence(x509Time(spec.notBefore), x509Time(spec.notAfter)),

@@ -41,9 +41,8 @@ export class SshWriter {
     return this;
   }
   uint32(value: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, value);
-    return this.bytes(b);
+    // Byte by byte: a DataView per call (and the `buffer` it needs) was a hot spot of signing.
+    return this.bytes(Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff));
   }
   uint64(value: bigint): this {
     if (value < 0n || value > UINT64_MAX) throw new RangeError(`uint64 out of range: ${value}`);
@@ -109,8 +108,8 @@ export class SshReader {
     return out;
   }
   uint32(field: string): number {
-    const b = this.bytes(4, field);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
+    this.bytes(4, field);
+    return this.view.getUint32(this.offset - 4);
   }
   uint64(field: string): bigint {
     this.bytes(8, field);
