@@ -4,7 +4,7 @@
 // bound_keypair) join and renew through HAProxy. The invariants are those of
 // test/harness/ha-chaos.ts.
 //   bun bench/ha-chaos.ts [--minutes 10] [--bots 20] [--bound-keypair 6] [--replicas 3]
-//                         [--kill-every 2000-5000] [--pause 500-3000] [--seed N] [--keep]
+//                         [--kill-every 2000-5000] [--pause 500-3000] [--workers N] [--seed N] [--keep]
 // Prints one summary line and the figures for bench/README.md; exits 1 on any violation.
 
 import { join } from "node:path";
@@ -35,6 +35,7 @@ const o = chaosDefaults({
   bots: num("bots", 20),
   boundKeypair: num("bound-keypair", 6),
   replicas: num("replicas", 3),
+  ...(arg("workers") ? { workers: num("workers", 1) } : {}),
   killEveryMs: range("kill-every", [2_000, 5_000]),
   pauseMs: range("pause", [500, 3_000]),
   log: (s) => console.log(s),

@@ -53,6 +53,8 @@ export interface ChaosOptions {
   /** A kill every [lo, hi] ms; a killed replica starts again after [lo, hi] ms. */
   killEveryMs: [number, number];
   pauseMs: [number, number];
+  /** `tauth start --workers N` for each replica (unset: one process); the kill goes to the primary. */
+  workers?: number;
   /** The daemons' certificate TTL and renewal interval (tbot flags). */
   certificateTtl: string;
   renewalInterval: string;
@@ -103,6 +105,7 @@ export class ChaosReplica {
     readonly port: number,
     readonly dataDir: string,
     readonly connString: string,
+    readonly extraArgs: string[] = [],
   ) {}
 
   get addr() {
@@ -116,6 +119,7 @@ export class ChaosReplica {
     const cmd = [
       ...[bin("tauth"), "start", "--data-dir", this.dataDir, "--listen", this.addr],
       ...["--cluster-name", CHAOS_CLUSTER, "--conn-string", this.connString, "--replica-id", this.id],
+      ...this.extraArgs,
     ];
     // A port just released by a killed server is normally free at once; retry a little if not.
     for (let attempt = 0; ; attempt++) {
@@ -265,7 +269,15 @@ export class HaChaos {
     this.pg.createDatabase("tauth", "tauth");
     const url = this.pg.url({ user: "tauth", password: "chaos-Pa55", database: "tauth" });
     for (let i = 1; i <= this.o.replicas; i++)
-      this.replicas.push(new ChaosReplica(`r${i}`, await freePort(), join(this.dir, `r${i}`), url));
+      this.replicas.push(
+        new ChaosReplica(
+          `r${i}`,
+          await freePort(),
+          join(this.dir, `r${i}`),
+          url,
+          this.o.workers ? ["--workers", String(this.o.workers)] : [],
+        ),
+      );
     // The first makes the cluster; the others join it.
     await this.replicas[0]!.start();
     await Promise.all(this.replicas.slice(1).map((r) => r.start()));
