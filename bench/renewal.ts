@@ -21,7 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Subprocess, spawn, spawnSync } from "bun";
+import { type Subprocess, spawn } from "bun";
 import { freshKey } from "../src/agent/identity/bot-identity.ts";
 import { parseIdentityFile } from "../src/crypto/identity-file.ts";
 import { runJoin } from "../src/join/client.ts";
@@ -45,6 +45,8 @@ const { values: opt } = parseArgs({
     "stepca-backends": { type: "string", default: "sqlite,pg1" },
     /** Run tauth from source under Bun's sampling profiler, profiles (.cpuprofile, .md) into DIR. */
     "cpu-prof": { type: "string" },
+    /** Keep the work directory (data directories, tauth.log of each replica, step-ca's logs). */
+    keep: { type: "boolean", default: false },
   },
 });
 const seconds = Number(opt.seconds);
@@ -138,9 +140,12 @@ async function startTauth(dir: string, storage: string[], id: string): Promise<T
     if (log.includes("Auth service is listening")) break;
   }
   if (!log.includes("Auth service is listening")) throw new Error(`tauth did not start:\n${log}`);
-  // Keep draining its log so a full pipe never stalls it.
+  // Keep draining its log (into DIR/tauth.log, kept with --keep) so a full pipe never stalls it.
+  const logFile = Bun.file(join(dir, "tauth.log")).writer();
+  logFile.write(log);
   (async () => {
-    for await (const _ of proc.stderr as ReadableStream<Uint8Array>);
+    for await (const c of proc.stderr as ReadableStream<Uint8Array>) logFile.write(c);
+    await logFile.end();
   })();
   return {
     addr,
@@ -251,7 +256,7 @@ interface LoadResult {
   dbCpuMsPer: number;
 }
 
-function loadgen(
+async function loadgen(
   tools: { loadgen: string },
   mode: "tauth" | "stepca",
   addrs: string[],
@@ -261,10 +266,12 @@ function loadgen(
   secs: number,
   cpuPids: number[],
   dbPid?: number,
-): LoadResult {
+): Promise<LoadResult> {
   const cpu0 = cpuPids.reduce((a, p) => a + cpuMs(p), 0);
   const db0 = dbPid ? cpuMs(dbPid) : 0;
-  const r = spawnSync(
+  // Not spawnSync: this process must keep reading PostgreSQL's log pipe meanwhile (the test
+  // harness pumps it), or a server process blocks on a full pipe inside a transaction.
+  const p = spawn(
     [
       tools.loadgen,
       "-mode",
@@ -282,10 +289,15 @@ function loadgen(
     ],
     { stdout: "pipe", stderr: "pipe" },
   );
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   const cpu1 = cpuPids.reduce((a, p) => a + cpuMs(p), 0);
   const db1 = dbPid ? cpuMs(dbPid) : 0;
-  if (r.exitCode !== 0) throw new Error(`loadgen: ${r.stderr}`);
-  const out = JSON.parse(r.stdout.toString()) as LoadResult;
+  if (code !== 0) throw new Error(`loadgen: ${stderr}`);
+  const out = JSON.parse(stdout) as LoadResult;
   out.serverCpuMsPer = (cpu1 - cpu0) / Math.max(1, out.ok);
   out.dbCpuMsPer = (db1 - db0) / Math.max(1, out.ok);
   return out;
@@ -411,7 +423,7 @@ try {
       );
       console.log(row(["---", "---", "---", "---", "---", "---", "---"]));
       for (const c of clientCounts) {
-        const r = loadgen(
+        const r = await loadgen(
           tools,
           "tauth",
           b.replicas.map((x) => x.addr),
@@ -442,13 +454,13 @@ try {
         // 1,000 bots (the renewers and joiners, then fillers), then --bots.
         const have = botCount(b);
         populate(b, 0, 1000 - have);
-        const small = loadgen(tools, "tauth", [b.replicas[0]!.addr], b.caFile, b.idsFile, 1, seconds, [
+        const small = await loadgen(tools, "tauth", [b.replicas[0]!.addr], b.caFile, b.idsFile, 1, seconds, [
           b.replicas[0]!.pid,
         ]);
         const t0 = performance.now();
         populate(b, Math.max(0, 1000 - have), Number(opt.bots) - have);
         const filled = (performance.now() - t0) / 1000;
-        const big = loadgen(tools, "tauth", [b.replicas[0]!.addr], b.caFile, b.idsFile, 1, seconds, [
+        const big = await loadgen(tools, "tauth", [b.replicas[0]!.addr], b.caFile, b.idsFile, 1, seconds, [
           b.replicas[0]!.pid,
         ]);
         const bots = botCount(b);
@@ -490,11 +502,11 @@ try {
             let t: LoadResult;
             let s: LoadResult;
             if (round % 2 === 0) {
-              t = runT();
-              s = runS();
+              t = await runT();
+              s = await runS();
             } else {
-              s = runS();
-              t = runT();
+              s = await runS();
+              t = await runT();
             }
             per[c] = [...(per[c] ?? []), { t, s }];
             console.log(
@@ -535,7 +547,8 @@ try {
   }
 } finally {
   await stopAllPostgres();
-  rmSync(root, { recursive: true, force: true });
+  if (opt.keep) console.log(`work directory kept: ${root}`);
+  else rmSync(root, { recursive: true, force: true });
 }
 console.log(
   `\nload after: ${loadavg()
