@@ -178,6 +178,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command !== "start")
       throw new UserError(`unknown command "${command}"; see "tauth help"`, "bad_parameter", ExitCode.usage);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      writeStdout(tauthUsage);
+      return ExitCode.ok;
+    }
     const { values } = parseArgs({
       args: rest,
       strict: true,

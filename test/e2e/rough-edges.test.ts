@@ -193,6 +193,14 @@ describe("exit codes agree across tbot, tctl and tauth", () => {
     expect(run([tbotBin, "start", "--tokn", "x"]).code).toBe(2);
     expect(run([tctlBin, "status", "--identty", "x"]).code).toBe(2);
   });
+
+  test("tauth start --help prints the usage with start's flags (exit 0), not an unknown flag", () => {
+    const r = run([tauthBin, "start", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("Flags for start:");
+    expect(r.stdout).toContain("--conn-string");
+  });
 });
 
 describe("TBOT_DEBUG", () => {
