@@ -12,7 +12,7 @@
 // replica still has it.
 
 import { logger } from "../util/log.ts";
-import { type AuditEvent, type AuditSink, auditRecord } from "./audit.ts";
+import { type AuditEvent, type AuditSink, type AuditStamp, auditRecord } from "./audit.ts";
 import { MAX_ATOMIC_OPS } from "./backend/atomic.ts";
 import type { Backend } from "./backend/backend.ts";
 
@@ -57,22 +57,42 @@ export class BackendAuditLog implements AuditSink {
     this.now = opts.now ?? Date.now;
   }
 
-  emit(event: AuditEvent, fields: Record<string, unknown>): void {
-    if (this.queue.length >= MAX_AUDIT_QUEUE) {
-      this.noteLost(1, "the queue is full");
-      return;
-    }
-    // Never backwards within this process, so one replica's events keep their order.
+  /** The next event's time and ID: never backwards within this process, so one replica's events keep their order. */
+  nextStamp(): AuditStamp {
     const ms = Math.max(this.now(), this.lastMs);
     this.seq = ms === this.lastMs ? this.seq + 1 : 0;
     this.lastMs = ms;
     const time = new Date(ms);
+    return { time, id: auditId(time, this.seq) };
+  }
+
+  emit(event: AuditEvent, fields: Record<string, unknown>, stamp = this.nextStamp()): void {
+    if (this.queue.length >= MAX_AUDIT_QUEUE) {
+      this.noteLost(1, "the queue is full");
+      return;
+    }
     this.queue.push({
-      id: auditId(time, this.seq),
-      value: JSON.stringify(auditRecord(event, fields, time)),
-      expires: new Date(ms + this.retentionMs),
+      id: stamp.id,
+      value: JSON.stringify(auditRecord(event, fields, stamp.time)),
+      expires: new Date(stamp.time.getTime() + this.retentionMs),
     });
     this.emitted++;
+    this.kick();
+  }
+
+  /**
+   * Events of this replica's audit.log that may be missing from the shared log: written there
+   * just before the process was killed, before their batch reached the database (a request
+   * answered never is: answers wait for flush). Sent again at start; a put of the same ID and
+   * value is harmless when the first one did land.
+   */
+  replay(records: { id: string; record: Record<string, unknown> }[]): void {
+    for (const { id, record } of records) {
+      const time = Date.parse(String(record.time));
+      if (!Number.isFinite(time) || this.queue.length >= MAX_AUDIT_QUEUE) continue;
+      this.queue.push({ id, value: JSON.stringify(record), expires: new Date(time + this.retentionMs) });
+      this.emitted++;
+    }
     this.kick();
   }
 

@@ -22,9 +22,15 @@ export type AuditEvent =
   | "auth.start"
   | (string & {});
 
+/** When an event happened and its ID in the shared log: one for every sink it goes to. */
+export interface AuditStamp {
+  time: Date;
+  id: string;
+}
+
 export interface AuditSink {
   /** Never blocks and never throws: an event is recorded on the side of the request. */
-  emit(event: AuditEvent, fields: Record<string, unknown>): void;
+  emit(event: AuditEvent, fields: Record<string, unknown>, stamp?: AuditStamp): void;
   /** Resolves once every event emitted before the call is written (or given up on). */
   flush?(): Promise<void>;
 }
@@ -92,19 +98,28 @@ export class FileAuditLog implements AuditSink {
   constructor(path: string) {
     this.fd = openSync(path, "a", 0o600);
   }
-  emit(event: AuditEvent, fields: Record<string, unknown>): void {
-    writeSync(this.fd, auditLine(event, fields));
+  emit(event: AuditEvent, fields: Record<string, unknown>, stamp?: AuditStamp): void {
+    // The shared log's ID rides along, so a restart can send what the shared log missed
+    // (audit-replay.ts).
+    const line = stamp
+      ? auditLine(event, { ...fields, audit_id: stamp.id }, stamp.time)
+      : auditLine(event, fields);
+    writeSync(this.fd, line);
   }
   close(): void {
     closeSync(this.fd);
   }
 }
 
-/** Every event to each sink: the local file and the shared backend log. */
+/** Every event to each sink (the local file and the shared backend log), with one stamp. */
 export class TeeAuditSink implements AuditSink {
-  constructor(private readonly sinks: AuditSink[]) {}
+  constructor(
+    private readonly sinks: AuditSink[],
+    private readonly stamp?: () => AuditStamp,
+  ) {}
   emit(event: AuditEvent, fields: Record<string, unknown>): void {
-    for (const s of this.sinks) s.emit(event, fields);
+    const stamp = this.stamp?.();
+    for (const s of this.sinks) s.emit(event, fields, stamp);
   }
   async flush(): Promise<void> {
     await Promise.all(this.sinks.map((s) => s.flush?.()));

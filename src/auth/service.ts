@@ -8,6 +8,7 @@ import type { PingResponse } from "../protocol/messages.ts";
 import { isCode, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { type AuditSink, FileAuditLog, TeeAuditSink } from "./audit.ts";
+import { unsentTail } from "./audit-replay.ts";
 import { BackendAuditLog } from "./audit-store.ts";
 import { Authorities } from "./authorities.ts";
 import type { Backend } from "./backend/backend.ts";
@@ -109,10 +110,7 @@ export class AuthService {
       await loadJoinKeys(backend),
       // The replica's own file, and the backend log that every replica shares, its events
       // timed by the cluster clock so that replicas' events interleave in the order they happened.
-      new TeeAuditSink([
-        new FileAuditLog(join(opts.dataDir, "audit.log")),
-        new BackendAuditLog(backend, { now: () => followers.clock.now() }),
-      ]),
+      auditSinks(backend, join(opts.dataDir, "audit.log"), () => followers.clock.now()),
       opts.dataDir,
       opts.replicaId ?? `${hostname()}-${process.pid}`,
       followers,
@@ -188,4 +186,15 @@ export class AuthService {
     await this.followers.unlisten?.().catch(() => {});
     await this.backend.close();
   }
+}
+
+/**
+ * The replica's own file and the backend log every replica shares, one stamp per event (timed
+ * by the cluster clock, so that replicas' events interleave in the order they happened). What
+ * the previous process wrote to its file but may not have sent is sent first.
+ */
+function auditSinks(backend: Backend, file: string, now: () => number): AuditSink {
+  const shared = new BackendAuditLog(backend, { now });
+  shared.replay(unsentTail(file));
+  return new TeeAuditSink([new FileAuditLog(file), shared], () => shared.nextStamp());
 }
