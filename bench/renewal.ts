@@ -1,10 +1,11 @@
 // Renewal and join throughput of tauth, and the same renewals against step-ca, in one run.
 //
 //   bun bench/renewal.ts [--seconds 5] [--rounds 3] [--clients 1,8,32] [--backends sqlite,pg1,pg2]
-//                        [--workers auto] [--no-stepca] [--no-bots-scale] [--bots 100000]
+//                        [--workers 1|N|auto] [--no-stepca] [--no-bots-scale] [--bots 100000]
+//                        [--stepca-backends sqlite,pg1] [--cpu-prof DIR] [--keep]
 //
 //  1. Renewals/s, p50/p99 and server CPU ms per renewal at 1, 8 and 32 concurrent clients, on
-//     SQLite, PostgreSQL with one replica and with two (each `--workers auto` by default), every
+//     SQLite, PostgreSQL with one replica and with two (each with --workers, default 1), every
 //     renewal on a new TLS 1.3 connection. The clients are one Go program (bench/stepca/
 //     loadgen), the same for tauth and step-ca; server CPU is utime+stime of the tauth process
 //     and its workers (and of PostgreSQL, shown apart) from /proc, before and after.
@@ -14,6 +15,8 @@
 //  4. step-ca 0.19 (built from Debian's Go sources, bench/stepca/) against tauth, interleaved:
 //     each round runs every client count on both servers, the order alternating; the figure
 //     is the median of the per-round ratios (tauth / step-ca).
+// LOADGEN_PHASES=1 prints each load figure's JSON and its 8 slowest renewals split into phases
+// (TCP connected, TLS handshake done, request written, first response byte).
 // Replica kills and database failovers are measured by bench/ha-chaos.ts, lock propagation
 // by bench/lock-propagation.ts.
 
@@ -38,7 +41,7 @@ const { values: opt } = parseArgs({
     rounds: { type: "string", default: "3" },
     clients: { type: "string", default: "1,8,32" },
     backends: { type: "string", default: "sqlite,pg1,pg2" },
-    workers: { type: "string", default: "auto" },
+    workers: { type: "string", default: "1" },
     "no-stepca": { type: "boolean", default: false },
     "no-bots-scale": { type: "boolean", default: false },
     bots: { type: "string", default: "100000" },
@@ -298,6 +301,7 @@ async function loadgen(
   const db1 = dbPid ? cpuMs(dbPid) : 0;
   if (code !== 0) throw new Error(`loadgen: ${stderr}`);
   const out = JSON.parse(stdout) as LoadResult;
+  if (process.env.LOADGEN_PHASES) console.error(stdout.trim(), stderr.trim());
   out.serverCpuMsPer = (cpu1 - cpu0) / Math.max(1, out.ok);
   out.dbCpuMsPer = (db1 - db0) / Math.max(1, out.ok);
   return out;

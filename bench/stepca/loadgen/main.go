@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strings"
@@ -37,7 +38,10 @@ type result struct {
 	Seconds    float64 `json:"seconds"`
 	Rate       float64 `json:"rate"`
 	P50        float64 `json:"p50_ms"`
+	P90        float64 `json:"p90_ms"`
 	P99        float64 `json:"p99_ms"`
+	P999       float64 `json:"p999_ms"`
+	Max        float64 `json:"max_ms"`
 	FirstError string  `json:"first_error,omitempty"`
 }
 
@@ -134,13 +138,53 @@ func main() {
 	if err := os.WriteFile(*idsFile, out, 0o600); err != nil {
 		fail("%v", err)
 	}
-	r := result{*mode, *clients, len(latencies), errors, elapsed, float64(len(latencies)) / elapsed, pct(50), pct(99), firstError}
+	r := result{*mode, *clients, len(latencies), errors, elapsed, float64(len(latencies)) / elapsed, pct(50), pct(90), pct(99), pct(99.9), pct(100), firstError}
 	line, _ := json.Marshal(r)
 	fmt.Println(string(line))
+	if os.Getenv("LOADGEN_PHASES") != "" {
+		for _, p := range slowest {
+			fmt.Fprintf(os.Stderr, "slow: total %.1f ms: connected %.1f, TLS done %.1f, request written %.1f, first byte %.1f\n", p.Total, p.Connected, p.Handshake, p.Wrote, p.FirstByte)
+		}
+	}
+}
+
+// phases of one renewal (ms from its start), kept for the slowest when LOADGEN_PHASES is set.
+type phases struct {
+	Total, Connected, Handshake, Wrote, FirstByte float64
+}
+
+var (
+	slowMu  sync.Mutex
+	slowest []phases
+)
+
+func notePhases(p phases) {
+	slowMu.Lock()
+	defer slowMu.Unlock()
+	slowest = append(slowest, p)
+	sort.Slice(slowest, func(i, j int) bool { return slowest[i].Total > slowest[j].Total })
+	if len(slowest) > 8 {
+		slowest = slowest[:8]
+	}
 }
 
 // renew does one renewal on a new connection and returns the new certificate (PEM).
 func renew(mode, addr, serverName string, roots *x509.CertPool, id *identity) (string, error) {
+	var ph phases
+	t0 := time.Now()
+	since := func() float64 { return float64(time.Since(t0).Microseconds()) / 1000 }
+	trace := &httptrace.ClientTrace{
+		ConnectDone:          func(string, string, error) { ph.Connected = since() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { ph.Handshake = since() },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { ph.Wrote = since() },
+		GotFirstResponseByte: func() { ph.FirstByte = since() },
+	}
+	defer func() {
+		ph.Total = since()
+		if os.Getenv("LOADGEN_PHASES") != "" {
+			notePhases(ph)
+		}
+	}()
 	pair, err := tls.X509KeyPair([]byte(id.Cert), []byte(id.Key))
 	if err != nil {
 		return "", err
@@ -168,6 +212,7 @@ func renew(mode, addr, serverName string, roots *x509.CertPool, id *identity) (s
 	} else {
 		req, _ = http.NewRequest("POST", "https://"+addr+"/renew", nil)
 	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
