@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tauthBin, tbotBin, tctlBin } from "../harness/binary.ts";
+import { tauthBin, tctlBin } from "../harness/binary.ts";
+import { legacyArgs } from "../harness/extra.ts";
 import { type PgServer, startPostgres, stopAllPostgres } from "../harness/postgres.ts";
 import { cleanupAfterFile, type RunResult, run, tempDir } from "../harness/proc.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
@@ -97,20 +98,7 @@ describe("the audit log is shared by the replicas", () => {
     const token = tokenOf(a, "joiner");
     const work = tempDir("audit-bot-");
     const join_ = run([
-      tbotBin,
-      "start",
-      "--data-dir",
-      join(work, "data"),
-      "--destination-dir",
-      join(work, "out"),
-      "--token",
-      token,
-      "--join-method",
-      "token",
-      "--auth-server",
-      b.addr,
-      "--ca-pin",
-      b.pin,
+      ...legacyArgs(b, { data: join(work, "data"), dest: join(work, "out"), token }),
       "--oneshot",
     ]);
     expect(join_.code).toBe(0);

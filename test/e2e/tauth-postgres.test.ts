@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SCHEMA_VERSION } from "../../src/auth/backend/postgres-schema.ts";
-import { tauthBin, tbotBin } from "../harness/binary.ts";
+import { tauthBin } from "../harness/binary.ts";
+import { legacyArgs } from "../harness/extra.ts";
 import { type PgServer, startPostgres, stopAllPostgres } from "../harness/postgres.ts";
 import { cleanupAfterFile, freePort, run, tempDir } from "../harness/proc.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
@@ -29,20 +30,7 @@ beforeAll(async () => {
 
 function oneShot(auth: TauthHandle, token: string, work: string) {
   return run([
-    tbotBin,
-    "start",
-    "--data-dir",
-    join(work, "data"),
-    "--destination-dir",
-    join(work, "out"),
-    "--token",
-    token,
-    "--join-method",
-    "token",
-    "--auth-server",
-    auth.addr,
-    "--ca-pin",
-    auth.pin,
+    ...legacyArgs(auth, { data: join(work, "data"), dest: join(work, "out"), token }),
     "--oneshot",
   ]);
 }
