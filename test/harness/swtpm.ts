@@ -87,7 +87,7 @@ export async function portPairFree(port: number): Promise<boolean> {
 }
 
 /** A port p such that p and p+1 are both free on loopback right now. */
-async function freePortPair(): Promise<number> {
+export async function freePortPair(): Promise<number> {
   for (let i = 0; i < 20; i++) {
     const p = await freePort();
     if (p < 65535 && (await portFree(p + 1))) return p;

@@ -86,8 +86,9 @@ test("TCTI failures name what to check: device path, simulator address, unknown 
 });
 
 test("the simulator hint is a command that works as printed: swtpm listens where the message says", async () => {
-  const { freePort } = await import("../../harness/proc.ts");
-  const port = await freePort();
+  // swtpm serves on port and port+1 (control): both must be free, or it exits at once.
+  const { freePortPair } = await import("../../harness/swtpm.ts");
+  const port = await freePortPair();
   const sim = failure(0x0a000a, `swtpm:host=127.0.0.1,port=${port}`);
   const command = /Start it \(e\.g\. "([^"]+)"\)/.exec(sim.message)?.[1];
   expect(command).toBeDefined();
@@ -97,13 +98,22 @@ test("the simulator hint is a command that works as printed: swtpm listens where
   const { spawn } = await import("node:child_process");
   const proc = spawn("sh", ["-c", command!.replaceAll("/tmp/tbot-swtpm", state)], {
     detached: true,
-    stdio: "ignore",
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  let output = "";
+  proc.stdout!.on("data", (d) => (output += d));
+  proc.stderr!.on("data", (d) => (output += d));
+  let exitCode: number | null = null;
+  const exited = new Promise((resolve) =>
+    proc.once("exit", (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
   try {
     const deadline = Date.now() + 10_000;
     let up = false;
-    while (!up && Date.now() < deadline) {
+    while (!up && exitCode === null && Date.now() < deadline) {
       up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
         (s) => {
           s.end();
@@ -113,9 +123,10 @@ test("the simulator hint is a command that works as printed: swtpm listens where
       );
       if (!up) await Bun.sleep(100);
     }
-    expect(up).toBe(true);
+    // On failure, say what the printed command itself said.
+    expect({ up, exitCode, output }).toMatchObject({ up: true });
   } finally {
-    process.kill(-proc.pid!, "SIGKILL");
+    if (exitCode === null) process.kill(-proc.pid!, "SIGKILL");
     await exited;
   }
 });
