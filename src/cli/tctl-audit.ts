@@ -4,7 +4,7 @@
 // widest cell.
 
 import { eventBot } from "../auth/audit-query.ts";
-import { rfc3339Problem } from "../auth/resources/value-formats.ts";
+import { rfc3339Problem } from "../resources/value-formats.ts";
 import { parseDuration } from "../util/duration.ts";
 import { UserError } from "../util/errors.ts";
 import type { TctlOptions } from "./tctl.ts";

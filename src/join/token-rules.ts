@@ -1,6 +1,6 @@
 // Rules every bot join token obeys whatever its method (reference §4.1 step 3).
 
-import type { BotResource, TokenResource } from "../auth/resources/index.ts";
+import type { BotResource, TokenResource } from "../resources/types.ts";
 import { accessDenied, badParameter, notFound } from "../util/errors.ts";
 import type { JoinContext } from "./types.ts";
 

@@ -3,9 +3,9 @@
 // the auth service does not know method details (smallstep's provisioner shape).
 
 import { createHash } from "node:crypto";
-import type { BotResource, TokenResource } from "../auth/resources/index.ts";
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { JoinRequest, JoinResponse, JoinResult, PublicKeys } from "../protocol/messages.ts";
+import type { BotResource, TokenResource } from "../resources/types.ts";
 
 export interface StoredTokenView {
   token: TokenResource;
@@ -33,7 +33,7 @@ export interface FinishJoinArgs {
   instanceId: string;
   /**
    * False for an authenticated re-join that keeps the caller's instance: the certificate it
-   * presented is judged by the generation rules (src/auth/generations.ts); a copy of the bot
+   * presented is judged by the auth service's generation rules (generations.ts); a copy of the bot
    * presenting a stale one is caught, and `onGenerationMismatch` runs before the denial.
    */
   isNewInstance: boolean;
@@ -72,7 +72,7 @@ export interface JoinContext {
    * one): what token, challenge and deadline expiry is judged by, whichever replica judges.
    */
   now(): number;
-  /** Continuations bound to this join's method and token (see src/auth/continuations.ts). */
+  /** Continuations bound to this join's method and token (the auth service's continuations.ts). */
   issueContinuation(state: Record<string, unknown>, ttlMs: number): Promise<string>;
   redeemContinuation(text: string): Promise<Record<string, unknown>>;
   /** Replace a token's resource (its status) by compare-and-swap; compare_failed if it changed. */

@@ -9,7 +9,7 @@
 // count, and opaque objects (method-specific join payloads) a maximum encoded size.
 // parseJsonBounded refuses nesting deeper than a limit before JSON.parse sees the text.
 
-import { rfc3339Problem } from "../auth/resources/value-formats.ts";
+import { rfc3339Problem } from "../resources/value-formats.ts";
 import { UserError } from "../util/errors.ts";
 
 export class SchemaError extends UserError {

@@ -1,10 +1,10 @@
 // kind: bot, version: v1 (reference §9.1).
 
+import type { Cursor, Fields } from "../../resources/cursor.ts";
+import { readMetadata, readPassThroughStatus, readVersion } from "../../resources/metadata.ts";
+import type { BotResource } from "../../resources/types.ts";
 import { formatDuration } from "../../util/duration.ts";
-import type { Cursor, Fields } from "./cursor.ts";
-import { readMetadata, readPassThroughStatus, readVersion } from "./metadata.ts";
 import { botNameProblem } from "./names.ts";
-import type { BotResource } from "./types.ts";
 
 /** The reference caps a bot's session TTL at one week. */
 const maxBotSessionTtlMs = 168 * 3_600_000;

@@ -1,14 +1,7 @@
 // Resource schemas: parsing (tctl create -f), validation (API input), presets, and the two
 // role evaluations the auth service needs (SSH logins, node access).
 
-export { authorizedKeyProblem } from "./authorized-key.ts";
-export { expandLogins } from "./logins.ts";
-export { botNameProblem, isValidResourceName, roleNameProblem, tokenNameProblem } from "./names.ts";
-export { rolesAllowNode } from "./node-access.ts";
-export { parseResources } from "./parse.ts";
-export { presetRoles } from "./presets.ts";
-export { supportedKinds } from "./read-resource.ts";
-export { joinMethods, systemRoles } from "./token-vocabulary.ts";
+export { authorizedKeyProblem } from "../../resources/authorized-key.ts";
 export type {
   BotResource,
   BoundKeypairSpec,
@@ -20,5 +13,12 @@ export type {
   TokenResource,
   TokenSpec,
   TpmSpec,
-} from "./types.ts";
+} from "../../resources/types.ts";
+export { expandLogins } from "./logins.ts";
+export { botNameProblem, isValidResourceName, roleNameProblem, tokenNameProblem } from "./names.ts";
+export { rolesAllowNode } from "./node-access.ts";
+export { parseResources } from "./parse.ts";
+export { presetRoles } from "./presets.ts";
+export { supportedKinds } from "./read-resource.ts";
+export { joinMethods, systemRoles } from "./token-vocabulary.ts";
 export { resourceFromJSON, validateBot, validateRole, validateToken } from "./validate.ts";

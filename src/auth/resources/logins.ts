@@ -2,7 +2,7 @@
 // the bot's SSH certificates, and OpenSSH (which knows nothing of roles) enforces only those,
 // so denied logins are removed here rather than checked later at a node.
 
-import type { RoleResource } from "./types.ts";
+import type { RoleResource } from "../../resources/types.ts";
 
 /** allow.logins of every role, templates expanded, empties dropped, deduplicated, minus deny.logins. */
 export function expandLogins(roles: RoleResource[], traits: Record<string, string[]>): string[] {

@@ -2,7 +2,7 @@
 // any allowing role suffices, any denying role wins, an empty selector matches nothing,
 // "*": "*" matches every node, and a value may be a list, a glob ("prod-*") or a ^regexp$.
 
-import type { RoleResource } from "./types.ts";
+import type { RoleResource } from "../../resources/types.ts";
 
 type Selector = Record<string, string | string[]>;
 

@@ -1,9 +1,9 @@
 // `tctl create -f FILE`: one or more YAML documents, each a resource.
 
+import type { Resource } from "../../resources/types.ts";
 import { UserError } from "../../util/errors.ts";
 import { YamlSource, type YNode } from "../../util/yaml-source.ts";
 import { readResource } from "./read-resource.ts";
-import type { Resource } from "./types.ts";
 
 /** Parses and validates every document. Errors: UserError "file:line:col: message". */
 export function parseResources(text: string, file: string): Resource[] {

@@ -2,7 +2,7 @@
 // this system acts on matter (logins, node_labels, max_session_ttl); the rest mirror
 // Teleport's presets so `tctl get roles` looks familiar.
 
-import type { RoleResource } from "./types.ts";
+import type { RoleResource } from "../../resources/types.ts";
 
 const presetLabels = { "teleport.internal/resource-type": "preset" };
 /** Teleport's default maximum certificate duration. */

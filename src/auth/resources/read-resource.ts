@@ -1,11 +1,11 @@
 // Dispatch on `kind`: one document (YAML or JSON) to one validated resource.
 
+import type { Cursor, Fields } from "../../resources/cursor.ts";
+import { topLevelKeys } from "../../resources/metadata.ts";
+import type { Resource } from "../../resources/types.ts";
 import { readBot } from "./bot.ts";
-import type { Cursor, Fields } from "./cursor.ts";
-import { topLevelKeys } from "./metadata.ts";
 import { readRole } from "./role.ts";
 import { readToken } from "./token.ts";
-import type { Resource } from "./types.ts";
 
 const readers: Record<string, (top: Fields) => Resource> = { bot: readBot, token: readToken, role: readRole };
 

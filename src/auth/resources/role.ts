@@ -1,10 +1,10 @@
 // kind: role, versions v3–v8: what a bot may do once it impersonates the role.
 
-import type { Cursor, Fields } from "./cursor.ts";
-import { readMetadata, readVersion } from "./metadata.ts";
+import type { Cursor, Fields } from "../../resources/cursor.ts";
+import { readMetadata, readVersion } from "../../resources/metadata.ts";
+import type { RoleConditions, RoleResource } from "../../resources/types.ts";
 import { roleNameProblem } from "./names.ts";
 import { roleConditionKeys, roleOptionKeys, roleSpecKeys, roleVersions } from "./role-vocabulary.ts";
-import type { RoleConditions, RoleResource } from "./types.ts";
 
 export function readRole(top: Fields): RoleResource {
   const version = readVersion(top, "role", roleVersions);

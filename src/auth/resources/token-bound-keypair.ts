@@ -1,11 +1,11 @@
 // spec.bound_keypair (reference §5.1). The block may be absent or empty: recovery then
 // defaults to mode "standard", limit 1, and the server generates a registration secret.
 
+import { authorizedKeyProblem } from "../../resources/authorized-key.ts";
+import type { Cursor } from "../../resources/cursor.ts";
+import { readTime } from "../../resources/metadata.ts";
+import type { BoundKeypairSpec } from "../../resources/types.ts";
 import { suggestion } from "../../util/did-you-mean.ts";
-import { authorizedKeyProblem } from "./authorized-key.ts";
-import type { Cursor } from "./cursor.ts";
-import { readTime } from "./metadata.ts";
-import type { BoundKeypairSpec } from "./types.ts";
 
 const recoveryModes = ["standard", "relaxed", "insecure"] as const;
 type RecoveryMode = (typeof recoveryModes)[number];

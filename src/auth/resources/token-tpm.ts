@@ -1,9 +1,13 @@
 // spec.tpm (reference §6.1): which TPMs may join, by EK public key hash and/or EK
 // certificate serial, optionally requiring an EK certificate that chains to given CAs.
 
-import type { Cursor } from "./cursor.ts";
-import type { TpmSpec } from "./types.ts";
-import { ekPublicHashProblem, ekSerialProblem, pemCertificatesProblem } from "./value-formats.ts";
+import type { Cursor } from "../../resources/cursor.ts";
+import type { TpmSpec } from "../../resources/types.ts";
+import {
+  ekPublicHashProblem,
+  ekSerialProblem,
+  pemCertificatesProblem,
+} from "../../resources/value-formats.ts";
 
 type TpmRule = TpmSpec["allow"][number];
 

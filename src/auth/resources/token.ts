@@ -1,13 +1,13 @@
 // kind: token, version: v2 (reference §9.3): who may join, and how they prove it.
 
+import type { Cursor, Fields } from "../../resources/cursor.ts";
+import { readMetadata, readPassThroughStatus, readVersion } from "../../resources/metadata.ts";
+import type { TokenResource, TokenSpec } from "../../resources/types.ts";
 import { closest, suggestion } from "../../util/did-you-mean.ts";
-import type { Cursor, Fields } from "./cursor.ts";
-import { readMetadata, readPassThroughStatus, readVersion } from "./metadata.ts";
 import { botNameProblem, tokenNameProblem } from "./names.ts";
 import { readBoundKeypair } from "./token-bound-keypair.ts";
 import { readTpm } from "./token-tpm.ts";
 import { joinMethods, passThroughSpecKeys, systemRoles, tokenSpecKeys } from "./token-vocabulary.ts";
-import type { TokenResource, TokenSpec } from "./types.ts";
 
 export function readToken(top: Fields): TokenResource {
   const version = readVersion(top, "token", ["v2"]) as "v2";

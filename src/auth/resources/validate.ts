@@ -1,8 +1,8 @@
 // Validation of API input (JSON bodies): the same rules as for files, without positions.
 
-import { JsCursor } from "./cursor.ts";
+import { JsCursor } from "../../resources/cursor.ts";
+import type { BotResource, Resource, RoleResource, TokenResource } from "../../resources/types.ts";
 import { readResource } from "./read-resource.ts";
-import type { BotResource, Resource, RoleResource, TokenResource } from "./types.ts";
 
 export function validateBot(b: BotResource): void {
   readResource(new JsCursor(b), "bot");

@@ -9,7 +9,7 @@
 // - a restored backup: the bot presents a join state newer than the server's (a higher
 //   recovery sequence, signed by this cluster): accepted, the counter moves forward, audited.
 
-import type { BoundKeypairSpec, BoundKeypairStatus, TokenResource } from "../../auth/resources/index.ts";
+import type { BoundKeypairSpec, BoundKeypairStatus, TokenResource } from "../../resources/types.ts";
 import { accessDenied } from "../../util/errors.ts";
 import type { JoinContext } from "../types.ts";
 import type { JoinStateClaims } from "./messages.ts";

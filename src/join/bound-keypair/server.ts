@@ -5,11 +5,11 @@
 // join started from — so two concurrent joins (a bot and its copy) cannot both win.
 
 import { timingSafeEqual } from "node:crypto";
-import type { BoundKeypairStatus, TokenResource } from "../../auth/resources/index.ts";
-import { authorizedKeyProblem } from "../../auth/resources/index.ts";
 import { JwsError, verifyJws } from "../../crypto/jws.ts";
 import { importSshPublicKey } from "../../crypto/ssh/index.ts";
 import type { JoinRequest, JoinResponse } from "../../protocol/messages.ts";
+import { authorizedKeyProblem } from "../../resources/authorized-key.ts";
+import type { BoundKeypairStatus, TokenResource } from "../../resources/types.ts";
 import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
 import { validateBotTokenForJoin } from "../token-rules.ts";
 import type { JoinContext, JoinMethodServer, StoredTokenView } from "../types.ts";

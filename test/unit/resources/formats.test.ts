@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { authorizedKeyProblem, isValidResourceName } from "../../../src/auth/resources/index.ts";
-import { rfc3339Problem } from "../../../src/auth/resources/value-formats.ts";
+import { rfc3339Problem } from "../../../src/resources/value-formats.ts";
 import {
   ecdsaP256PublicKey,
   ecdsaP521PublicKey,

@@ -3,7 +3,7 @@
 // blob (with the one SSH codec, crypto/ssh) so that a truncated or mistyped paste is caught
 // when the token is created, not when the bot first tries to join.
 
-import { parsePublicKeyLine, SshFormatError } from "../../crypto/ssh/index.ts";
+import { parsePublicKeyLine, SshFormatError } from "../crypto/ssh/index.ts";
 
 export const supportedKeyTypes = [
   "ssh-ed25519",

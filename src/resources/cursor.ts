@@ -3,9 +3,9 @@
 // are written against this small interface; YNode/MapReader (util/yaml-source.ts) implement it
 // for YAML, and JsCursor below for plain values, with the same wording.
 
-import { suggestion } from "../../util/did-you-mean.ts";
-import { durationField } from "../../util/duration.ts";
-import { UserError } from "../../util/errors.ts";
+import { suggestion } from "../util/did-you-mean.ts";
+import { durationField } from "../util/duration.ts";
+import { UserError } from "../util/errors.ts";
 
 export interface Cursor {
   /** Dotted path for messages, e.g. "spec.bound_keypair.recovery.mode". */
