@@ -4,10 +4,10 @@
 
 import { chmodSync, writeFileSync } from "node:fs";
 import { newBoundKey, withHistory } from "../join/bound-keypair/client.ts";
+import { StorageKeyStore } from "../join/bound-keypair/store.ts";
 import { UserError } from "../util/errors.ts";
 import { type BotConfig, type Destination, defaultConfig } from "./config/index.ts";
 import { firstContact } from "./connect.ts";
-import { StorageKeyStore } from "./identity/bound-keypair-store.ts";
 import { openStore } from "./storage/open.ts";
 
 export interface KeypairCreateOptions {

@@ -66,7 +66,10 @@ function identityIssuer(svc: AuthService, bot: BotResource, id: string, req: Ide
     });
 }
 
-type IdentityAsk = Pick<FinishJoinArgs, "publicKeys" | "expires" | "renewable">;
+/** A method's request to finish a join, with whether its method issues renewable certificates. */
+export type BotJoinArgs = FinishJoinArgs & { renewable: boolean };
+
+type IdentityAsk = Pick<BotJoinArgs, "publicKeys" | "expires" | "renewable">;
 
 function rollbackAudit(svc: AuthService, bot: string, id: string, presented: number, remoteAddr: string) {
   return (v: Verdict) =>
@@ -85,7 +88,7 @@ function rollbackAudit(svc: AuthService, bot: string, id: string, presented: num
  */
 export async function finishBotJoin(
   svc: AuthService,
-  a: FinishJoinArgs,
+  a: BotJoinArgs,
   remoteAddr: string,
   caller?: TlsIdentity,
 ): Promise<JoinResult> {

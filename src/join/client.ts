@@ -1,6 +1,6 @@
 // The client half of the join protocol: send the first message, answer challenges with the
 // method's solver until the server returns a result. Each method's client half lives in
-// src/join/<method>/client.ts and registers in agent-side code with one line.
+// src/join/<method>/client.ts; the agent finds it through the registry (registry.ts).
 
 import type { ApiClient } from "../protocol/client.ts";
 import type { JoinRequest, JoinResponse, JoinResult, PublicKeys } from "../protocol/messages.ts";

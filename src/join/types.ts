@@ -27,7 +27,6 @@ export interface FinishJoinArgs {
   /** Name shown in audit and instance records; masked for secret tokens. */
   tokenHint: string;
   joinMethod: string;
-  renewable: boolean;
   publicKeys: PublicKeys;
   expires: Date;
   instanceId: string;

@@ -1,10 +1,11 @@
-// Join methods this build can perform, and the ones the reference documents but we do not
-// (yet). A recognised-but-unsupported method gets its own message so that a user with a
-// valid reference config learns it is this build, not their file, that is lacking.
+// Join methods this build can perform (the registry's), and the ones the reference documents
+// but we do not (yet). A recognised-but-unsupported method gets its own message so that a user
+// with a valid reference config learns it is this build, not their file, that is lacking.
 
 import { joinMethods } from "../../join/methods.ts";
+import { implementedJoinMethodNames } from "../../join/registry.ts";
 
-export const supportedJoinMethods: readonly string[] = ["token", "bound_keypair", "tpm"];
+export const supportedJoinMethods: readonly string[] = implementedJoinMethodNames;
 
 /** The reference's list (§3), shared with the auth service's token resource. */
 export const recognisedJoinMethods: readonly string[] = joinMethods;

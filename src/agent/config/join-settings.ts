@@ -45,3 +45,10 @@ export function joinSettings(c: BotConfig): JoinSettings {
   if (bk?.registrationSecretPath !== undefined) out.registrationSecretPath = bk.registrationSecretPath;
   return out;
 }
+
+/** The join URI's method parameter (bound_keypair: the registration secret), handed to the method. */
+export function joinUriParameter(c: BotConfig): string | undefined {
+  if (c.joinUri === undefined) return undefined;
+  const u = parseJoinUri(c.joinUri);
+  return typeof u === "string" ? undefined : u.parameter;
+}

@@ -1,13 +1,23 @@
-// `onboarding`: how the bot joins (§1.3). Blocks the reference documents for join methods
-// this build lacks are named as such, instead of as unknown fields.
+// `onboarding`: how the bot joins (§1.3). A join method's own block (e.g. bound_keypair) is
+// read by the method (its descriptor in src/join/registry.ts). Blocks the reference documents
+// for join methods this build lacks are named as such, instead of as unknown fields.
 
+import type { OnboardingReadKit } from "../../join/descriptor.ts";
+import { implementedJoinMethod, onboardingBlocks } from "../../join/registry.ts";
 import type { YNode } from "../../util/yaml-source.ts";
 import { joinMethodProblem, supportedJoinMethods } from "./join-methods.ts";
+import { methodSettings } from "./method-settings.ts";
 import type { ConfigPlaces } from "./places.ts";
 import type { Onboarding } from "./types.ts";
 import { nonEmptyText, note, text } from "./yaml-values.ts";
 
-const ownKeys = ["join_method", "token", "ca_pins", "ca_path", "bound_keypair"];
+const ownKeys = [
+  "join_method",
+  "token",
+  "ca_pins",
+  "ca_path",
+  ...onboardingBlocks.map(({ block }) => block.key),
+];
 /** Per-method blocks of the reference, keyed by the join method they configure. */
 const otherMethodBlocks: Record<string, string> = {
   azure: "azure",
@@ -21,6 +31,7 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
   const m = n.map();
   note(places, "onboarding", n);
   for (const [block, method] of Object.entries(otherMethodBlocks)) {
+    if (implementedJoinMethod(method)) continue;
     if (m.keys().includes(block))
       m.get(block).fail(
         `${n.path}.${block} configures the ${method} join method, which is not supported by this build; ` +
@@ -55,36 +66,8 @@ export function decodeOnboarding(n: YNode, places: ConfigPlaces): Onboarding {
     o.caPath = nonEmptyText(m.get("ca_path"));
     note(places, "onboarding.ca_path", m.get("ca_path"));
   }
-  if (m.has("bound_keypair")) o.boundKeypair = decodeBoundKeypair(m.get("bound_keypair"), places);
+  const kit: OnboardingReadKit = { nonEmptyText, note: (key, node) => note(places, key, node) };
+  for (const { block } of onboardingBlocks)
+    if (m.has(block.key)) methodSettings(o)[block.field] = block.read(m.get(block.key), kit);
   return o;
-}
-
-function decodeBoundKeypair(n: YNode, places: ConfigPlaces): NonNullable<Onboarding["boundKeypair"]> {
-  // The reference's docs also spell the static key `static_key_path`; accept both spellings.
-  const m = n
-    .map()
-    .strict([
-      "registration_secret",
-      "registration_secret_path",
-      "static_private_key_path",
-      "static_key_path",
-    ]);
-  note(places, "onboarding.bound_keypair", n);
-  const out: NonNullable<Onboarding["boundKeypair"]> = {};
-  if (m.has("registration_secret")) {
-    out.registrationSecret = nonEmptyText(m.get("registration_secret"));
-    note(places, "onboarding.bound_keypair.registration_secret", m.get("registration_secret"));
-  }
-  if (m.has("registration_secret_path")) {
-    out.registrationSecretPath = nonEmptyText(m.get("registration_secret_path"));
-    note(places, "onboarding.bound_keypair.registration_secret_path", m.get("registration_secret_path"));
-  }
-  if (m.has("static_private_key_path") && m.has("static_key_path"))
-    m.get("static_key_path").fail(
-      `${n.path} sets both static_private_key_path and static_key_path (two names for one setting); keep one`,
-    );
-  for (const k of ["static_private_key_path", "static_key_path"]) {
-    if (m.has(k)) out.staticPrivateKeyPath = nonEmptyText(m.get(k));
-  }
-  return out;
 }

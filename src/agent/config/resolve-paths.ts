@@ -10,6 +10,7 @@
 // token file is still found against the directory tbot was started in.
 
 import { resolve } from "node:path";
+import { setOnboardingBlocks } from "./method-settings.ts";
 import type { BotConfig, Destination } from "./types.ts";
 
 /** A copy of `c` with every relative path made absolute against `cwd`. */
@@ -20,9 +21,7 @@ export function resolveConfigPaths(c: BotConfig, cwd: string): BotConfig {
   for (const s of out.services) resolveDestination(s.destination, abs);
   const o = out.onboarding;
   if (o.caPath !== undefined) o.caPath = abs(o.caPath);
-  const bk = o.boundKeypair;
-  if (bk?.registrationSecretPath !== undefined) bk.registrationSecretPath = abs(bk.registrationSecretPath);
-  if (bk?.staticPrivateKeyPath !== undefined) bk.staticPrivateKeyPath = abs(bk.staticPrivateKeyPath);
+  for (const { block, settings } of setOnboardingBlocks(o)) block.resolvePaths(settings, abs);
   return out;
 }
 

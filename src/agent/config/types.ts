@@ -2,6 +2,8 @@
 // snake_case in YAML; durations are milliseconds. Everything downstream of the config
 // layer (storage, join, services) reads only this shape, never YAML.
 
+import type { BoundKeypairOnboarding } from "../../join/bound-keypair/onboarding.ts";
+
 export type DirectoryReader = { user: string } | { group: string };
 
 export type Destination =
@@ -53,11 +55,11 @@ export interface Onboarding {
   token?: string;
   caPins: string[];
   caPath?: string;
-  boundKeypair?: {
-    registrationSecret?: string;
-    registrationSecretPath?: string;
-    staticPrivateKeyPath?: string;
-  };
+  /**
+   * `onboarding.bound_keypair`, named here because the CLI's flags set it. Other methods'
+   * blocks are kept under the field their descriptor names (see method-settings.ts).
+   */
+  boundKeypair?: BoundKeypairOnboarding;
 }
 
 export interface BotConfig {

@@ -10,6 +10,7 @@ import { normalizeAddress } from "../../util/host-port.ts";
 import { defaultAuthPort, defaultProxyPort } from "./defaults.ts";
 import { joinMethodProblem } from "./join-methods.ts";
 import { parseJoinUri } from "./join-uri.ts";
+import { setOnboardingBlocks } from "./method-settings.ts";
 import { ConfigPlaces } from "./places.ts";
 import { botTtlScope, validateTtlPair } from "./ttl-rules.ts";
 import type { BotConfig } from "./types.ts";
@@ -111,12 +112,10 @@ function validateOnboarding(c: BotConfig, places: ConfigPlaces, warnings: string
       "the option ca-path is mutually exclusive with --insecure; pinning and skipping verification contradict each other",
     );
 
-  const bk = o.boundKeypair;
-  if (bk?.registrationSecret !== undefined && bk.registrationSecretPath !== undefined)
-    throw places.error(
-      "onboarding.bound_keypair.registration_secret_path",
-      "registration_secret and registration_secret_path are mutually exclusive; keep one",
-    );
-  if (bk && o.joinMethod !== "" && o.joinMethod !== "bound_keypair")
-    warnings.push(`onboarding.bound_keypair is ignored because join_method is "${o.joinMethod}"`);
+  for (const { method, block, settings } of setOnboardingBlocks(o)) {
+    const problem = block.problem?.(settings);
+    if (problem) throw places.error(...problem);
+    if (o.joinMethod !== "" && o.joinMethod !== method)
+      warnings.push(`onboarding.${block.key} is ignored because join_method is "${o.joinMethod}"`);
+  }
 }

@@ -7,11 +7,9 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { boundKeypairClient } from "../../join/bound-keypair/client.ts";
 import type { JoinMethodClient } from "../../join/client.ts";
 import { runJoin } from "../../join/client.ts";
-import { tokenJoinClient } from "../../join/token/client.ts";
-import { tpmJoinClient } from "../../join/tpm/client.ts";
+import { implementedJoinMethod } from "../../join/registry.ts";
 import type { ApiClient } from "../../protocol/client.ts";
 import type { JoinResult, RenewRequest } from "../../protocol/messages.ts";
 import { paths } from "../../protocol/messages.ts";
@@ -19,6 +17,8 @@ import { UserError } from "../../util/errors.ts";
 import { faultInjection } from "../../util/fault.ts";
 import { logger } from "../../util/log.ts";
 import { type BotConfig, joinSettings } from "../config/index.ts";
+import { joinUriParameter } from "../config/join-settings.ts";
+import { onboardingSettingsOf } from "../config/method-settings.ts";
 import { clusterClient, firstContact, isProxyAddress, serverAddress } from "../connect.ts";
 import type { Store } from "../storage/store.ts";
 import {
@@ -35,7 +35,6 @@ import {
   tokenFileHash,
   tokenHash,
 } from "./bot-identity.ts";
-import { loadStaticKey, StorageKeyStore } from "./bound-keypair-store.ts";
 
 const log = logger("TBOT:IDENTITY");
 
@@ -78,26 +77,17 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
-/** The client half of each join method, built from the config: one line per method. */
+/** The client half of the join method, found in the registry and built from the config. */
 async function joinMethodClient(cfg: BotConfig, storage: Store, method: string): Promise<JoinMethodClient> {
-  if (method === "token") return tokenJoinClient;
-  if (method === "bound_keypair") {
-    const s = joinSettings(cfg);
-    const secret =
-      s.registrationSecret ??
-      (s.registrationSecretPath
-        ? readSecretFile(s.registrationSecretPath, "registration secret file")
-        : undefined) ??
-      (process.env.TBOT_REGISTRATION_SECRET || undefined);
-    const staticKey = await loadStaticKey(cfg.onboarding.boundKeypair?.staticPrivateKeyPath);
-    return boundKeypairClient({
-      store: new StorageKeyStore(storage),
-      ...(secret ? { registrationSecret: secret } : {}),
-      ...(staticKey ? { staticKey } : {}),
-    });
-  }
-  if (method === "tpm") return tpmJoinClient({ ...(cfg.debug ? { debug: true } : {}) });
-  throw new UserError(`join method "${method}" is not supported by this tbot yet`);
+  const descriptor = implementedJoinMethod(method);
+  if (!descriptor) throw new UserError(`join method "${method}" is not supported by this tbot yet`);
+  const uriParameter = joinUriParameter(cfg);
+  return descriptor.client({
+    settings: onboardingSettingsOf(cfg.onboarding, method),
+    ...(uriParameter !== undefined ? { uriParameter } : {}),
+    storage,
+    debug: cfg.debug,
+  });
 }
 
 /**

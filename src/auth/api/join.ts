@@ -1,12 +1,10 @@
-// POST /v1/join: dispatches to the method's server half with a JoinContext built on the
-// auth service. Method halves register here, one line each.
+// POST /v1/join: dispatches to the method's server half, found through the join method
+// registry (src/join/registry.ts), with a JoinContext built on the auth service.
 
 import { JwsError, signJwsWebCrypto, verifyJws } from "../../crypto/jws.ts";
 import type { TlsIdentity } from "../../crypto/tls-identity.ts";
-import { boundKeypairJoinServer } from "../../join/bound-keypair/server.ts";
-import { tokenJoinServer } from "../../join/token/server.ts";
-import { tpmJoinServer } from "../../join/tpm/server.ts";
-import type { JoinContext, JoinMethodServer } from "../../join/types.ts";
+import { implementedJoinMethod, implementedJoinMethodNames } from "../../join/registry.ts";
+import type { JoinContext } from "../../join/types.ts";
 import { maskSecret } from "../../join/types.ts";
 import { type JoinRequest, JoinRequestSchema, type JoinResponse } from "../../protocol/messages.ts";
 import { accessDenied, badParameter, isCode, UserError } from "../../util/errors.ts";
@@ -16,14 +14,6 @@ import { isUnusedInstance } from "../instances.ts";
 import { createLock, findLock } from "../locks.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
-
-const methods = new Map<string, JoinMethodServer>(
-  [tokenJoinServer, boundKeypairJoinServer, tpmJoinServer].map((m) => [m.method, m]),
-);
-
-export function registerJoinMethod(m: JoinMethodServer): void {
-  methods.set(m.method, m);
-}
 
 /** The request's shape and bounds (also checked by the router before the handler runs). */
 function checkShape(req: JoinRequest): void {
@@ -43,7 +33,7 @@ export async function handleJoin(
 ): Promise<JoinResponse> {
   checkShape(req);
   const method = req.client_init.join_method || "token";
-  const impl = methods.get(method);
+  const descriptor = implementedJoinMethod(method);
   const tokenHash = sha256Hex(req.client_init.token_name);
   const ctx: JoinContext = {
     remoteAddr,
@@ -102,15 +92,22 @@ export async function handleJoin(
     },
     async finishBotJoin(args) {
       const hint = args.joinMethod === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
-      return finishBotJoin(svc, { ...args, tokenHint: args.tokenHint || hint }, remoteAddr, caller);
+      // Whether the certificates renew is the method's, as its descriptor declares.
+      const renewable = descriptor?.renewable ?? false;
+      return finishBotJoin(
+        svc,
+        { ...args, renewable, tokenHint: args.tokenHint || hint },
+        remoteAddr,
+        caller,
+      );
     },
     audit: (event, fields) => svc.audit.emit(event, fields),
   };
   const auditToken = method === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
   try {
-    if (!impl)
+    if (!descriptor)
       throw badParameter(
-        `join method "${method}" is not supported by this auth service (supported: ${[...methods.keys()].join(", ")})`,
+        `join method "${method}" is not supported by this auth service (supported: ${implementedJoinMethodNames.join(", ")})`,
       );
     const lock =
       (await findLock(svc, {
@@ -124,7 +121,7 @@ export async function handleJoin(
     if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
     // Input first: a join refused for its keys or expiry has used no token and moved nothing.
     await checkIdentityInputs(req.bot_params.public_keys, req.bot_params.expires, svc.clock.now());
-    return await impl.handle(ctx, req);
+    return await (await descriptor.server()).handle(ctx, req);
   } catch (e) {
     const reason = e instanceof UserError ? e.message : "internal error";
     svc.audit.emit("bot.join.failed", {

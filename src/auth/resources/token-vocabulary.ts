@@ -1,11 +1,16 @@
-// Words a token spec may use (reference §3, §9.3). We implement token, bound_keypair and tpm;
-// the other methods' blocks are accepted and kept so that an operator's Teleport token file
-// loads, and the server then says plainly which methods it does not serve.
+// Words a token spec may use (reference §3, §9.3). The methods we implement read their own
+// blocks (src/join/registry.ts); the other methods' blocks are accepted and kept so that an
+// operator's Teleport token file loads, and the server then says plainly which methods it
+// does not serve.
+
+import { tokenSpecBlocks } from "../../join/registry.ts";
 
 export { joinMethods } from "../../join/methods.ts";
 
-/** Method blocks passed through untouched (their own join methods are not implemented here). */
-export const passThroughSpecKeys = [
+/** The reference's method blocks and method fields of a token spec. */
+const referenceSpecKeys = [
+  "bound_keypair",
+  "tpm",
   "github",
   "gitlab",
   "circleci",
@@ -23,14 +28,20 @@ export const passThroughSpecKeys = [
   "aws_iid_ttl",
   "suggested_labels",
   "suggested_agent_matcher_labels",
-] as const;
+];
+
+const implementedSpecKeys = tokenSpecBlocks.map(({ block }) => block.key);
+
+/** Blocks passed through untouched: their join methods are not implemented here. */
+export const passThroughSpecKeys: readonly string[] = referenceSpecKeys.filter(
+  (key) => !implementedSpecKeys.includes(key),
+);
 
 export const tokenSpecKeys = [
   "roles",
   "join_method",
   "bot_name",
-  "bound_keypair",
-  "tpm",
+  ...implementedSpecKeys,
   ...passThroughSpecKeys,
 ];
 

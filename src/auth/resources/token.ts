@@ -1,12 +1,11 @@
 // kind: token, version: v2 (reference §9.3): who may join, and how they prove it.
 
+import { tokenSpecBlocks } from "../../join/registry.ts";
 import type { Cursor, Fields } from "../../resources/cursor.ts";
 import { readMetadata, readPassThroughStatus, readVersion } from "../../resources/metadata.ts";
 import type { TokenResource, TokenSpec } from "../../resources/types.ts";
 import { closest, suggestion } from "../../util/did-you-mean.ts";
 import { botNameProblem, tokenNameProblem } from "./names.ts";
-import { readBoundKeypair } from "./token-bound-keypair.ts";
-import { readTpm } from "./token-tpm.ts";
 import { joinMethods, passThroughSpecKeys, systemRoles, tokenSpecKeys } from "./token-vocabulary.ts";
 
 export function readToken(top: Fields): TokenResource {
@@ -35,11 +34,12 @@ export function readToken(top: Fields): TokenResource {
       .fail("spec.bot_name is set but spec.roles does not include Bot; add Bot to spec.roles");
   }
 
-  // The blocks we implement must agree with join_method, so a block is never silently unused.
-  if (joinMethod === "bound_keypair") out.bound_keypair = readBoundKeypair(spec.get("bound_keypair"));
-  else if (spec.has("bound_keypair")) blockWithoutMethod(spec, "bound_keypair", joinMethod);
-  if (joinMethod === "tpm") out.tpm = readTpm(spec.get("tpm"), joinMethodNodeOf(spec));
-  else if (spec.has("tpm")) blockWithoutMethod(spec, "tpm", joinMethod);
+  // The blocks of the methods we implement (each method reads its own) must agree with
+  // join_method, so a block is never silently unused.
+  for (const { method, block } of tokenSpecBlocks) {
+    if (joinMethod === method) out[block.key] = block.read(spec.get(block.key), joinMethodNodeOf(spec));
+    else if (spec.has(block.key)) blockWithoutMethod(spec, block.key, method, joinMethod);
+  }
 
   for (const key of passThroughSpecKeys) if (spec.has(key)) out[key] = spec.get(key).toJS();
 
@@ -85,9 +85,9 @@ function joinMethodNodeOf(spec: Fields): Cursor {
   return spec.has("join_method") ? spec.get("join_method") : spec.get("roles");
 }
 
-function blockWithoutMethod(spec: Fields, block: string, joinMethod: string): never {
+function blockWithoutMethod(spec: Fields, block: string, owner: string, joinMethod: string): never {
   const node: Cursor = spec.get(block);
   node.fail(
-    `spec.${block} is only used with join_method: ${block}, but join_method is "${joinMethod}"; set join_method: ${block} or remove the block`,
+    `spec.${block} is only used with join_method: ${owner}, but join_method is "${joinMethod}"; set join_method: ${owner} or remove the block`,
   );
 }

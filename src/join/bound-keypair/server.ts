@@ -240,7 +240,6 @@ async function finalize(ctx: JoinContext, req: JoinRequest, s: StepState): Promi
     bot,
     tokenHint: name,
     joinMethod: BOUND_KEYPAIR,
-    renewable: false,
     publicKeys: req.bot_params.public_keys,
     expires: new Date(req.bot_params.expires),
   };

@@ -44,7 +44,6 @@ export const tokenJoinServer: JoinMethodServer = {
       bot,
       tokenHint: "",
       joinMethod: "token",
-      renewable: true,
       publicKeys: req.bot_params.public_keys,
       expires: new Date(req.bot_params.expires),
       isNewInstance: true,

@@ -144,7 +144,6 @@ async function answer(ctx: JoinContext, req: JoinRequest, s: StepState): Promise
     bot,
     tokenHint: name,
     joinMethod: TPM,
-    renewable: false,
     publicKeys: req.bot_params.public_keys,
     expires: new Date(req.bot_params.expires),
     instanceId: refresh ? ctx.caller!.botInstanceId! : ctx.newInstanceId(),

@@ -4,16 +4,16 @@
 
 import { createPublicKey } from "node:crypto";
 import { sshPublicKeyLine } from "../../crypto/ssh/index.ts";
-import type { BoundKey, BoundKeypairState, BoundKeypairStore } from "../../join/bound-keypair/client.ts";
 import { UserError } from "../../util/errors.ts";
-import type { Store } from "../storage/store.ts";
+import type { MethodStorage } from "../descriptor.ts";
+import type { BoundKey, BoundKeypairState, BoundKeypairStore } from "./client.ts";
 
 interface HistoryFile {
   entries: { time: string; private_key: string; public_key?: string }[];
 }
 
 export class StorageKeyStore implements BoundKeypairStore {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: MethodStorage) {}
 
   async load(): Promise<BoundKeypairState> {
     const [pem, pub, st, hist] = await Promise.all(
