@@ -18,7 +18,7 @@
 //    HAProxy, → every replica renews.
 //
 //   bun bench/recovery.ts [--kills 10] [--failovers 3] [--terminations 5] [--restarts 3]
-//                         [--every 10] [--bots 10] [--only kill,failover,db]
+//                         [--every 10] [--bots 20] [--only kill,failover,db]
 // Uses $TBOT_DIST (default dist/); builds it only when missing.
 
 import { readFileSync, rmSync } from "node:fs";
@@ -46,7 +46,7 @@ const FAILOVERS = num("failovers", 3);
 const TERMINATIONS = num("terminations", 5);
 const RESTARTS = num("restarts", 3);
 const EVERY_MS = num("every", 10);
-const BOTS = num("bots", 10);
+const BOTS = num("bots", 20);
 const ONLY = new Set((arg("only") ?? "kill,failover,db").split(","));
 /** A renewal not answered within this long counts as failed. */
 const TIMEOUT_MS = 5_000;
@@ -320,6 +320,7 @@ async function replicaKills(pg: PgServer, url: string, dir: string): Promise<voi
       const victim = c.replicas[i % c.replicas.length]!;
       const tKill = now();
       await victim.kill9();
+      const tDead = now();
       const tDown = await when(
         async () => (await c!.lb.states())[victim.id]?.startsWith("DOWN") ?? false,
         20,
@@ -328,7 +329,10 @@ async function replicaKills(pg: PgServer, url: string, dir: string): Promise<voi
       const around = c.load.from(tKill);
       const w = failureWindow(around);
       const slow = slowest(around);
+      // Renewals started once the process was gone (its exit seen): HAProxy sent them to it.
+      const inFlight = around.filter((s) => !s.ok && s.start < tDead).length;
       record("kill: renewals failed", w.failed);
+      record("kill: — of them started after its exit", w.failed - inFlight);
       record("kill: failure window", w.windowMs);
       record("kill: slowest renewal around the kill", slow);
       record("kill: → HAProxy marks it DOWN", since(tDown, tKill));
@@ -348,7 +352,7 @@ async function replicaKills(pg: PgServer, url: string, dir: string): Promise<voi
       record("restart: → HAProxy marks it UP", since(tUp, tStart));
       record("restart: → first renewal through HAProxy answered by it", since(tServed, tStart));
       log(
-        `kill ${i + 1}/${KILLS} ${victim.id}: ${w.failed} failed (${w.reasons.join("; ")}), window ${f1(w.windowMs)} ms, slowest ${f1(slow)} ms, DOWN after ${f1(since(tDown, tKill))} ms; restart: listening ${f1(tListen - tStart)}, ready ${f1(since(tReady, tStart))}, UP ${f1(since(tUp, tStart))}, served ${f1(since(tServed, tStart))} ms`,
+        `kill ${i + 1}/${KILLS} ${victim.id}: ${w.failed} failed, ${inFlight} in flight at its exit (${w.reasons.join("; ")}), window ${f1(w.windowMs)} ms, slowest ${f1(slow)} ms, DOWN after ${f1(since(tDown, tKill))} ms; restart: listening ${f1(tListen - tStart)}, ready ${f1(since(tReady, tStart))}, UP ${f1(since(tUp, tStart))}, served ${f1(since(tServed, tStart))} ms`,
       );
       await Bun.sleep(1_000);
     }
