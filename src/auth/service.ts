@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import type { HttpFetcher } from "../join/types.ts";
 import type { PingResponse } from "../protocol/messages.ts";
 import { isCode, UserError } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
@@ -20,6 +21,7 @@ import { Continuations } from "./continuations.ts";
 import { Issuer } from "./issuer.ts";
 import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
 import { LockIndex } from "./lock-index.ts";
+import { outboundFetcher } from "./outbound-fetch.ts";
 import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
@@ -67,6 +69,8 @@ export class AuthService {
   readonly lockIndex: LockIndex;
   /** The cluster's clock (the database's on PostgreSQL): see clock.ts. */
   readonly clock: ClusterClock;
+  /** Outbound HTTP for join methods (JoinContext.fetch); tests may replace it. */
+  httpFetch: HttpFetcher = outboundFetcher();
 
   private constructor(
     readonly backend: Backend,

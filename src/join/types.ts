@@ -67,10 +67,17 @@ export interface JoinContext {
   newInstanceId(): string;
   readonly clusterName: string;
   /**
-   * Milliseconds since the epoch by the cluster's clock (the database's when replicas share
-   * one): what token, challenge and deadline expiry is judged by, whichever replica judges.
+   * The clock: milliseconds since the epoch by the cluster's clock (the database's when
+   * replicas share one): what token, challenge and deadline expiry is judged by, whichever
+   * replica judges. Methods read time only here (never Date.now()), so tests can set it.
    */
   now(): number;
+  /**
+   * Outbound HTTP (issuers' discovery documents and JWKS, AWS STS): the standard fetch
+   * signature; in production global fetch trusting SSL_CERT_FILE when set. Methods make
+   * requests only through this, so their server halves are unit-tested with a fake.
+   */
+  fetch: HttpFetcher;
   /** Continuations bound to this join's method and token (the auth service's continuations.ts). */
   issueContinuation(state: Record<string, unknown>, ttlMs: number): Promise<string>;
   redeemContinuation(text: string): Promise<Record<string, unknown>>;
@@ -83,6 +90,9 @@ export interface JoinContext {
   finishBotJoin(args: FinishJoinArgs): Promise<JoinResult>;
   audit(event: string, fields: Record<string, unknown>): void;
 }
+
+/** The standard fetch signature, for JoinContext.fetch. */
+export type HttpFetcher = (url: string, init?: RequestInit) => Promise<Response>;
 
 export interface JoinMethodServer {
   readonly method: string;

@@ -69,6 +69,7 @@ export async function handleJoin(
     newInstanceId: () => crypto.randomUUID(),
     clusterName: svc.clusterName,
     now: () => svc.clock.now(),
+    fetch: (url, init) => svc.httpFetch(url, init),
     issueContinuation: (state, ttlMs) =>
       svc.continuations.issue(method, req.client_init.token_name, state, ttlMs),
     redeemContinuation: (text) => svc.continuations.redeem(text, method, req.client_init.token_name),
