@@ -121,15 +121,15 @@ export async function verifyIdToken(jwt: string, opts: VerifyIdTokenOptions): Pr
     requiredClaims: [...(opts.requiredClaims ?? ["exp"])],
   };
   let claims: IdTokenClaims | undefined;
-  let imported = 0;
+  let usableKeys = 0;
   for (const jwk of candidates.slice(0, MAX_KEYS_TRIED)) {
     let key: Awaited<ReturnType<typeof importJWK>>;
     try {
-      key = await importJWK(jwk as JWK, alg);
+      key = await importKey(jwk, alg);
     } catch {
       continue; // a malformed key in the set; another may still verify
     }
-    imported++;
+    usableKeys++;
     try {
       claims = (await jwtVerify(jwt, key, verifyOptions)).payload as IdTokenClaims;
       break;
@@ -139,7 +139,7 @@ export async function verifyIdToken(jwt: string, opts: VerifyIdTokenOptions): Pr
     }
   }
   if (!claims) {
-    if (imported === 0) throw accessDenied(`no usable key of ${source.label} for "alg" ${shown(alg)}`);
+    if (usableKeys === 0) throw accessDenied(`no usable key of ${source.label} for "alg" ${shown(alg)}`);
     const which = kid !== undefined ? `key ${shown(kid)}` : "any key";
     throw accessDenied(`ID token signature does not verify with ${which} of ${source.label}`);
   }
@@ -151,6 +151,24 @@ export async function verifyIdToken(jwt: string, opts: VerifyIdTokenOptions): Pr
       `ID token "iat" ${instant(claims.iat)} is in the future (cluster clock ${instant(nowSec)}, leeway ${leeway}s)`,
     );
   return claims;
+}
+
+// Imported keys, per JWK object and algorithm: a cached key set hands out the same JWK objects
+// until it is fetched again, so each key is imported once rather than once per join, and the
+// entries go with the set.
+const imported = new WeakMap<JWK, Map<string, Awaited<ReturnType<typeof importJWK>>>>();
+
+async function importKey(jwk: JWK, alg: string): Promise<Awaited<ReturnType<typeof importJWK>>> {
+  let byAlg = imported.get(jwk);
+  const hit = byAlg?.get(alg);
+  if (hit) return hit;
+  const key = await importJWK(jwk, alg);
+  if (!byAlg) {
+    byAlg = new Map();
+    imported.set(jwk, byAlg);
+  }
+  byAlg.set(alg, key);
+  return key;
 }
 
 function issuerMismatch(got: unknown, want: string): UserError {

@@ -207,6 +207,31 @@ describe("algorithms and keys", () => {
     await denied(truncated, opts(), ["signature"]);
   });
 
+  test("keys named by the token itself (jwk, jku, x5u headers) are never used or fetched", async () => {
+    const stranger = await makeKey("RS256", "rsa-1");
+    const jwt = await mint(
+      stranger,
+      {},
+      { jwk: stranger.publicJwk, jku: "https://evil.test/keys", x5u: "https://evil.test/c" },
+    );
+    await denied(jwt, opts(), ["signature does not verify"]);
+    expect(issuer.calls.some((u) => u.includes("evil"))).toBe(false);
+  });
+
+  test("an unknown critical header is refused", async () => {
+    // jose will not sign this, so the JWS is put together by hand with WebCrypto.
+    const input = unsigned({ alg: "RS256", kid: "rsa-1", crit: ["x-magic"], "x-magic": 1 }, base).slice(
+      0,
+      -1,
+    );
+    const sig = await crypto.subtle.sign(
+      "RSASSA-PKCS1-v1_5",
+      rsa.privateKey,
+      new TextEncoder().encode(input),
+    );
+    await denied(`${input}.${base64url.encode(new Uint8Array(sig))}`, opts(), ["x-magic", "not recognized"]);
+  });
+
   test("unknown kid: one refresh, then refused; the next one within the interval fetches nothing", async () => {
     const other = await makeKey("RS256", "not-published");
     await verifyIdToken(await mint(rsa), opts()); // warm the cache
