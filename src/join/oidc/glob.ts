@@ -25,7 +25,3 @@ export function globMatch(pattern: string, text: string): boolean {
   while (pi < p.length && p[pi] === "*") pi++;
   return pi === p.length;
 }
-
-export function hasGlob(pattern: string): boolean {
-  return pattern.includes("*") || pattern.includes("?");
-}

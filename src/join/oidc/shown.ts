@@ -7,19 +7,17 @@ export const MAX_SHOWN_CHARS = 80;
 
 /** A claim value quoted for a one-line message: JSON-escaped (no newlines survive), capped. */
 export function shown(value: unknown, max = MAX_SHOWN_CHARS): string {
+  if (value === undefined) return "(absent)";
+  // A string is cut first and then quoted, so the quotes always show where it starts and ends;
+  // anything else is shown as its JSON, cut.
+  if (typeof value === "string") return JSON.stringify(cut(value, max));
   let text: string;
-  if (typeof value === "string") text = value;
-  else if (value === undefined) return "(absent)";
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-    if (typeof value !== "object") return cut(text, max);
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
   }
-  // JSON.stringify escapes control characters, so a value cannot break the line or the log.
-  return typeof value === "string" ? JSON.stringify(cut(text, max)) : cut(text, max);
+  return cut(text, max);
 }
 
 function cut(text: string, max: number): string {
