@@ -363,24 +363,42 @@ async function replicaKills(pg: PgServer, url: string, dir: string): Promise<voi
   }
 }
 
+/**
+ * After a database event begun at `t0` and over at `tOver` (`over` names that moment): the
+ * renewals failed, the slowest one, and the times until HAProxy and every replica serve again.
+ * `startedAfter`: count only renewals started after it (the event did not stop the database).
+ */
+async function servedAgain(
+  c: Cluster,
+  name: string,
+  t0: number,
+  tOver: number,
+  over: string,
+  startedAfter?: number,
+): Promise<string> {
+  const probes = probeEach(c.replicas, c.ca, c.probers);
+  const tLb = await c.load.firstSuccess(tOver, startedAfter);
+  const { all, failed: probeFailed } = await probes;
+  await Bun.sleep(500);
+  const around = c.load.from(t0);
+  const w = failureWindow(around);
+  const started = startedAfter === undefined ? "" : " started after it";
+  record(`${name}: renewals failed`, w.failed);
+  record(`${name}: slowest renewal across it`, slowest(around));
+  record(`${name}: ${over} → first renewal through HAProxy${started}`, since(tLb, tOver));
+  record(`${name}: ${over} → every replica renews (direct)`, since(all, tOver));
+  if (startedAfter === undefined)
+    record(`${name}: first command → first renewal through HAProxy`, since(tLb, t0));
+  return `${w.failed} failed (${w.reasons.join("; ")}), slowest ${f1(slowest(around))} ms; ${over} → HAProxy ${f1(since(tLb, tOver))} ms, every replica ${f1(since(all, tOver))} ms (${probeFailed} direct tries failed)`;
+}
+
 async function databaseEvents(pg: PgServer, c: Cluster): Promise<void> {
   for (let i = 0; i < TERMINATIONS; i++) {
     const t0 = now();
     const ended = terminateTauthSessions(pg);
     const t1 = now();
-    const probes = probeEach(c.replicas, c.ca, c.probers);
-    const tLb = await c.load.firstSuccess(t1, t1);
-    const { all, failed: probeFailed } = await probes;
-    await Bun.sleep(500);
-    const around = c.load.from(t0);
-    const w = failureWindow(around);
-    record("terminate: renewals failed", w.failed);
-    record("terminate: slowest renewal across it", slowest(around));
-    record("terminate: → first renewal through HAProxy started after it", since(tLb, t1));
-    record("terminate: → every replica renews (direct)", since(all, t1));
-    log(
-      `terminate ${i + 1}/${TERMINATIONS}: ${ended} sessions; ${w.failed} failed (${w.reasons.join("; ")}), slowest ${f1(slowest(around))} ms; HAProxy ${f1(since(tLb, t1))} ms, every replica ${f1(since(all, t1))} ms (${probeFailed} direct tries failed)`,
-    );
+    const line = await servedAgain(c, "terminate", t0, t1, "returned", t1);
+    log(`terminate ${i + 1}/${TERMINATIONS}: ${ended} sessions; ${line}`);
     await Bun.sleep(1_000);
   }
   for (let i = 0; i < RESTARTS; i++) {
@@ -389,21 +407,12 @@ async function databaseEvents(pg: PgServer, c: Cluster): Promise<void> {
     const tStopped = now();
     await pg.restart();
     const tReady = now();
-    const probes = probeEach(c.replicas, c.ca, c.probers);
-    const tLb = await c.load.firstSuccess(tReady);
-    const { all, failed: probeFailed } = await probes;
-    await c.lb.waitFor("UP", undefined, GIVE_UP_MS).catch(() => {});
-    const around = c.load.from(t0);
-    const w = failureWindow(around);
     record("pg restart: stop (fast shutdown) + start until it accepts connections", tReady - t0);
-    record("pg restart: renewals failed", w.failed);
-    record("pg restart: slowest renewal across it", slowest(around));
-    record("pg restart: ready → first renewal through HAProxy", since(tLb, tReady));
-    record("pg restart: ready → every replica renews (direct)", since(all, tReady));
-    record("pg restart: stop command → first renewal through HAProxy", since(tLb, t0));
+    const line = await servedAgain(c, "pg restart", t0, tReady, "accepting connections");
     log(
-      `pg restart ${i + 1}/${RESTARTS}: stopped in ${f1(tStopped - t0)} ms, ready after ${f1(tReady - t0)} ms; ${w.failed} failed (${w.reasons.join("; ")}), slowest ${f1(slowest(around))} ms; ready → HAProxy ${f1(since(tLb, tReady))} ms, every replica ${f1(since(all, tReady))} ms (${probeFailed} direct tries failed)`,
+      `pg restart ${i + 1}/${RESTARTS}: stopped in ${f1(tStopped - t0)} ms, ready after ${f1(tReady - t0)} ms; ${line}`,
     );
+    await c.lb.waitFor("UP", undefined, GIVE_UP_MS).catch(() => {});
     await Bun.sleep(1_000);
   }
 }
@@ -418,30 +427,23 @@ async function failover(round: number, dir: string): Promise<void> {
     primary = await startPostgres();
     tauthDatabase(primary, PASSWORD);
     standby = await startPostgres({ standbyOf: primary });
-    const both =
-      `postgresql://tauth:${PASSWORD}@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/tauth` +
-      "?target_session_attrs=read-write";
-    c = await startCluster(both, 2, join(dir, `failover-${round}`));
+    // Both hosts; tauth uses the writable one (docs/commands.md, --conn-string).
+    const hosts = [primary, standby].map((p) => `127.0.0.1:${p.port}`).join(",");
+    c = await startCluster(
+      `postgresql://tauth:${PASSWORD}@${hosts}/tauth?target_session_attrs=read-write`,
+      2,
+      join(dir, `failover-${round}`),
+    );
     const t0 = now();
     await primary.stop();
     const tStopped = now();
     standby.psql("SELECT pg_promote()");
     const tPromoted = now();
-    const probes = probeEach(c.replicas, c.ca, c.probers);
-    const tLb = await c.load.firstSuccess(tPromoted);
-    const { all, failed: probeFailed } = await probes;
-    await Bun.sleep(500);
-    const around = c.load.from(t0);
-    const w = failureWindow(around);
     record("failover: primary stop (fast shutdown)", tStopped - t0);
     record("failover: pg_promote()", tPromoted - tStopped);
-    record("failover: renewals failed", w.failed);
-    record("failover: slowest renewal across it", slowest(around));
-    record("failover: promoted → first renewal through HAProxy", since(tLb, tPromoted));
-    record("failover: promoted → every replica renews (direct)", since(all, tPromoted));
-    record("failover: primary stop command → first renewal through HAProxy", since(tLb, t0));
+    const line = await servedAgain(c, "failover", t0, tPromoted, "promoted");
     log(
-      `failover ${round + 1}/${FAILOVERS}: stop ${f1(tStopped - t0)} ms, promote ${f1(tPromoted - tStopped)} ms; ${w.failed} failed (${w.reasons.join("; ")}), slowest ${f1(slowest(around))} ms; promoted → HAProxy ${f1(since(tLb, tPromoted))} ms, every replica ${f1(since(all, tPromoted))} ms (${probeFailed} direct tries failed)`,
+      `failover ${round + 1}/${FAILOVERS}: stop ${f1(tStopped - t0)} ms, promote ${f1(tPromoted - tStopped)} ms; ${line}`,
     );
   } finally {
     await stopCluster(c);
