@@ -71,6 +71,12 @@ export class AuthService {
   readonly clock: ClusterClock;
   /** Outbound HTTP for join methods (JoinContext.fetch); tests may replace it. */
   httpFetch: HttpFetcher = outboundFetcher();
+  /** Join methods' long-lived state (JoinContext.methodCache), e.g. the OIDC issuer key cache. */
+  private readonly methodCaches = new Map<string, unknown>();
+  methodCache<T>(key: string, make: () => T): T {
+    if (!this.methodCaches.has(key)) this.methodCaches.set(key, make());
+    return this.methodCaches.get(key) as T;
+  }
 
   private constructor(
     readonly backend: Backend,

@@ -76,4 +76,6 @@ export interface JoinClientOptions {
   uriParameter?: string;
   storage: MethodStorage;
   debug: boolean;
+  /** The cluster's name (from the first ping, or the identity being refreshed): ID-token audience. */
+  clusterName?: string;
 }

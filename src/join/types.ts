@@ -78,6 +78,12 @@ export interface JoinContext {
    * requests only through this, so their server halves are unit-tested with a fake.
    */
   fetch: HttpFetcher;
+  /**
+   * State a method keeps for the life of the auth service (one per process, shared by every
+   * join): `make` runs on the first call for `key`. The OIDC methods keep their issuer key
+   * cache here, so its cache and rate limits span requests.
+   */
+  methodCache?<T>(key: string, make: () => T): T;
   /** Continuations bound to this join's method and token (the auth service's continuations.ts). */
   issueContinuation(state: Record<string, unknown>, ttlMs: number): Promise<string>;
   redeemContinuation(text: string): Promise<Record<string, unknown>>;

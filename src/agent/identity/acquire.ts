@@ -78,7 +78,12 @@ function readSecretFile(path: string, what: string): string {
 }
 
 /** The client half of the join method, found in the registry and built from the config. */
-async function joinMethodClient(cfg: BotConfig, storage: Store, method: string): Promise<JoinMethodClient> {
+async function joinMethodClient(
+  cfg: BotConfig,
+  storage: Store,
+  method: string,
+  clusterName: string,
+): Promise<JoinMethodClient> {
   const descriptor = implementedJoinMethod(method);
   if (!descriptor) throw new UserError(`join method "${method}" is not supported by this tbot yet`);
   const uriParameter = joinUriParameter(cfg);
@@ -87,6 +92,8 @@ async function joinMethodClient(cfg: BotConfig, storage: Store, method: string):
     ...(uriParameter !== undefined ? { uriParameter } : {}),
     storage,
     debug: cfg.debug,
+    // ID-token methods ask their platform for a token with this audience.
+    ...(clusterName ? { clusterName } : {}),
   });
 }
 
@@ -211,7 +218,10 @@ export class IdentityManager {
       if (!token)
         throw new UserError("onboarding.token (the join token's name) is required to refresh this identity");
       // Re-join over mTLS with the current identity: the server keeps our bot instance.
-      id = identityFrom(key, (await this.runJoin(this.client(old), token, key)).certificates);
+      id = identityFrom(
+        key,
+        (await this.runJoin(this.client(old), token, key, old.tls.clusterName)).certificates,
+      );
     }
     // What the identity was joined with stays recorded: a renewal does not change it.
     const stored = await loadIdentity(this.storage);
@@ -237,8 +247,13 @@ export class IdentityManager {
     return new Date(Date.now() + this.cfg.credentialTtlMs);
   }
 
-  private async runJoin(api: ApiClient, token: string, key: FreshKey): Promise<JoinResult> {
-    const method = await joinMethodClient(this.cfg, this.storage, this.method);
+  private async runJoin(
+    api: ApiClient,
+    token: string,
+    key: FreshKey,
+    clusterName: string,
+  ): Promise<JoinResult> {
+    const method = await joinMethodClient(this.cfg, this.storage, this.method, clusterName);
     return runJoin(api, { tokenName: token, publicKeys: key.publicKeys, expires: this.expiry() }, method);
   }
 
@@ -250,7 +265,7 @@ export class IdentityManager {
     // First contact first: a server that fails its pin gets nothing written to storage.
     const contact = await firstContact(this.cfg);
     const key = this.method === "token" ? await joinKeyFor(this.storage, marks.tokenHash) : await freshKey();
-    const res = await this.runJoin(contact.api, token, key);
+    const res = await this.runJoin(contact.api, token, key, contact.ping.cluster_name);
     const id = identityFrom(key, res.certificates);
     await saveIdentity(this.storage, id, marks);
     // Joined and saved: the kept key is the identity's own now, and the token is spent.

@@ -70,6 +70,7 @@ export async function handleJoin(
     clusterName: svc.clusterName,
     now: () => svc.clock.now(),
     fetch: (url, init) => svc.httpFetch(url, init),
+    methodCache: (key, make) => svc.methodCache(key, make),
     issueContinuation: (state, ttlMs) =>
       svc.continuations.issue(method, req.client_init.token_name, state, ttlMs),
     redeemContinuation: (text) => svc.continuations.redeem(text, method, req.client_init.token_name),

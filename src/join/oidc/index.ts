@@ -15,6 +15,12 @@ export {
 } from "./allow-rules.ts";
 export { defaultFetcher, type Fetcher } from "./fetch-json.ts";
 export { GITHUB_ISSUER, githubIssuer, gitlabIssuer } from "./issuers.ts";
+export {
+  type IdTokenInit,
+  type IdTokenMethod,
+  type IdTokenPolicy,
+  idTokenJoinServer,
+} from "./join-server.ts";
 export { ASYMMETRIC_ALGORITHMS, parseJwks } from "./jwks.ts";
 export {
   IssuerKeyCache,
@@ -22,6 +28,8 @@ export {
   type KeySource,
   staticJwksSource,
 } from "./jwks-source.ts";
+export { issuerKeyCache } from "./keys-cache.ts";
+export { guard, issuerUrlProblem, readAllowRules, readStaticJwks } from "./token-spec-kit.ts";
 export {
   DEFAULT_LEEWAY_SECONDS,
   type IdTokenClaims,
