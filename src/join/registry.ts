@@ -5,6 +5,7 @@
 
 import { boundKeypairMethod } from "./bound-keypair/index.ts";
 import type { JoinMethodDescriptor, OnboardingBlock, TokenSpecBlock } from "./descriptor.ts";
+import { githubMethod } from "./github/index.ts";
 import { tokenMethod } from "./token/index.ts";
 import { tpmMethod } from "./tpm/index.ts";
 
@@ -12,6 +13,7 @@ export const joinMethodRegistry: readonly JoinMethodDescriptor[] = [
   tokenMethod,
   boundKeypairMethod,
   tpmMethod,
+  githubMethod,
 ];
 
 /** The descriptor of an implemented method, or undefined. */
