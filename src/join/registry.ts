@@ -6,6 +6,7 @@
 import { boundKeypairMethod } from "./bound-keypair/index.ts";
 import type { JoinMethodDescriptor, OnboardingBlock, TokenSpecBlock } from "./descriptor.ts";
 import { githubMethod } from "./github/index.ts";
+import { gitlabMethod } from "./gitlab/index.ts";
 import { tokenMethod } from "./token/index.ts";
 import { tpmMethod } from "./tpm/index.ts";
 
@@ -14,6 +15,7 @@ export const joinMethodRegistry: readonly JoinMethodDescriptor[] = [
   boundKeypairMethod,
   tpmMethod,
   githubMethod,
+  gitlabMethod,
 ];
 
 /** The descriptor of an implemented method, or undefined. */
