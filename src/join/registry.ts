@@ -7,6 +7,7 @@ import { boundKeypairMethod } from "./bound-keypair/index.ts";
 import type { JoinMethodDescriptor, OnboardingBlock, TokenSpecBlock } from "./descriptor.ts";
 import { githubMethod } from "./github/index.ts";
 import { gitlabMethod } from "./gitlab/index.ts";
+import { kubernetesMethod } from "./kubernetes/index.ts";
 import { tokenMethod } from "./token/index.ts";
 import { tpmMethod } from "./tpm/index.ts";
 
@@ -16,6 +17,7 @@ export const joinMethodRegistry: readonly JoinMethodDescriptor[] = [
   tpmMethod,
   githubMethod,
   gitlabMethod,
+  kubernetesMethod,
 ];
 
 /** The descriptor of an implemented method, or undefined. */
