@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { generateKeyPair, pkcs8Pem } from "../crypto/keys.ts";
 import { issueCertificate } from "../crypto/x509.ts";
+import { GITHUB_ISSUER_ENV, githubIssuerOverride } from "../join/github/issuer-override.ts";
 import { UserError } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 import { ensureAdminIdentity } from "./admin-identity.ts";
@@ -153,6 +154,8 @@ export async function prepareAuth(cfg: AuthConfig): Promise<PreparedAuth> {
 
 export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   const packages = packageDir(cfg);
+  // A malformed TAUTH_GITHUB_ISSUER_URL is refused before anything is written.
+  const githubIssuer = githubIssuerOverride();
   if (!cfg.worker) await checkListenable(cfg.listenHost, cfg.listenPort);
   const storage = cfg.storage ?? { type: "sqlite" };
   const svc = await openService(cfg, storage);
@@ -208,6 +211,11 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
       storage: describeStorage(storage, cfg.dataDir),
       replica: svc.replicaId,
       ...(packages ? { packages_dir: packages.dir } : {}),
+    });
+  // A replaced issuer is a trust decision: say so where the operator looks first.
+  if (githubIssuer && !cfg.worker)
+    log.warn(`${GITHUB_ISSUER_ENV} is set: github tokens naming no GHES host or slug use this issuer`, {
+      issuer: githubIssuer,
     });
   return {
     svc,
