@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { generateKeyPair, pkcs8Pem } from "../crypto/keys.ts";
 import { issueCertificate } from "../crypto/x509.ts";
 import { GITHUB_ISSUER_ENV, githubIssuerOverride } from "../join/github/issuer-override.ts";
+import { extraStsHosts } from "../join/iam/sts-hosts.ts";
 import { UserError } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 import { ensureAdminIdentity } from "./admin-identity.ts";
@@ -156,6 +157,8 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   const packages = packageDir(cfg);
   // A malformed TAUTH_GITHUB_ISSUER_URL is refused before anything is written.
   const githubIssuer = githubIssuerOverride();
+  // A malformed TAUTH_STS_ENDPOINTS is refused before anything is written.
+  const stsHosts = extraStsHosts();
   if (!cfg.worker) await checkListenable(cfg.listenHost, cfg.listenPort);
   const storage = cfg.storage ?? { type: "sqlite" };
   const svc = await openService(cfg, storage);
@@ -216,6 +219,11 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   if (githubIssuer && !cfg.worker)
     log.warn(`${GITHUB_ISSUER_ENV} is set: github tokens naming no GHES host or slug use this issuer`, {
       issuer: githubIssuer,
+    });
+  // Extra STS endpoints change whom iam joins trust: say so where the operator looks first.
+  if (stsHosts.length && !cfg.worker)
+    log.warn("TAUTH_STS_ENDPOINTS is set: iam joins may also be verified by these STS endpoints", {
+      endpoints: stsHosts.join(","),
     });
   return {
     svc,

@@ -39,6 +39,11 @@ export interface TokenSpecBlock {
    * node (or at `joinMethodNode` when the block is missing but required).
    */
   read(node: Cursor, joinMethodNode: Cursor): unknown;
+  /**
+   * Methods this build does not implement that use the same key (iam's `allow` is ec2's too):
+   * with one of them as join_method the block is kept as written instead of refused.
+   */
+  readonly sharedWith?: readonly string[];
 }
 
 /** The agent's small helpers for tbot.yaml values, handed to a method's onboarding reader. */

@@ -7,6 +7,7 @@ import { boundKeypairMethod } from "./bound-keypair/index.ts";
 import type { JoinMethodDescriptor, OnboardingBlock, TokenSpecBlock } from "./descriptor.ts";
 import { githubMethod } from "./github/index.ts";
 import { gitlabMethod } from "./gitlab/index.ts";
+import { iamMethod } from "./iam/index.ts";
 import { kubernetesMethod } from "./kubernetes/index.ts";
 import { tokenMethod } from "./token/index.ts";
 import { tpmMethod } from "./tpm/index.ts";
@@ -18,6 +19,7 @@ export const joinMethodRegistry: readonly JoinMethodDescriptor[] = [
   githubMethod,
   gitlabMethod,
   kubernetesMethod,
+  iamMethod,
 ];
 
 /** The descriptor of an implemented method, or undefined. */

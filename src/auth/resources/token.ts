@@ -38,7 +38,13 @@ export function readToken(top: Fields): TokenResource {
   // join_method, so a block is never silently unused.
   for (const { method, block } of tokenSpecBlocks) {
     if (joinMethod === method) out[block.key] = block.read(spec.get(block.key), joinMethodNodeOf(spec));
-    else if (spec.has(block.key)) blockWithoutMethod(spec, block.key, method, joinMethod);
+    else if (spec.has(block.key)) {
+      const node = spec.get(block.key);
+      // A shared key with its other method, or an empty list (the reference's `allow: []`), is kept.
+      if (block.sharedWith?.includes(joinMethod) || (node.isList() && node.list().length === 0))
+        out[block.key] = node.toJS();
+      else blockWithoutMethod(spec, block.key, method, joinMethod);
+    }
   }
 
   for (const key of passThroughSpecKeys) if (spec.has(key)) out[key] = spec.get(key).toJS();

@@ -191,9 +191,9 @@ const cases: Case[] = [
   },
   {
     name: "join method of the reference this build lacks",
-    yaml: `${H}onboarding:\n  join_method: iam\n`,
+    yaml: `${H}onboarding:\n  join_method: ec2\n`,
     at: [4, 16],
-    says: 'join method "iam" is not supported by this build',
+    says: 'join method "ec2" is not supported by this build',
   },
   {
     name: "another method's block",
