@@ -459,3 +459,119 @@ describe("a daemon re-joins with a fresh ID token instead of renewing", () => {
     expect(instances.size).toBe(1);
   });
 });
+
+describe("the reference's token examples (test/vectors/join-tokens/) create and join", () => {
+  const vectors = join(import.meta.dir, "..", "vectors", "join-tokens");
+  const made = new Set<string>();
+  let n = 0;
+
+  /** The example with only its fill-in-the-blanks replaced (README.md there lists them). */
+  function fill(
+    file: string,
+    subs: [string | RegExp, string][],
+  ): { yaml: string; name: string; bot: string } {
+    let yaml = readFileSync(join(vectors, file), "utf8");
+    for (const [from, to] of subs) yaml = yaml.replace(from, to);
+    const name = `fx-${++n}`;
+    yaml = yaml.replace(/^ {2}name: .*$/m, `  name: ${name}`);
+    if (/roles: \[App\]/.test(yaml)) yaml = yaml.replace("roles: [App]", `roles: [Bot]\n  bot_name: fx-kube`);
+    const bot = /bot_name: (\S+)/.exec(yaml)![1]!;
+    if (!made.has(bot)) {
+      create(`bot-${bot}`, botYaml(bot));
+      made.add(bot);
+    }
+    return { yaml, name, bot };
+  }
+  const snip = async (i: OidcIssuer): Promise<[string, string]> => ['{"keys":[--snip--]}', await jwksOf(i)];
+  const host = (i: OidcIssuer) => i.origin.replace("https://", "");
+
+  test("github-spec.yaml: as written, refused (host and slug together); without the slug, joins", async () => {
+    const { yaml, name } = fill("github-spec.yaml", [["ghes.example.com", host(ghes)], await snip(ghes)]);
+    const path = join(work, `${name}.yaml`);
+    writeFileSync(path, yaml);
+    const refused = auth.tctl(["create", path]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    expect(refused.stderr).toMatch(/enterprise_server_host and enterprise_slug cannot both be set/);
+    create(name, yaml.replace(/^ {4}enterprise_slug: slug\n/m, ""));
+    const jwt = await ghes.github({
+      repository: "gravitational/teleport",
+      repository_owner: "gravitational",
+      workflow: "my-workflow",
+      environment: "production",
+      actor: "octocat",
+      ref: "ref/heads/main",
+      ref_type: "branch",
+      sub: "repo:gravitational/example-repo:environment:production",
+      aud: CLUSTER,
+    });
+    expectJoined(await oneShot("github", name, (await tokenService(jwt)).env));
+  });
+
+  test("github-actions-guide.yaml (github.com's issuer, here TAUTH_GITHUB_ISSUER_URL)", async () => {
+    const { yaml, name } = fill("github-actions-guide.yaml", []);
+    create(name, yaml);
+    const jwt = await gh.github({ repository: "gravitational/example", aud: CLUSTER });
+    expectJoined(await oneShot("github", name, (await tokenService(jwt)).env));
+  });
+
+  test("gitlab-guide.yaml and gitlab-spec.yaml (every allow field)", async () => {
+    const guide = fill("gitlab-guide.yaml", [["domain: gitlab.example.com", `domain: "${host(gl)}"`]]);
+    create(guide.name, guide.yaml);
+    const jwt = await gl.gitlab({ project_path: "my-user/my-project", aud: CLUSTER });
+    expectJoined(await oneShot("gitlab", guide.name, { TBOT_GITLAB_JWT: jwt }));
+
+    const spec = fill("gitlab-spec.yaml", [["domain: gitlab.example.com", `domain: "${host(gl)}"`]]);
+    create(spec.name, spec.yaml);
+    const all = await gl.gitlab({
+      project_path: "my-user/my-project",
+      namespace_path: "my-user",
+      pipeline_source: "web",
+      environment: "production",
+      ref_type: "branch",
+      ref: "main",
+      user_login: "octocat",
+      user_email: "octo.cat@example.com",
+      ref_protected: "true",
+      environment_protected: "true",
+      ci_config_sha: "ffffffffffffffffffffffffffffffffffffffff",
+      ci_config_ref_uri: "gitlab.example.com/my-group/my-project//.gitlab-ci.yml@refs/heads/main",
+      deployment_tier: "production",
+      project_visibility: "public",
+      aud: CLUSTER,
+    });
+    expectJoined(await oneShot("gitlab", spec.name, { TBOT_GITLAB_JWT: all }));
+    // The same job on another ref fails the rule's ref (a glob field), named in one line.
+    const other = await gl.gitlab({ project_path: "my-user/my-project", ref: "dev", aud: CLUSTER });
+    expectDenied(
+      await oneShot("gitlab", spec.name, { TBOT_GITLAB_JWT: other }),
+      /does not match any allow rule/,
+    );
+  });
+
+  test("kubernetes-jwks-spec.yaml and kubernetes-oidc-spec.yaml", async () => {
+    const sa = { namespace: "namespace", serviceAccount: "serviceaccount", aud: [CLUSTER] };
+    const jwks = fill("kubernetes-jwks-spec.yaml", [await snip(k8s)]);
+    create(jwks.name, jwks.yaml);
+    expectJoined(
+      await oneShot("kubernetes", jwks.name, { KUBERNETES_TOKEN_PATH: tokenFile(await k8s.kubernetes(sa)) }),
+    );
+    const oidc = fill("kubernetes-oidc-spec.yaml", [
+      ["https://oidc.eks.us-west-2.amazonaws.com/id/my-cluster", k8s.issuer],
+    ]);
+    create(oidc.name, oidc.yaml);
+    expectJoined(
+      await oneShot("kubernetes", oidc.name, { KUBERNETES_TOKEN_PATH: tokenFile(await k8s.kubernetes(sa)) }),
+    );
+  });
+
+  test("kubernetes-in-cluster-spec.yaml: refused in one line (no TokenReview in this build)", () => {
+    const { yaml, name } = fill("kubernetes-in-cluster-spec.yaml", []);
+    const path = join(work, `${name}.yaml`);
+    writeFileSync(path, yaml);
+    const r = auth.tctl(["create", path]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/:\d+:\d+.*type in_cluster .*not supported by this build/);
+  });
+});

@@ -54,10 +54,16 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 /**
  * A JWKS pinned in the token, as a JSON string: public signature keys only. A key with private
  * members is refused outright (the key set is public by nature; a private key here is a
- * mistake to report, not to drop silently), and at least one usable key must remain.
+ * mistake to report, not to drop silently), and at least one usable key must remain. Returns
+ * the JSON text as kept.
  */
 export function readStaticJwks(node: Cursor): string {
-  const text = node.str();
+  // Leading `#` lines are skipped: the reference's kubernetes example opens its `jwks: |` block
+  // scalar with one, which YAML keeps as text; no JWKS starts with `#`.
+  const text = node
+    .str()
+    .replace(/^(\s*#[^\n]*\n)+/, "")
+    .trim();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
