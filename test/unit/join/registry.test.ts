@@ -15,7 +15,7 @@ describe("join method registry", () => {
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) expect(joinMethods as readonly string[]).toContain(name);
     expect(names.slice(0, 3)).toEqual(["token", "bound_keypair", "tpm"]);
-    expect(names).toEqual(expect.arrayContaining(["github", "gitlab", "kubernetes"]));
+    expect(names).toEqual(expect.arrayContaining(["github", "gitlab", "kubernetes", "iam"]));
   });
 
   test("a method's token-spec block is read by it, never passed through", () => {
@@ -36,6 +36,7 @@ describe("join method registry", () => {
     expect(implementedJoinMethod("token")?.renewable).toBe(true);
     expect(implementedJoinMethod("bound_keypair")?.renewable).toBe(false);
     expect(implementedJoinMethod("tpm")?.renewable).toBe(false);
+    expect(implementedJoinMethod("iam")?.renewable).toBe(false);
     for (const m of ["github", "gitlab", "kubernetes"])
       expect(implementedJoinMethod(m)?.renewable).toBe(false);
   });
