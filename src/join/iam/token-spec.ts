@@ -22,7 +22,17 @@ export function readIamAllow(node: Cursor, joinMethodNode: Cursor): IamRule[] {
 }
 
 function readRule(node: Cursor): IamRule {
-  const fields = node.map().strict(["aws_account", "aws_arn", "aws_role", "aws_regions"]);
+  const fields = node
+    .map()
+    .strict(["aws_account", "aws_arn", "aws_role", "aws_regions", "aws_organization_arn"]);
+  // Newer references match the account's AWS Organization, which needs Organizations API
+  // calls with tauth's own AWS credentials: refused rather than silently ignored.
+  if (fields.has("aws_organization_arn"))
+    fields
+      .get("aws_organization_arn")
+      .fail(
+        `${node.path}.aws_organization_arn is not supported by this build; list the accounts with aws_account`,
+      );
   for (const ec2Only of ["aws_role", "aws_regions"])
     if (fields.has(ec2Only))
       fields

@@ -120,6 +120,11 @@ describe("spec.allow of an iam token", () => {
       "t.yaml:10:17:",
       "ec2 join method only",
     ],
+    [
+      '  allow:\n    - aws_organization_arn: "arn:aws:organizations::123456789012:organization/o-abcde12345"\n',
+      "t.yaml:9:29:",
+      "aws_organization_arn is not supported by this build",
+    ],
     ['  allow:\n    - aws_acount: "123456789012"\n', "t.yaml:9:7:", 'did you mean "aws_account"'],
   ])("%p is refused at its place", (extra, where, says) => {
     const msg = fails(extra);
