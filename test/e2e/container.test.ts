@@ -253,8 +253,9 @@ describe("OCI image archive", () => {
     expect(spec.process.user).toMatchObject({ uid: UID, gid: UID });
     expect(spec.process.env).toContain("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt");
 
-    // README "CI one-shot": a static bound key in a CI secret, an insecure-mode token that
-    // takes it again and again, memory storage, outputs in a mounted directory.
+    // README "CI and platform joining", its fallback: a static bound key in a CI secret, an
+    // insecure-mode token that takes it again and again, memory storage, outputs in a mounted
+    // directory.
     const key = run([
       tbotBin,
       ...[
