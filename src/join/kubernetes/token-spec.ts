@@ -28,7 +28,7 @@ export function readKubernetes(node: Cursor, joinMethodNode: Cursor): Kubernetes
     );
   if (type === "in_cluster")
     (typeNode.missing ? node : typeNode).fail(
-      `${node.path}.type in_cluster (the default) is not supported by this build: it needs the Kubernetes TokenReview API; use type static_jwks or oidc`,
+      `${node.path}.type in_cluster${typeNode.missing ? " (the default)" : ""} is not supported by this build: it needs the Kubernetes TokenReview API; use type static_jwks or oidc`,
     );
   const allow = readAllowRules(node, block.get("allow"), KUBERNETES_ALLOW);
   for (const [i, rule] of allow.entries()) {
