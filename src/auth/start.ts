@@ -198,6 +198,12 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   );
   purge.unref();
   svc.audit.emit("auth.start", { cluster: svc.clusterName, listen: `${cfg.listenHost}:${port}` });
+  // Extra STS endpoints change whom iam joins trust: said before the
+  // "listening" line, which tests and operators wait for.
+  if (stsHosts.length && !cfg.worker)
+    log.warn("TAUTH_STS_ENDPOINTS is set: iam joins may also be verified by these STS endpoints", {
+      endpoints: stsHosts.join(","),
+    });
   if (cfg.worker)
     log.info("Worker is listening", {
       worker: cfg.worker.index,
@@ -219,11 +225,6 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   if (githubIssuer && !cfg.worker)
     log.warn(`${GITHUB_ISSUER_ENV} is set: github tokens naming no GHES host or slug use this issuer`, {
       issuer: githubIssuer,
-    });
-  // Extra STS endpoints change whom iam joins trust: say so where the operator looks first.
-  if (stsHosts.length && !cfg.worker)
-    log.warn("TAUTH_STS_ENDPOINTS is set: iam joins may also be verified by these STS endpoints", {
-      endpoints: stsHosts.join(","),
     });
   return {
     svc,

@@ -13,9 +13,9 @@ import { iamJoinClient } from "../../src/join/iam/client.ts";
 import { ApiClient } from "../../src/protocol/client.ts";
 import type { JoinResponse, PingResponse } from "../../src/protocol/messages.ts";
 import { type AwsMetadataHarness, startAwsMetadata } from "../harness/aws-metadata.ts";
-import { root, tbotBin } from "../harness/binary.ts";
+import { root, tauthBin, tbotBin } from "../harness/binary.ts";
 import { expectOneErrorLine } from "../harness/extra.ts";
-import { cleanupAfterFile, type RunResult, run, startProcess, tempDir } from "../harness/proc.ts";
+import { cleanupAfterFile, freePort, type RunResult, run, startProcess, tempDir } from "../harness/proc.ts";
 import { type StsHarness, startSts } from "../harness/sts.ts";
 import { startTauth, type TauthHandle } from "../harness/tauth.ts";
 
@@ -29,6 +29,13 @@ const instance = {
   accessKeyId: "ASIAIAMTESTINSTANCE1",
   secretAccessKey: "instance-secret",
   sessionToken: "instance-session-token",
+};
+
+const WEB_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/teleport-bot-role/i-web`;
+const web = {
+  accessKeyId: "ASIAIAMTESTWEBIDENT1",
+  secretAccessKey: "web-secret",
+  sessionToken: "web-session",
 };
 
 let auth: TauthHandle;
@@ -158,6 +165,16 @@ beforeAll(async () => {
       },
     ],
     requiredSignedHeaders: ["x-teleport-challenge"],
+    webIdentity: [
+      {
+        roleArn: "arn:aws:iam::111111111111:role/teleport-bot-role",
+        token: "irsa-projected-token",
+        credential: {
+          ...web,
+          identity: { account: ACCOUNT, arn: WEB_ARN, userId: "AROAIAMTEST:i-web" },
+        },
+      },
+    ],
   });
   meta = await startAwsMetadata({ instanceRole: { name: "teleport-bot-role", credentials: instance } });
   // tauth inherits these: it trusts the loopback STS's CA and allows its host.
@@ -181,6 +198,15 @@ describe("iam joining", () => {
   test("tauth logs the extra STS endpoint at start", () => {
     expect(auth.proc.output()).toContain("TAUTH_STS_ENDPOINTS is set");
     expect(auth.proc.output()).toContain(`127.0.0.1:${sts.port}`);
+  });
+
+  test("a malformed TAUTH_STS_ENDPOINTS stops tauth before anything is written", async () => {
+    const data = join(tempDir("iam-bad-env-"), "data");
+    const r = run([tauthBin, "start", "--data-dir", data, "--listen", `127.0.0.1:${await freePort()}`], {
+      env: { TAUTH_STS_ENDPOINTS: "http://127.0.0.1:1" },
+    });
+    expect(expectOneErrorLine(r)).toContain("TAUTH_STS_ENDPOINTS");
+    expect(existsSync(data)).toBe(false);
   });
 
   test("the reference's token example: tctl create accepts it, and a bot with a matching role joins (env credentials)", async () => {
@@ -229,6 +255,30 @@ describe("iam joining", () => {
     );
     expect(new Set(instances).size).toBe(1);
     expect(await daemon.stop()).toBe(0);
+  });
+
+  test("credentials from web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, e.g. EKS IRSA)", async () => {
+    const dir = tempDir("iam-web-");
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "irsa-projected-token\n");
+    const r = await runAsync(
+      [tbotBin, "start", "-c", tbotYaml("example-bot", dir), "--oneshot"],
+      awsEnv(dir, {
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: "arn:aws:iam::111111111111:role/teleport-bot-role",
+        // tbot trusts the loopback STS for the AssumeRoleWithWebIdentity call.
+        SSL_CERT_FILE: sts.caFile,
+      }),
+    );
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    expectIdentityWritten(dir);
+    expect(
+      auth
+        .auditLog()
+        .filter((e) => e.event === "iam.join")
+        .at(-1)?.aws_arn,
+    ).toBe(WEB_ARN);
   });
 
   test("denied: wrong account", async () => {

@@ -6,6 +6,10 @@
 // table of known credentials; the answer is STS's XML (or STS's JSON when the request asks
 // for it with Accept: application/json), and failures are STS's ErrorResponse with its codes
 // and statuses. Requests are recorded for assertions.
+//
+// AssumeRoleWithWebIdentity (unsigned, as STS takes it) is answered for the grants given in
+// `webIdentity`: the right token for the right role gets that grant's temporary credentials
+// (then known for GetCallerIdentity); anything else is InvalidIdentityToken or AccessDenied.
 
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
@@ -47,8 +51,16 @@ export interface StsRequestRecord {
   response: string;
 }
 
+/** An AssumeRoleWithWebIdentity the harness grants: this token, for this role → these credentials. */
+export interface WebIdentityGrant {
+  roleArn: string;
+  token: string;
+  credential: StsCredential & { sessionToken: string };
+}
+
 export interface StsOptions {
   credentials?: StsCredential[];
+  webIdentity?: WebIdentityGrant[];
   /** The region the Credential scope must name; default us-east-1 (the global endpoint's). */
   region?: string;
   /** Header names (lower case) that must be signed besides host, e.g. the join challenge header. */
@@ -90,6 +102,35 @@ export function getCallerIdentityXml(id: StsIdentity, requestId: string): string
     `    <RequestId>${requestId}</RequestId>\n` +
     "  </ResponseMetadata>\n" +
     "</GetCallerIdentityResponse>\n"
+  );
+}
+
+/** STS's AssumeRoleWithWebIdentity answer (query protocol XML). */
+export function assumeRoleWithWebIdentityXml(
+  g: WebIdentityGrant,
+  session: string,
+  requestId: string,
+): string {
+  const c = g.credential;
+  return (
+    `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NAMESPACE}">\n` +
+    "  <AssumeRoleWithWebIdentityResult>\n" +
+    "    <AssumedRoleUser>\n" +
+    `      <Arn>${xmlEscape(c.identity.arn)}</Arn>\n` +
+    `      <AssumedRoleId>${xmlEscape(c.identity.userId)}</AssumedRoleId>\n` +
+    "    </AssumedRoleUser>\n" +
+    "    <Credentials>\n" +
+    `      <AccessKeyId>${xmlEscape(c.accessKeyId)}</AccessKeyId>\n` +
+    `      <SecretAccessKey>${xmlEscape(c.secretAccessKey)}</SecretAccessKey>\n` +
+    `      <SessionToken>${xmlEscape(c.sessionToken)}</SessionToken>\n` +
+    `      <Expiration>${new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z")}</Expiration>\n` +
+    "    </Credentials>\n" +
+    `    <SubjectFromWebIdentityToken>${xmlEscape(session)}</SubjectFromWebIdentityToken>\n` +
+    "  </AssumeRoleWithWebIdentityResult>\n" +
+    "  <ResponseMetadata>\n" +
+    `    <RequestId>${requestId}</RequestId>\n` +
+    "  </ResponseMetadata>\n" +
+    "</AssumeRoleWithWebIdentityResponse>\n"
   );
 }
 
@@ -165,7 +206,23 @@ export async function startSts(opts: StsOptions = {}): Promise<StsHarness> {
           ? JSON.stringify({ Error: { Code: code, Message: message, Type: "Sender" }, RequestId: requestId })
           : errorXml(code, message, requestId);
       };
-      if (!verify.ok) error(verify.status, verify.code, verify.message);
+      const unsigned = !sreq.headers.some(([k]) => k.toLowerCase() === "authorization");
+      if (params.Action === "AssumeRoleWithWebIdentity" && unsigned) {
+        const grant = (opts.webIdentity ?? []).find((g) => g.token === params.WebIdentityToken);
+        if (!grant)
+          error(
+            400,
+            "InvalidIdentityToken",
+            "Couldn't retrieve verification key from your identity provider",
+          );
+        else if (grant.roleArn !== params.RoleArn || !params.RoleSessionName)
+          error(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity");
+        else {
+          h.addCredential(grant.credential);
+          status = 200;
+          response = assumeRoleWithWebIdentityXml(grant, params.RoleSessionName, requestId);
+        }
+      } else if (!verify.ok) error(verify.status, verify.code, verify.message);
       else if (params.Action !== "GetCallerIdentity")
         error(
           400,

@@ -3,10 +3,7 @@
 // endpoint with the challenge in X-Teleport-Challenge among the signed headers; send the
 // signed request (URL, headers, body) back. The server forwards it to STS, so the secret key
 // never leaves this machine and the signature is only good for that one request.
-//
-// The endpoint: AWS_ENDPOINT_URL_STS (the SDKs' per-service override), else AWS_ENDPOINT_URL,
-// else the regional endpoint of AWS_REGION / AWS_DEFAULT_REGION, else the global endpoint
-// sts.amazonaws.com (signed for us-east-1), as the reference's client resolves it.
+// The endpoint is sts-hosts.ts's stsEndpoint.
 
 import { requestFromUrl, signRequest } from "../../crypto/aws-sigv4.ts";
 import { UserError } from "../../util/errors.ts";
@@ -20,25 +17,9 @@ import {
   type IamChallenge,
   type IamSolution,
 } from "./messages.ts";
-import { stsEndpointForRegion } from "./sts-hosts.ts";
+import { stsEndpoint } from "./sts-hosts.ts";
 
 const log = logger("IAM");
-
-export function stsEndpoint(env: Record<string, string | undefined>): { url: string; region: string } {
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "";
-  const override = env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL;
-  if (override) {
-    let u: URL;
-    try {
-      u = new URL(override);
-    } catch {
-      throw new UserError(`AWS_ENDPOINT_URL_STS "${override}" is not a URL`);
-    }
-    return { url: `${u.protocol}//${u.host}/`, region: region || "us-east-1" };
-  }
-  if (region) return { url: `${stsEndpointForRegion(region)}/`, region };
-  return { url: "https://sts.amazonaws.com/", region: "us-east-1" };
-}
 
 export function iamJoinClient(
   opts: { debug?: boolean; chain?: ChainEnv; now?: () => Date } = {},

@@ -1,7 +1,7 @@
 // The AWS credential chain, in the order AWS documents for its SDKs: environment variables,
 // the shared credentials file then the shared config file (profile AWS_PROFILE or "default"),
-// web identity (not supported here: named in the error instead), container credentials
-// (ECS/EKS), EC2 instance metadata. The first source that has credentials wins; when none
+// web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container credentials (ECS/EKS),
+// EC2 instance metadata. The first source that has credentials wins; when none
 // has, one error names every source tried and why it gave nothing. Secrets are never logged
 // or put in messages.
 
@@ -12,6 +12,7 @@ import type { AwsCredentials } from "../../crypto/aws-sigv4.ts";
 import { UserError } from "../../util/errors.ts";
 import { containerCredentials, type Fetcher, instanceCredentials } from "./metadata-credentials.ts";
 import { parseIni, staticCredentials } from "./shared-files.ts";
+import { webIdentityCredentials } from "./web-identity.ts";
 
 export interface ChainEnv {
   env: Record<string, string | undefined>;
@@ -89,14 +90,11 @@ export async function resolveAwsCredentials(c: ChainEnv = defaultChainEnv()): Pr
       `AWS_PROFILE names profile "${profile}", which is in neither ${credFile} nor ${confFile}`,
     );
 
-  if (c.env.AWS_WEB_IDENTITY_TOKEN_FILE)
-    throw new UserError(
-      "AWS web identity credentials (AWS_WEB_IDENTITY_TOKEN_FILE) are not supported by this tbot; provide credentials through the environment, a shared credentials file, container or instance metadata",
-    );
-  tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
-
   const m = { env: c.env, fetch: c.fetch, readFile: c.readFile };
   try {
+    const web = await webIdentityCredentials(m);
+    if (web) return { credentials: web, source: "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)" };
+    tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
     const ecs = await containerCredentials(m);
     if (ecs) return { credentials: ecs, source: "container credentials" };
     tried.push("container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI not set)");

@@ -60,3 +60,25 @@ export function extraStsHosts(env: Record<string, string | undefined> = process.
       return normaliseHost(url.host);
     });
 }
+
+/**
+ * The STS endpoint a client signs for and its signing region: AWS_ENDPOINT_URL_STS (the SDKs'
+ * per-service override), else AWS_ENDPOINT_URL, else the regional endpoint of AWS_REGION /
+ * AWS_DEFAULT_REGION, else the global sts.amazonaws.com (signed for us-east-1), as the
+ * reference's client resolves it.
+ */
+export function stsEndpoint(env: Record<string, string | undefined>): { url: string; region: string } {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "";
+  const override = env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL;
+  if (override) {
+    let u: URL;
+    try {
+      u = new URL(override);
+    } catch {
+      throw new UserError(`AWS_ENDPOINT_URL_STS "${override}" is not a URL`);
+    }
+    return { url: `${u.protocol}//${u.host}/`, region: region || "us-east-1" };
+  }
+  if (region) return { url: `${stsEndpointForRegion(region)}/`, region };
+  return { url: "https://sts.amazonaws.com/", region: "us-east-1" };
+}

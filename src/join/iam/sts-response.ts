@@ -13,7 +13,8 @@ const unescapeXml = (s: string) =>
     .replace(/&apos;/g, "'")
     .replace(/&amp;/g, "&");
 
-function element(xml: string, name: string): string | undefined {
+/** The text of the first `<name>` element without children, unescaped. */
+export function element(xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
   return m ? unescapeXml(m[1]!).trim() : undefined;
 }

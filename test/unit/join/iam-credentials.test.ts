@@ -10,10 +10,23 @@ import { type ChainEnv, resolveAwsCredentials } from "../../../src/join/iam/cred
 import { parseIni } from "../../../src/join/iam/shared-files.ts";
 import { type AwsMetadataHarness, startAwsMetadata } from "../../harness/aws-metadata.ts";
 import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
+import { type StsHarness, startSts } from "../../harness/sts.ts";
 
 cleanupAfterFile();
 
 let meta: AwsMetadataHarness;
+let sts: StsHarness;
+const WEB_ROLE = "arn:aws:iam::123456789012:role/irsa-role";
+const web = {
+  accessKeyId: "ASIAWEBIDENTITY",
+  secretAccessKey: "web-secret+/=",
+  sessionToken: "web-session",
+  identity: {
+    account: "123456789012",
+    arn: "arn:aws:sts::123456789012:assumed-role/irsa-role/tbot-test",
+    userId: "AROAWEB:tbot-test",
+  },
+};
 let home: string;
 const instance = {
   accessKeyId: "ASIAINSTANCE",
@@ -27,10 +40,14 @@ beforeAll(async () => {
     instanceRole: { name: "tbot-role", credentials: instance },
     ecs: { authorizationToken: "ecs-auth", credentials: task },
   });
+  sts = await startSts({ webIdentity: [{ roleArn: WEB_ROLE, token: "eyJ.web.token", credential: web }] });
   home = tempDir("aws-home-");
   mkdirSync(join(home, ".aws"));
 });
-afterAll(() => meta.stop());
+afterAll(async () => {
+  await meta.stop();
+  await sts.stop();
+});
 
 /** Nothing but what the test gives; IMDS off unless an endpoint is given. */
 function chain(env: Record<string, string>): ChainEnv {
@@ -39,6 +56,14 @@ function chain(env: Record<string, string>): ChainEnv {
     fetch: (url, init) => fetch(url, init),
     home,
     readFile: (p) => readFileSync(p, "utf8"),
+  };
+}
+
+/** The chain, with fetch trusting the STS harness's CA (for web identity). */
+function stsChain(env: Record<string, string>): ChainEnv {
+  return {
+    ...chain(env),
+    fetch: (url, init) => fetch(url, { ...init, tls: { ca: sts.ca.caPem } } as RequestInit),
   };
 }
 
@@ -120,12 +145,53 @@ describe("credential chain order", () => {
     ).rejects.toThrow('profile "sso" in');
   });
 
-  test("web identity is named as unsupported rather than skipped", async () => {
+  test("then web identity: AssumeRoleWithWebIdentity (unsigned) at the STS endpoint, before container credentials", async () => {
+    const tokenFile = file("web-token", "eyJ.web.token\n");
+    const env = {
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: WEB_ROLE,
+      AWS_ROLE_SESSION_NAME: "tbot-test",
+      AWS_ENDPOINT_URL_STS: sts.url,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: meta.ecsUri,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: "ecs-auth",
+    };
+    const r = await resolveAwsCredentials(stsChain(env));
+    expect(r.credentials).toEqual({
+      accessKeyId: web.accessKeyId,
+      secretAccessKey: web.secretAccessKey,
+      sessionToken: web.sessionToken,
+    });
+    expect(r.source).toContain("web identity");
+    const call = sts.requests.at(-1)!;
+    expect(call.params).toMatchObject({
+      Action: "AssumeRoleWithWebIdentity",
+      RoleArn: WEB_ROLE,
+      RoleSessionName: "tbot-test",
+      WebIdentityToken: "eyJ.web.token",
+    });
+    expect(call.headers.some(([k]) => k.toLowerCase() === "authorization")).toBe(false);
+    // A shared credentials file comes first.
+    const creds = file("creds-web", "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = s\n");
+    const f = await resolveAwsCredentials(stsChain({ ...env, AWS_SHARED_CREDENTIALS_FILE: creds }));
+    expect(f.credentials.accessKeyId).toBe("AKIAFILE");
+  });
+
+  test("web identity refused by STS, or without AWS_ROLE_ARN, is one clear error", async () => {
+    const tokenFile = file("web-token-bad", "not-the-token\n");
     await expect(
       resolveAwsCredentials(
-        chain({ AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/token", AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }),
+        stsChain({
+          AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+          AWS_ROLE_ARN: WEB_ROLE,
+          AWS_ENDPOINT_URL_STS: sts.url,
+        }),
       ),
-    ).rejects.toThrow("web identity credentials (AWS_WEB_IDENTITY_TOKEN_FILE) are not supported");
+    ).rejects.toThrow(
+      `web identity (AssumeRoleWithWebIdentity for ${WEB_ROLE} at 127.0.0.1:${sts.port}) refused: InvalidIdentityToken`,
+    );
+    await expect(resolveAwsCredentials(stsChain({ AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile }))).rejects.toThrow(
+      "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not",
+    );
   });
 
   test("then container credentials (full URI + authorization token, or its file) before instance metadata", async () => {
