@@ -31,6 +31,11 @@ const instance = {
   sessionToken: "instance-session-token",
 };
 
+const task = {
+  accessKeyId: "ASIAIAMTESTECSTASK01",
+  secretAccessKey: "task-secret",
+  sessionToken: "task-session",
+};
 const WEB_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/teleport-bot-role/i-web`;
 const web = {
   accessKeyId: "ASIAIAMTESTWEBIDENT1",
@@ -163,6 +168,7 @@ beforeAll(async () => {
         ...instance,
         identity: { account: ACCOUNT, arn: ROLE_ARN, userId: "AROAIAMTEST:i-0123456789abcdef0" },
       },
+      { ...task, identity: { account: ACCOUNT, arn: ROLE_ARN, userId: "AROAIAMTEST:ecs-task" } },
     ],
     requiredSignedHeaders: ["x-teleport-challenge"],
     webIdentity: [
@@ -176,7 +182,10 @@ beforeAll(async () => {
       },
     ],
   });
-  meta = await startAwsMetadata({ instanceRole: { name: "teleport-bot-role", credentials: instance } });
+  meta = await startAwsMetadata({
+    instanceRole: { name: "teleport-bot-role", credentials: instance },
+    ecs: { authorizationToken: "ecs-auth-token", credentials: task },
+  });
   // tauth inherits these: it trusts the loopback STS's CA and allows its host.
   process.env.SSL_CERT_FILE = sts.caFile;
   process.env.TAUTH_STS_ENDPOINTS = `127.0.0.1:${sts.port}`;
@@ -255,6 +264,24 @@ describe("iam joining", () => {
     );
     expect(new Set(instances).size).toBe(1);
     expect(await daemon.stop()).toBe(0);
+  });
+
+  test("credentials from ECS container credentials (full URI + authorization token file)", async () => {
+    const dir = tempDir("iam-ecs-");
+    const tokenFile = join(dir, "ecs-token");
+    writeFileSync(tokenFile, "ecs-auth-token\n");
+    const r = await runAsync(
+      [tbotBin, "start", "-c", tbotYaml("example-bot", dir), "--oneshot"],
+      awsEnv(dir, {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: meta.ecsUri,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
+      }),
+    );
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    expectIdentityWritten(dir);
+    const last = sts.requests.at(-1)!;
+    expect(last.verify.ok && last.verify.accessKeyId).toBe(task.accessKeyId);
   });
 
   test("credentials from web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, e.g. EKS IRSA)", async () => {
