@@ -9,7 +9,7 @@ import { requestFromUrl, signRequest } from "../../crypto/aws-sigv4.ts";
 import { UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
 import type { JoinMethodClient } from "../client.ts";
-import { type ChainEnv, defaultChainEnv, resolveAwsCredentials } from "./credentials.ts";
+import { type ChainEnv, defaultChainEnv, resolveAwsCredentials, withProfileRegion } from "./credentials.ts";
 import {
   CHALLENGE_HEADER,
   GET_CALLER_IDENTITY_BODY,
@@ -33,7 +33,7 @@ export function iamJoinClient(
       if (ch.type !== "iam_challenge" || typeof ch.challenge !== "string" || !ch.challenge)
         throw new UserError(`unexpected challenge "${ch.type}" for an iam join`);
       const { credentials, source } = await resolveAwsCredentials(chain);
-      const { url, region } = stsEndpoint(chain.env);
+      const { url, region } = stsEndpoint(withProfileRegion(chain));
       if (opts.debug)
         log.debug("Signing sts:GetCallerIdentity", { endpoint: url, region, credentials: source });
       const req = requestFromUrl(

@@ -55,6 +55,25 @@ function readOptional(c: ChainEnv, path: string): string | undefined {
   }
 }
 
+/**
+ * The environment with AWS_REGION taken from the profile's `region` in the config file when
+ * neither AWS_REGION nor AWS_DEFAULT_REGION is set (the SDKs' order), so the STS endpoint is
+ * the regional one wherever the SDKs would pick it.
+ */
+export function withProfileRegion(c: ChainEnv): ChainEnv["env"] {
+  if (c.env.AWS_REGION || c.env.AWS_DEFAULT_REGION) return c.env;
+  const profile = c.env.AWS_PROFILE || "default";
+  const text = readOptional(c, c.env.AWS_CONFIG_FILE || join(c.home, ".aws", "config"));
+  if (!text) return c.env;
+  const sections = parseIni(text);
+  const section =
+    profile === "default"
+      ? (sections.get("default") ?? sections.get("profile default"))
+      : sections.get(`profile ${profile}`);
+  const region = section?.get("region");
+  return region ? { ...c.env, AWS_REGION: region } : c.env;
+}
+
 export async function resolveAwsCredentials(c: ChainEnv = defaultChainEnv()): Promise<Resolved> {
   const tried: string[] = [];
   const env = fromEnvironment(c.env);
@@ -90,7 +109,7 @@ export async function resolveAwsCredentials(c: ChainEnv = defaultChainEnv()): Pr
       `AWS_PROFILE names profile "${profile}", which is in neither ${credFile} nor ${confFile}`,
     );
 
-  const m = { env: c.env, fetch: c.fetch, readFile: c.readFile };
+  const m = { env: withProfileRegion(c), fetch: c.fetch, readFile: c.readFile };
   try {
     const web = await webIdentityCredentials(m);
     if (web) return { credentials: web, source: "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)" };

@@ -158,6 +158,25 @@ describe("iam server half", () => {
     expect(f.fetches[0]!.url).toBe("https://sts.eu-west-1.amazonaws.com/");
   });
 
+  test("the region of the profile in the config file picks the regional endpoint when no variable names one", async () => {
+    const f = fakeCtx([{ aws_account: ACCOUNT }], () => new Response(identityJson));
+    const server = makeIamJoinServer(() => []);
+    const first = (await server.handle(f.ctx, base)) as Extract<JoinResponse, { type: "challenge" }>;
+    const chain = envChain({ AWS_PROFILE: "ops", AWS_CONFIG_FILE: "/cfg" });
+    chain.readFile = (p) => {
+      if (p === "/cfg") return "[default]\nregion = us-west-2\n[profile ops]\nregion = ap-southeast-2\n";
+      throw Object.assign(new Error("absent"), { code: "ENOENT" });
+    };
+    const sol = await iamJoinClient({ chain }).solve!(first.challenge);
+    expect(reqOf(sol).url).toBe("https://sts.ap-southeast-2.amazonaws.com/");
+    const auth = reqOf(sol).headers.find(([k]) => k === "Authorization")![1];
+    expect(auth).toContain("/ap-southeast-2/sts/aws4_request");
+    // AWS_REGION wins over the file.
+    chain.env = { ...chain.env, AWS_REGION: "eu-north-1" };
+    const sol2 = await iamJoinClient({ chain }).solve!(first.challenge);
+    expect(reqOf(sol2).url).toBe("https://sts.eu-north-1.amazonaws.com/");
+  });
+
   test("a host not on the allow-list is refused before any outbound call", async () => {
     const f = fakeCtx([{ aws_account: ACCOUNT }], () => new Response(identityJson));
     const { result } = await join(f, { env: { AWS_ENDPOINT_URL_STS: "https://sts.evil.example" } });
