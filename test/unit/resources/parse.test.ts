@@ -61,7 +61,7 @@ spec:
   aws_iid_ttl: 5m                  # ec2 only
   suggested_labels: {}             # agents only
   suggested_agent_matcher_labels: {}
-  github: {allow: [{repository: org/repo}]}
+  circleci: {organization_id: org-1, allow: [{project_id: p-1}]}
   bound_keypair:
     recovery: {mode: relaxed, limit: 3}
 `;
@@ -69,9 +69,20 @@ spec:
     expect(token!.metadata).toEqual({ name: "my-bot", expires: "2025-01-01T00:00:00Z" });
     expect(token!.spec.join_method).toBe("bound_keypair");
     expect(token!.spec.bound_keypair).toEqual({ onboarding: {}, recovery: { mode: "relaxed", limit: 3 } });
-    expect(token!.spec.github).toEqual({ allow: [{ repository: "org/repo" }] });
+    // A block of a method this build does not implement is kept as written...
+    expect(token!.spec.circleci).toEqual({ organization_id: "org-1", allow: [{ project_id: "p-1" }] });
     expect(token!.spec.aws_iid_ttl).toBe("5m");
     expect(token!.spec.suggested_labels).toEqual({});
+    // ...while one of an implemented method (github) next to another join_method is refused.
+    expect(() =>
+      parseResources(
+        yaml.replace(
+          "circleci: {organization_id: org-1, allow: [{project_id: p-1}]}",
+          "github: {allow: [{repository: org/repo}]}",
+        ),
+        "t.yaml",
+      ),
+    ).toThrow(/spec\.github is only used with join_method: github, but join_method is "bound_keypair"/);
   });
 
   test("the JSON that `tctl get --format=json` prints (§9.3) re-applies as written", () => {
