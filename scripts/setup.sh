@@ -26,6 +26,9 @@ APT_PACKAGES+=(postgresql-15 postgresql-client-15)
 # High availability tests: HAProxy in front of several tauth replicas, and libfaketime to run
 # one replica with a skewed clock.
 APT_PACKAGES+=(haproxy faketime)
+# Outputs (Part 9): nginx verifies application certificates (ssl_verify_client); acl gives
+# getfacl/setfacl to check (and, where libacl is absent, apply) readers' POSIX ACLs.
+APT_PACKAGES+=(nginx acl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
