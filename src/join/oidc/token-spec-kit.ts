@@ -3,6 +3,7 @@
 // `static_jwks`. Errors point at the node (file:line:col for YAML), so a bad rule or key set
 // fails when the token is written, not at the first join.
 
+import { createPublicKey } from "node:crypto";
 import type { Cursor } from "../../resources/cursor.ts";
 import { UserError } from "../../util/errors.ts";
 import type { AllowRule, AllowRuleSpec } from "./allow-rules.ts";
@@ -80,7 +81,44 @@ export function readStaticJwks(node: Cursor): string {
   const usable = guard(node, () => parseJwks(parsed, node.path));
   if (usable.length === 0)
     node.fail(`${node.path} has no usable public signature key (RSA, EC P-256/384/521 or Ed25519)`);
+  // Shape is not enough: a key copied with placeholders ("n": "…") would pass it and only fail
+  // at the first join (Bun's createPublicKey even accepts it, as a 0-bit modulus).
+  for (const key of usable) {
+    const problem = publicKeyProblem(key as Record<string, unknown>);
+    if (problem) {
+      const name = key.kid ? `key "${String(key.kid).slice(0, 64)}"` : `a ${key.kty} key`;
+      node.fail(`${node.path} ${name} is not a valid ${key.kty} public key: ${problem}`);
+    }
+  }
   return text;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const EC_COORDINATE_BYTES: Record<string, number> = { "P-256": 32, "P-384": 48, "P-521": 66 };
+
+/** Why a JWK's numbers are not a usable public key (sizes as the algorithms require), if they are not. */
+function publicKeyProblem(jwk: Record<string, unknown>): string | undefined {
+  const members = jwk.kty === "RSA" ? ["n", "e"] : jwk.kty === "EC" ? ["x", "y"] : ["x"];
+  for (const m of members) {
+    const v = jwk[m];
+    if (typeof v !== "string" || !BASE64URL.test(v))
+      return `"${m}" is not base64url (copy the numbers whole)`;
+  }
+  const bytes = (m: string) => Buffer.from(jwk[m] as string, "base64url").length;
+  if (jwk.kty === "RSA" && bytes("n") * 8 < 2048)
+    return `its modulus has ${bytes("n") * 8} bits; at least 2048 are needed`;
+  if (jwk.kty === "EC") {
+    const size = EC_COORDINATE_BYTES[String(jwk.crv)];
+    if (size === undefined || bytes("x") !== size || bytes("y") !== size)
+      return `its coordinates do not have the ${String(jwk.crv)} size`;
+  }
+  if (jwk.kty === "OKP" && bytes("x") !== 32) return `"x" is not a 32-byte Ed25519 key`;
+  try {
+    createPublicKey({ key: jwk as never, format: "jwk" }); // jwk: checked members above
+  } catch (e) {
+    return (e as Error).message.split("\n")[0];
+  }
+  return undefined;
 }
 
 /** Runs a core check, re-raising its message at the node (with its position). */

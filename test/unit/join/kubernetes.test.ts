@@ -101,6 +101,14 @@ describe("spec.kubernetes (tctl create)", () => {
       ),
       /static_jwks is set but type is oidc/,
     ],
+    [
+      "a key copied with placeholders (the shape of an RSA key, not its numbers)",
+      tokenYaml(
+        "kubernetes",
+        `  kubernetes:\n    type: static_jwks\n    static_jwks:\n      jwks: '{"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":"…","e":"AQAB"}]}'\n    allow:\n      - service_account: "a:b"\n`,
+      ),
+      /key "k1" is not a valid RSA public key: "n" is not base64url/,
+    ],
   ])("refused: %s", (_n, yaml, message) => {
     const m = refused(yaml);
     expect(m).toMatch(message);
