@@ -29,6 +29,9 @@ APT_PACKAGES+=(haproxy faketime)
 # Outputs (Part 9): nginx verifies application certificates (ssl_verify_client); acl gives
 # getfacl/setfacl to check (and, where libacl is absent, apply) readers' POSIX ACLs.
 APT_PACKAGES+=(nginx acl)
+# Workload API (Part 10): Debian's gRPC C-core for Python is one of the two client stacks the
+# tests run against tbot's SPIFFE Workload API (the other is @grpc/grpc-js under Node).
+APT_PACKAGES+=(python3-grpcio python3-protobuf)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
