@@ -14,9 +14,8 @@ import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health } from "./health.ts";
 import { IdentityManager } from "./identity/acquire.ts";
-import { IdentityOutput } from "./services/identity-output.ts";
+import { outputDescriptor } from "./services/registry.ts";
 import type { OutputService, ServiceContext } from "./services/service.ts";
-import { SshHostOutput } from "./services/ssh-host-output.ts";
 import { openStore } from "./storage/open.ts";
 
 const log = logger("TBOT");
@@ -25,9 +24,13 @@ const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
 const ONESHOT_ATTEMPTS = 7;
 const ONESHOT_BACKOFF_CAP_MS = 5_000;
 
-function buildServices(cfg: BotConfig): OutputService[] {
-  return cfg.services.map((s, i) =>
-    s.type === "identity" ? new IdentityOutput(s, i) : new SshHostOutput(s, i),
+function buildServices(cfg: BotConfig): Promise<OutputService[]> {
+  return Promise.all(
+    cfg.services.map((s, i) => {
+      const d = outputDescriptor(s.type);
+      if (!d) throw new UserError(`service type "${s.type}" is not supported by this build`);
+      return d.create(s, i);
+    }),
   );
 }
 
@@ -43,7 +46,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
   const storage = openStore(cfg.storage, "storage");
   await storage.init();
   const release = await storage.lock();
-  const services = buildServices(cfg);
+  const services = await buildServices(cfg);
   const health = new Health();
   health.register("identity");
   for (const s of services) {

@@ -2,6 +2,7 @@
 // --no-<bool>). The config start/configure build from them is in tbot-start-config.ts.
 
 import { parseArgs } from "node:util";
+import { outputRegistry } from "../agent/services/registry.ts";
 import { ExitCode, UserError } from "../util/errors.ts";
 import { unknownFlag } from "./unknown-flag.ts";
 
@@ -70,19 +71,20 @@ const startFlags = [
   ...["renewal-interval", "oneshot", "diag-addr", "data-dir", "storage", "destination-dir", "pid-file"],
   ...["registration-secret", "registration-secret-path", "static-key-path"],
 ];
-const identityModeFlags = [
-  "destination",
-  "reader-user",
-  "reader-group",
-  "ssh-config",
-  "allow-reissue",
-  "cluster",
-];
+/** Flags of the `tbot start <mode>` modes that build one output (the output registry's). */
+const outputModes = outputRegistry.flatMap((d) => (d.startMode ? [d.startMode] : []));
+/** Every such mode has a destination (and its readers); the rest are the mode's own. */
+const modeDestinationFlags = ["destination", "reader-user", "reader-group"];
+const modeFlags = (mode: string): readonly string[] => {
+  const m = outputModes.find((o) => o.mode === mode);
+  return m ? [...modeDestinationFlags, ...m.flags] : [];
+};
+const allModeFlags = [...new Set([...modeDestinationFlags, ...outputModes.flatMap((m) => m.flags)])];
 
 /** Flags each command accepts besides the global ones; subcommands as "<command> <sub>". */
 const commandFlags: Record<string, readonly string[]> = {
-  start: [...startFlags, ...identityModeFlags],
-  configure: [...startFlags, ...identityModeFlags, "output"],
+  start: [...startFlags, ...allModeFlags],
+  configure: [...startFlags, ...allModeFlags, "output"],
   version: [],
   help: [],
   "ssh-proxy-command": [
@@ -107,7 +109,7 @@ const commandsWithSubcommands: Record<string, readonly string[]> = {
   install: ["systemd"],
 };
 /** Modes of `tbot start <mode>` this build has; the reference's others are named as missing. */
-const startModes = ["legacy", "identity", "noop"];
+const startModes = ["legacy", ...outputModes.map((m) => m.mode), "noop"];
 const referenceStartModes = [
   ...["database", "kubernetes", "kubernetes/v2", "application", "application-tunnel", "application-proxy"],
   ...["database-tunnel", "ssh-multiplexer", "spiffe-svid", "workload-identity-x509", "workload-identity-jwt"],
@@ -159,9 +161,13 @@ export function parseTbotArgs(argv: string[]): TbotArgs {
   }
   if (command === "start" || command === "configure") {
     const mode = args.subcommand ?? "legacy";
-    if (mode !== "identity") {
-      const k = identityModeFlags.find((f) => f in flags);
-      if (k) throw usageError(`flag --${k} belongs to "tbot ${command} identity"`);
+    const own = modeFlags(mode);
+    const k = allModeFlags.find((f) => f in flags && !own.includes(f));
+    if (k) {
+      const owners = outputModes
+        .filter((m) => modeFlags(m.mode).includes(k))
+        .map((m) => `"tbot ${command} ${m.mode}"`);
+      throw usageError(`flag --${k} belongs to ${owners.join(" or ")}`);
     }
     // --destination-dir replaces every output, which only the legacy mode has.
     if (mode !== "legacy" && "destination-dir" in flags)

@@ -5,15 +5,17 @@ import {
   applyOverrides,
   type BotConfig,
   type DecodedConfig,
+  type Destination,
   type DirectoryReader,
   decodeConfig,
   type FromCli,
-  type IdentityService,
   loadDecodedConfig,
   parseDestinationUri,
+  type ServiceConfig,
   type StartOverrides,
   validateConfig,
 } from "../agent/config/index.ts";
+import { startModeDescriptor } from "../agent/services/registry.ts";
 import { envBool } from "../util/env-bool.ts";
 import { UserError } from "../util/errors.ts";
 import { type TbotArgs, usageError } from "./tbot-args.ts";
@@ -78,7 +80,8 @@ export async function buildStartConfig(
   if (Array.isArray(caPins)) o.caPins = { value: caPins, from: "--ca-pin" };
   const fallback = env.TBOT_REGISTRATION_SECRET;
   if (fallback) o.registrationSecretFallback = { value: fallback, from: "TBOT_REGISTRATION_SECRET" };
-  if (mode === "identity") o.service = identityModeService(args);
+  const modeOutput = startModeDescriptor(mode);
+  if (modeOutput) o.service = startModeService(args, mode, modeOutput.startMode!.fromFlags);
 
   const merged = applyOverrides(base, o);
   const warnings = [
@@ -108,11 +111,16 @@ async function loadBase(
   return decodeConfig(Buffer.from(b64, "base64").toString("utf8"), inline.from);
 }
 
-function identityModeService(args: TbotArgs): IdentityService {
+/** The one output of `tbot start <mode>`: --destination (and its readers), then the mode's own flags. */
+function startModeService(
+  args: TbotArgs,
+  mode: string,
+  fromFlags: (flags: TbotArgs["flags"], destination: Destination) => ServiceConfig,
+): ServiceConfig {
   const dest = pick(args, "destination");
   if (!dest)
     throw usageError(
-      `"tbot ${args.command} identity" needs --destination (a path, file:///abs/path or memory://)`,
+      `"tbot ${args.command} ${mode}" needs --destination (a path, file:///abs/path or memory://)`,
     );
   // Kept as given, like every path here; `tbot start` resolves it (resolveConfigPaths).
   const destination = parseDestinationUri(dest.value);
@@ -126,12 +134,5 @@ function identityModeService(args: TbotArgs): IdentityService {
       throw usageError("--reader-user/--reader-group need a directory destination");
     destination.readers = readers;
   }
-  const s: IdentityService = {
-    type: "identity",
-    destination,
-    sshConfig: args.flags["ssh-config"] !== "off",
-    allowReissue: args.flags["allow-reissue"] === true,
-  };
-  if (typeof args.flags.cluster === "string") s.cluster = args.flags.cluster;
-  return s;
+  return fromFlags(args.flags, destination);
 }

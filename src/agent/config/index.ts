@@ -26,11 +26,10 @@ export type {
   Destination,
   DirectoryDestination,
   DirectoryReader,
-  IdentityService,
   Onboarding,
+  OutputConfig,
   ParsedConfig,
   ServiceConfig,
-  SshHostService,
 } from "./types.ts";
 export { validateConfig } from "./validate.ts";
-export { daemonOnlyServiceTypes, reservedServiceNames } from "./validate-services.ts";
+export { reservedServiceNames } from "./validate-services.ts";

@@ -6,10 +6,10 @@
 // They are migrated in memory into identity services.
 
 import type { YNode } from "../../util/yaml-source.ts";
+import { defaultIdentityService, type IdentityService } from "../services/identity/config.ts";
 import { decodeDestination } from "./destination.ts";
 import type { ConfigPlaces } from "./places.ts";
 import { rejectRoles } from "./services.ts";
-import type { IdentityService } from "./types.ts";
 import { nonEmptyText, note } from "./yaml-values.ts";
 
 export const v1MigrationWarning =
@@ -41,9 +41,7 @@ export function decodeV1Destination(n: YNode, key: string, places: ConfigPlaces)
   // v1 `configs` chose which templates to render; an empty list meant all of them.
   const configs = m.has("configs") ? m.get("configs").list().map(nonEmptyText) : [];
   return {
-    type: "identity",
-    destination,
+    ...defaultIdentityService(destination),
     sshConfig: configs.length === 0 || configs.includes("ssh_client"),
-    allowReissue: false,
   };
 }

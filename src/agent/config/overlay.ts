@@ -8,6 +8,7 @@ import { isCaPin } from "../../crypto/pin.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { UserError } from "../../util/errors.ts";
 import { normalizeAddress } from "../../util/host-port.ts";
+import { defaultIdentityService } from "../services/identity/config.ts";
 import type { DecodedConfig } from "./decode.ts";
 import { defaultAuthPort, defaultConfig, defaultProxyPort, directoryDestination } from "./defaults.ts";
 import { parseDestinationUri } from "./destination-uri.ts";
@@ -127,14 +128,7 @@ export function applyOverrides(base: DecodedConfig | undefined, o: StartOverride
 
   if (o.destinationDir) {
     overriding("services");
-    c.services = [
-      {
-        type: "identity",
-        destination: directoryDestination(nonEmpty(o.destinationDir)),
-        sshConfig: true,
-        allowReissue: false,
-      },
-    ];
+    c.services = [defaultIdentityService(directoryDestination(nonEmpty(o.destinationDir)))];
   }
   if (o.service) c.services.push(o.service);
 

@@ -3,6 +3,7 @@
 
 import { stringify } from "yaml";
 import { formatDuration } from "../../util/duration.ts";
+import { outputDescriptor } from "../services/registry.ts";
 import { defaultCredentialTtlMs, defaultRenewalIntervalMs } from "./defaults.ts";
 import { setOnboardingBlocks } from "./method-settings.ts";
 import type { BotConfig, Destination, Onboarding, ServiceConfig } from "./types.ts";
@@ -60,17 +61,8 @@ function renderService(s: ServiceConfig): Yaml {
   const out: Yaml = { type: s.type };
   if (s.name !== undefined) out.name = s.name;
   out.destination = renderDestination(s.destination);
-  if (s.type === "identity") {
-    if (!s.sshConfig) out.ssh_config = "off";
-    if (s.allowReissue) out.allow_reissue = true;
-    if (s.cluster !== undefined) out.cluster = s.cluster;
-  } else {
-    out.principals = [...s.principals];
-    if (s.caType !== "user") out.ca_type = s.caType;
-    if (s.nodeName !== undefined) out.node_name = s.nodeName;
-    if (s.sshAddress !== undefined) out.ssh_address = s.sshAddress;
-    if (Object.keys(s.labels).length > 0) out.labels = { ...s.labels };
-  }
+  const d = outputDescriptor(s.type);
+  if (d) Object.assign(out, d.render(s));
   if (s.credentialTtlMs !== undefined) out.credential_ttl = renderDuration(s.credentialTtlMs);
   if (s.renewalIntervalMs !== undefined) out.renewal_interval = renderDuration(s.renewalIntervalMs);
   return out;

@@ -18,35 +18,22 @@ export type Destination =
 
 export type DirectoryDestination = Extract<Destination, { type: "directory" }>;
 
-export interface IdentityService {
-  type: "identity";
+/**
+ * The fields every entry of `services` has (§1.5). Each output type extends it with its own
+ * fields in its folder (src/agent/services/<type>/config.ts) and narrows `type`; the config
+ * layer reads the type-specific part through the output registry (src/agent/services/registry.ts).
+ */
+export type OutputConfig = {
+  /** The canonical type name (an alias in the file is stored as its canonical name). */
+  type: string;
   name?: string;
   destination: Destination;
-  sshConfig: boolean;
-  allowReissue: boolean;
-  cluster?: string;
   credentialTtlMs?: number;
   renewalIntervalMs?: number;
-}
+};
 
-export interface SshHostService {
-  type: "ssh_host";
-  name?: string;
-  destination: Destination;
-  principals: string[];
-  caType: "user" | "openssh";
-  credentialTtlMs?: number;
-  renewalIntervalMs?: number;
-  // Our extensions, so that the host can register itself in the cluster's node inventory:
-  /** YAML `node_name`; the runtime defaults it to principals[0]. */
-  nodeName?: string;
-  /** YAML `ssh_address` (host:port); the runtime defaults it to "<node_name>:22". */
-  sshAddress?: string;
-  /** YAML `labels`. */
-  labels: Record<string, string>;
-}
-
-export type ServiceConfig = IdentityService | SshHostService;
+/** One entry of `services`: the common fields and the type's own (its descriptor reads them). */
+export type ServiceConfig = OutputConfig & { [field: string]: unknown };
 
 export interface Onboarding {
   /** "" when unset. */

@@ -1,8 +1,8 @@
-// Rules for the `services` list: names (§1.5), per-service TTL overrides, the ssh_host
-// essentials, destinations, and which services may run in one-shot mode.
+// Rules for the `services` list: names (§1.5), per-service TTL overrides, each type's own
+// rules (its descriptor's validate), destinations, and which services may run in one-shot mode.
 
 import { resolve } from "node:path";
-import { normalizeAddress } from "../../util/host-port.ts";
+import { outputDescriptor } from "../services/registry.ts";
 import type { ConfigPlaces } from "./places.ts";
 import { validateTtlPair } from "./ttl-rules.ts";
 import type { BotConfig } from "./types.ts";
@@ -17,11 +17,6 @@ export const reservedServiceNames: readonly string[] = [
   "identity",
   "spiffe-trust-bundle-cache",
 ];
-/**
- * Service types that only make sense in a long-running bot (tunnels, APIs, multiplexer).
- * None exist in this build yet; adding one here makes `oneshot` reject it.
- */
-export const daemonOnlyServiceTypes: ReadonlySet<string> = new Set<string>();
 
 export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: string[]): void {
   const names = new Map<string, string>();
@@ -64,20 +59,10 @@ export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: s
     if (s.credentialTtlMs !== undefined && s.renewalIntervalMs !== undefined)
       validateTtlPair(s.credentialTtlMs, s.renewalIntervalMs, c.oneshot, { key, label }, places, warnings);
 
-    if (s.type === "ssh_host") {
-      if (s.principals.length === 0)
-        throw places.error(
-          places.has(`${key}.principals`) ? `${key}.principals` : key,
-          `${label} (ssh_host) needs at least one entry in principals: the host names the certificate is valid for`,
-        );
-      if (
-        s.sshAddress !== undefined &&
-        typeof normalizeAddress(s.sshAddress, { defaultPort: 22 }) !== "string"
-      )
-        throw places.error(key, `${label}.ssh_address "${s.sshAddress}" is not host:port`);
-    }
+    const descriptor = outputDescriptor(s.type);
+    descriptor?.validate?.(s, { key, label, places, oneshot: c.oneshot, warnings });
 
-    if (c.oneshot && daemonOnlyServiceTypes.has(s.type))
+    if (c.oneshot && descriptor?.daemonOnly)
       throw places.error(key, `${label} (${s.type}) runs continuously and cannot be used with oneshot`);
 
     const d = s.destination;

@@ -3,7 +3,7 @@
 // long renewal_interval stays listed between its renewals.
 
 import { expect, test } from "bun:test";
-import { registrationTtlSeconds } from "../../../src/agent/services/ssh-host-output.ts";
+import { registrationTtlSeconds } from "../../../src/agent/services/ssh-host/service.ts";
 import { NODE_TTL_MAX_MS, NODE_TTL_MS, nodeTtlMs } from "../../../src/auth/nodes.ts";
 
 const h = 3600_000;

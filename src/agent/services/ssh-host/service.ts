@@ -2,14 +2,14 @@
 // HostCertificate) and the user CA for TrustedUserCAKeys; then the host registers itself in
 // the cluster's node inventory so clients can reach it as <node>.<cluster>.
 
-import { generateKeyPair } from "../../crypto/keys.ts";
-import { encodeOpenSshPrivateKey, sshPublicKeyLine } from "../../crypto/ssh/index.ts";
-import type { HostCertsResponse, NodeHeartbeat } from "../../protocol/messages.ts";
-import { paths } from "../../protocol/messages.ts";
-import type { SshHostService } from "../config/index.ts";
-import { openStore } from "../storage/open.ts";
-import type { Store } from "../storage/store.ts";
-import type { OutputService, ServiceContext } from "./service.ts";
+import { generateKeyPair } from "../../../crypto/keys.ts";
+import { encodeOpenSshPrivateKey, sshPublicKeyLine } from "../../../crypto/ssh/index.ts";
+import type { HostCertsResponse, NodeHeartbeat } from "../../../protocol/messages.ts";
+import { paths } from "../../../protocol/messages.ts";
+import { openStore } from "../../storage/open.ts";
+import type { Store } from "../../storage/store.ts";
+import type { OutputService, ServiceContext } from "../service.ts";
+import type { SshHostService } from "./config.ts";
 
 /** The least a registration asks to last; the server gives no less either. */
 const MIN_REGISTRATION_MS = 2 * 3600_000;

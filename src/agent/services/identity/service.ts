@@ -2,14 +2,14 @@
 // programs — identity file, split key/certs, CA bundles, known_hosts and ssh_config —
 // written as one atomic set so a reader never pairs a key with another key's certificate.
 
-import { certAuthorityLine, renderIdentityFile } from "../../crypto/identity-file.ts";
-import type { AuthoritiesResponse, Certificates, UserCertsRequest } from "../../protocol/messages.ts";
-import { paths } from "../../protocol/messages.ts";
-import type { IdentityService } from "../config/index.ts";
-import { freshKey } from "../identity/bot-identity.ts";
-import { openStore } from "../storage/open.ts";
-import type { Store } from "../storage/store.ts";
-import type { OutputService, ServiceContext } from "./service.ts";
+import { certAuthorityLine, renderIdentityFile } from "../../../crypto/identity-file.ts";
+import type { AuthoritiesResponse, Certificates, UserCertsRequest } from "../../../protocol/messages.ts";
+import { paths } from "../../../protocol/messages.ts";
+import { freshKey } from "../../identity/bot-identity.ts";
+import { openStore } from "../../storage/open.ts";
+import type { Store } from "../../storage/store.ts";
+import type { OutputService, ServiceContext } from "../service.ts";
+import type { IdentityService } from "./config.ts";
 import { knownHosts, selfCommand, sshConfig } from "./ssh-client-files.ts";
 
 export class IdentityOutput implements OutputService {

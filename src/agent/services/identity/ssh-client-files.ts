@@ -1,6 +1,6 @@
 // known_hosts and ssh_config for the identity output (reference §8.3, §8.4).
 
-import { certAuthorityLine } from "../../crypto/identity-file.ts";
+import { certAuthorityLine } from "../../../crypto/identity-file.ts";
 
 export function knownHosts(proxyHost: string, cluster: string, hostCaKeys: string[]): string {
   return hostCaKeys.map((k) => `${certAuthorityLine([proxyHost, cluster, `*.${cluster}`], k)}\n`).join("");
