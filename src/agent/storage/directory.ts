@@ -13,6 +13,7 @@
 import { closeSync, fstatSync, fsyncSync, readFileSync, writeSync } from "node:fs";
 import { UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
+import type { AclPolicy } from "./acl.ts";
 import { tryLockExclusive, unlock } from "./flock.ts";
 import {
   AT_REMOVEDIR,
@@ -53,10 +54,14 @@ function checkFileName(name: string): void {
     throw new Error(`bad file name ${name}`);
 }
 
-/** Create `name` in `dirFd` (never through a link, never over an existing entry), write, fsync. */
-function writeNew(dirFd: number, name: string, data: string): void {
+/**
+ * Create `name` in `dirFd` (never through a link, never over an existing entry), write, fsync.
+ * `prepare` sees the new, still empty file first (its ACL is set there, on the descriptor).
+ */
+function writeNew(dirFd: number, name: string, data: string, prepare?: (fd: number) => void): void {
   const fd = openat(dirFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
+    prepare?.(fd);
     writeSync(fd, data);
     fsyncSync(fd);
   } finally {
@@ -132,12 +137,15 @@ export interface DirectoryStoreOptions {
   symlinks?: SymlinkMode;
   /** For messages: "storage" or "destination"; default "directory". */
   label?: string;
+  /** POSIX ACLs for the destination's readers (acl.ts); none when absent. */
+  acl?: AclPolicy;
 }
 
 export class DirectoryStore implements Store {
   readonly description: string;
   private readonly symlinks: SymlinkMode;
   private readonly label: string;
+  private readonly acl: AclPolicy | undefined;
   constructor(
     readonly path: string,
     opts: DirectoryStoreOptions = {},
@@ -145,6 +153,12 @@ export class DirectoryStore implements Store {
     this.description = `directory ${path}`;
     this.symlinks = opts.symlinks ?? "try-secure";
     this.label = opts.label ?? "directory";
+    this.acl = opts.acl;
+  }
+
+  /** The directory itself carries the readers' ACL (they need x on it): checked, fixed if not. */
+  private applyDirAcl(dirFd: number): void {
+    this.acl?.apply({ fd: dirFd, isDir: true, shown: this.path }, true);
   }
 
   /** The store's directory, opened and checked now; the caller closes it. */
@@ -168,6 +182,7 @@ export class DirectoryStore implements Store {
         unlinkIfPresent(fd, probe);
         writeNew(fd, probe, "");
         unlinkat(fd, probe);
+        this.applyDirAcl(fd);
       });
     } catch (e) {
       if (e instanceof UserError) throw e;
@@ -234,14 +249,27 @@ export class DirectoryStore implements Store {
     for (const name of Object.keys(files)) checkFileName(name);
     this.withDir((dirFd) => {
       const link = `..${setName}`;
+      this.applyDirAcl(dirFd);
       const genName = newGenerationName(setName);
       mkdirat(dirFd, genName, 0o700);
-      const genFd = openDirAt(dirFd, genName);
       try {
-        for (const [name, data] of Object.entries(files)) writeNew(genFd, name, data);
-        fsyncSync(genFd);
-      } finally {
-        closeSync(genFd);
+        const genFd = openDirAt(dirFd, genName);
+        try {
+          // The readers' ACL on the generation and each file before anything is published; with
+          // acls: required a failure stops here, the previous set still in place.
+          const shown = `${this.path}/${genName}`;
+          this.acl?.apply({ fd: genFd, isDir: true, shown });
+          for (const [name, data] of Object.entries(files))
+            writeNew(genFd, name, data, (fd) =>
+              this.acl?.apply({ fd, isDir: false, shown: `${shown}/${name}` }),
+            );
+          fsyncSync(genFd);
+        } finally {
+          closeSync(genFd);
+        }
+      } catch (e) {
+        removeEntry(dirFd, genName);
+        throw e;
       }
       // Stable names: DIR/<file> -> ..<set>/<file>. Created once, and before the switch: a name
       // new to the set resolves nowhere until ..<set> appears, so a reader (or a crash) never

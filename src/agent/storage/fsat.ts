@@ -34,6 +34,8 @@ const symbols = {
   rewinddir: { args: [ptr], returns: FFIType.void },
   closedir: { args: [ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
+  // syscall(SYS_openat2, dirfd, path, struct open_how *, size): glibc has no openat2 wrapper.
+  syscall: { args: [i64, i32, ptr, ptr, u64], returns: i64 },
 } as const;
 
 let libc: ReturnType<typeof dlopen<typeof symbols>> | null = null;
@@ -77,6 +79,39 @@ function check(r: number | bigint, syscall: string, name: string): number {
 
 export function openat(dirFd: number, name: string, flags: number, mode = 0): number {
   return check(lib().openat(dirFd, cstr(name), flags | O_CLOEXEC, mode), "openat", name);
+}
+
+/** openat2(2) is 437 on every Linux architecture (the unified syscall table, Linux 5.6+). */
+const SYS_openat2 = 437;
+/** struct open_how.resolve: fail with ELOOP on a symlink anywhere in the path. */
+export const RESOLVE_NO_SYMLINKS = 0x04;
+
+/** openat2(2) with `resolve` flags; throws SysError (ENOSYS where the kernel lacks it). */
+export function openat2(dirFd: number, name: string, flags: number, resolve: number): number {
+  // struct open_how { __u64 flags; __u64 mode; __u64 resolve; }, in the machine's byte order.
+  const how = new BigUint64Array([BigInt(flags | O_CLOEXEC), 0n, BigInt(resolve)]);
+  return check(lib().syscall(SYS_openat2, dirFd, cstr(name), how, 24), "openat2", name);
+}
+
+let openat2Probe: boolean | null = null;
+
+/** Whether this kernel (and any seccomp filter in front of it) lets openat2 through. */
+export function hasOpenat2(): boolean {
+  if (openat2Probe === null) {
+    try {
+      closeSync(openat2(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS));
+      openat2Probe = true;
+    } catch {
+      // ENOSYS (kernel < 5.6), or EPERM from a seccomp filter that does not know it.
+      openat2Probe = false;
+    }
+  }
+  return openat2Probe;
+}
+
+/** For tests: pretend the kernel has (true) or lacks (false) openat2; null probes again. */
+export function setOpenat2ForTest(v: boolean | null): void {
+  openat2Probe = v;
 }
 
 /** Open a directory entry that must be a real directory (a symlink fails with ELOOP). */

@@ -12,11 +12,14 @@ import { logger } from "../../util/log.ts";
 import {
   AT_FDCWD,
   errorCode,
+  hasOpenat2,
   mkdirat,
   O_DIRECTORY,
   O_NOFOLLOW,
   O_RDONLY,
   openat,
+  openat2,
+  RESOLVE_NO_SYMLINKS,
   readlinkat,
 } from "./fsat.ts";
 
@@ -93,8 +96,38 @@ function refuseLink(o: DirOptions, shown: string, at: string, target: string): n
   );
 }
 
+let warnedNoOpenat2 = false;
+
+/**
+ * How each path component is opened. `secure`: openat2 with RESOLVE_NO_SYMLINKS, and an error
+ * where the kernel lacks it (< 5.6, or a seccomp filter refusing it), as the reference says.
+ * `try-secure`: openat2 where there is one, else openat with O_NOFOLLOW (one warning): one
+ * component at a time both refuse a link the same way, so the fallback loses nothing.
+ * `insecure`: openat with O_NOFOLLOW on the path realpath gave.
+ */
+function componentOpener(o: DirOptions, shown: string): (fd: number, name: string, flags: number) => number {
+  const plain = (fd: number, name: string, flags: number) => openat(fd, name, flags);
+  if (o.symlinks === "insecure") return plain;
+  if (hasOpenat2()) return (fd, name, flags) => openat2(fd, name, flags, RESOLVE_NO_SYMLINKS);
+  if (o.symlinks === "secure")
+    throw new UserError(
+      `${o.label} ${shown}: symlinks: secure needs openat2(2) with RESOLVE_NO_SYMLINKS (Linux 5.6 or later), which this system does not provide; set "symlinks: try-secure" (links are then refused by an O_NOFOLLOW walk) or "symlinks: insecure"`,
+    );
+  if (!warnedNoOpenat2) {
+    warnedNoOpenat2 = true;
+    log.warn(
+      "openat2 is not available; refusing symbolic links with an O_NOFOLLOW walk instead (symlinks: try-secure)",
+      {
+        path: shown,
+      },
+    );
+  }
+  return plain;
+}
+
 /** Walk `path` (absolute, without links) from "/", checking each parent; the final directory is opened O_RDONLY. */
 function walk(path: string, o: DirOptions, shown: string): OpenedDir {
+  const open = componentOpener(o, shown);
   const parts = path.split("/").filter(Boolean);
   let fd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
   let here = "/";
@@ -108,7 +141,7 @@ function walk(path: string, o: DirOptions, shown: string): OpenedDir {
       const flags = (last ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW;
       let next: number;
       try {
-        next = openat(fd, part, flags);
+        next = open(fd, part, flags);
       } catch (e) {
         const code = errorCode(e);
         if (code === "ENOENT" && o.create) {
@@ -119,7 +152,7 @@ function walk(path: string, o: DirOptions, shown: string): OpenedDir {
             if (errorCode(e2) !== "EEXIST") throw e2;
           }
           try {
-            next = openat(fd, part, flags);
+            next = open(fd, part, flags);
           } catch (e3) {
             const link =
               errorCode(e3) === "ELOOP" || errorCode(e3) === "ENOTDIR" ? readlinkat(fd, part) : null;
@@ -152,9 +185,9 @@ function walk(path: string, o: DirOptions, shown: string): OpenedDir {
 
 /**
  * Open (and with `create`, make) a store directory per the `symlinks` mode: `secure` and
- * `try-secure` refuse a symlink anywhere in the path (resolution by O_NOFOLLOW walk needs no
- * openat2, so try-secure never has to fall back); `insecure` follows links, then checks the
- * directory it arrived at like any other.
+ * `try-secure` refuse a symlink anywhere in the path (componentOpener: openat2's
+ * RESOLVE_NO_SYMLINKS, or for try-secure without it an O_NOFOLLOW walk); `insecure` follows
+ * links, then checks the directory it arrived at like any other.
  */
 export function openStoreDir(path: string, o: DirOptions): OpenedDir {
   const shown = path;
