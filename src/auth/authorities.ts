@@ -1,6 +1,12 @@
-// The cluster's certificate authorities: host (signs tauth's own TLS certificate and SSH
-// host certificates), user (signs bot and admin identities, X.509 and SSH), db (for
-// databases to trust). Created on first start and kept in the backend.
+// The cluster's certificate authorities, as the reference has them: host (signs tauth's own
+// TLS certificate and SSH host certificates), user (signs bot and admin identities, X.509 and
+// SSH), db (signs database servers' certificates: `tctl auth sign --format=db`; clients
+// verify databases with it), db_client (signs the database client certificates of `database`
+// outputs; databases trust it: ssl_ca_file), app (signs the client certificates of
+// `application` outputs and, with `tctl auth sign --format=app`, HTTPS services' own; the
+// services trust it: nginx ssl_client_certificate). Each is created once, by whichever replica
+// gets there first (backend.create), and kept in the backend; a cluster made before a type
+// existed gets it at its next start the same way.
 
 import { generateKeyPair, importPrivateKeyPem, pkcs8Pem } from "../crypto/keys.ts";
 import { caPinOfCert } from "../crypto/pin.ts";
@@ -10,7 +16,12 @@ import { isCode, UserError } from "../util/errors.ts";
 import type { Backend } from "./backend/backend.ts";
 import { jsonItem, parseItem } from "./backend/backend.ts";
 
-export type CAType = "host" | "user" | "db";
+export type CAType = "host" | "user" | "db" | "db_client" | "app";
+
+export const caTypes: CAType[] = ["host", "user", "db", "db_client", "app"];
+
+/** Only host and user sign SSH certificates. */
+const hasSsh = (t: CAType) => t === "host" || t === "user";
 
 interface StoredCA {
   type: CAType;
@@ -37,7 +48,7 @@ async function createCA(clusterName: string, type: CAType): Promise<StoredCA> {
     cluster_name: clusterName,
     tls: { cert, key: await pkcs8Pem(tlsKeys.privateKey) },
   };
-  if (type !== "db") {
+  if (hasSsh(type)) {
     const ssh = await generateKeyPair("ed25519");
     ca.ssh = { public: await sshPublicKeyLine(ssh.publicKey), key: await pkcs8Pem(ssh.privateKey) };
   }
@@ -63,12 +74,14 @@ export class Authorities {
     readonly host: LoadedCA,
     readonly user: LoadedCA,
     readonly db: LoadedCA,
+    readonly dbClient: LoadedCA,
+    readonly app: LoadedCA,
   ) {}
 
   /** Load the CAs, creating them on first start. A cluster name change is refused. */
   static async init(backend: Backend, clusterName: string): Promise<Authorities> {
     const loaded: Partial<Record<CAType, LoadedCA>> = {};
-    for (const t of ["host", "user", "db"] as CAType[]) {
+    for (const t of caTypes) {
       let item = await backend.get(caKey(t));
       if (!item) {
         try {
@@ -86,7 +99,14 @@ export class Authorities {
         );
       loaded[t] = await load(stored);
     }
-    return new Authorities(clusterName, loaded.host!, loaded.user!, loaded.db!);
+    return new Authorities(
+      clusterName,
+      loaded.host!,
+      loaded.user!,
+      loaded.db!,
+      loaded.db_client!,
+      loaded.app!,
+    );
   }
 
   caPins(): string[] {

@@ -11,7 +11,24 @@ import { issueCertificate } from "../crypto/x509.ts";
 import { randomSerialBytes } from "../crypto/x509-leaf.ts";
 import type { Certificates, PublicKeys } from "../protocol/messages.ts";
 import { badParameter } from "../util/errors.ts";
-import type { Authorities } from "./authorities.ts";
+import type { Authorities, LoadedCA } from "./authorities.ts";
+
+/** A certificate for a database or an application (db_client, app CA) or for a server (db, app CA). */
+export interface LeafRequest {
+  ca: LoadedCA;
+  /** PKIX PEM. */
+  publicKeyPem: string;
+  commonName: string;
+  organizations?: string[];
+  attributes?: Record<string, string>;
+  usage: "client" | "server";
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  requestedExpiry: Date;
+  maxTtlMs: number;
+  /** The ceiling over maxTtlMs (default 24h, as for every output certificate). */
+  ceilingMs?: number;
+}
 
 export const MAX_RENEWABLE_TTL_MS = 24 * 3600_000;
 export const DEFAULT_MAX_SESSION_TTL_MS = 12 * 3600_000;
@@ -130,6 +147,30 @@ export class Issuer {
     // As X509Certificate's serialNumber reads it: 16 bytes, the first never 0, in upper-case hex.
     serials.set(certs, Buffer.from(serialBytes).toString("hex").toUpperCase());
     return certs;
+  }
+
+  async issueLeaf(req: LeafRequest): Promise<{ cert: string; expires: Date; serial: string }> {
+    const now = this.clock();
+    const notAfter = cappedExpiry(req.requestedExpiry, req.maxTtlMs, now, req.ceilingMs);
+    const publicKey = await importPublicKeyPem(req.publicKeyPem).catch(() => {
+      throw badParameter("tls_public_key is not a valid PEM public key (ECDSA P-256 or Ed25519 expected)");
+    });
+    const serialBytes = randomSerialBytes();
+    const cert = await issueCertificate({
+      serial: serialBytes,
+      caCertPem: req.ca.tlsCert,
+      caKey: req.ca.tlsKey,
+      publicKey,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter,
+      commonName: req.commonName,
+      organizations: req.organizations,
+      attributes: req.attributes,
+      usage: req.usage,
+      dnsNames: req.dnsNames,
+      ipAddresses: req.ipAddresses,
+    });
+    return { cert, expires: notAfter, serial: Buffer.from(serialBytes).toString("hex").toUpperCase() };
   }
 
   async issueHostCert(

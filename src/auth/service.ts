@@ -22,7 +22,13 @@ import { Issuer } from "./issuer.ts";
 import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
 import { LockIndex } from "./lock-index.ts";
 import { outboundFetcher } from "./outbound-fetch.ts";
-import type { BotResource, RoleResource, TokenResource } from "./resources/index.ts";
+import type {
+  AppResource,
+  BotResource,
+  DatabaseResource,
+  RoleResource,
+  TokenResource,
+} from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
 import { maskStoredTokenNames, tokenStoredForm } from "./store/tokens.ts";
@@ -62,6 +68,8 @@ export class AuthService {
   readonly instances: Collection<BotInstance>;
   readonly locks: Collection<Lock>;
   readonly nodes: Collection<NodeResource>;
+  readonly apps: Collection<AppResource>;
+  readonly databases: Collection<DatabaseResource>;
   readonly adminIdentities: Collection<AdminIdentity>;
   readonly issuer: Issuer;
   readonly continuations: Continuations;
@@ -98,6 +106,8 @@ export class AuthService {
     this.instances = new Collection(backend, "/bot_instances/");
     this.locks = new Collection(backend, "/locks/");
     this.nodes = new Collection(backend, "/nodes/");
+    this.apps = new Collection(backend, "/apps/");
+    this.databases = new Collection(backend, "/databases/");
     this.adminIdentities = new Collection(backend, "/admin_identities/");
     this.issuer = new Issuer(authorities, now);
   }

@@ -271,7 +271,8 @@ export const tctlCommands: TctlCommand[] = [
   {
     name: "auth export",
     async run(a) {
-      if (!a.opts.type) throw new UserError("--type is required: user, host, tls-host, tls-user or db");
+      if (!a.opts.type)
+        throw new UserError("--type is required: user, host, tls-host, tls-user, db, db-client or app");
       const r = await admin<{ text: string }>(a.api, "authorities/export", { type: a.opts.type });
       a.out(r.text);
     },

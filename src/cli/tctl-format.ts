@@ -117,6 +117,24 @@ const tables: Record<string, { headers: string[]; row: Row }> = {
       ];
     },
   },
+  app: {
+    headers: ["Name", "URI", "Public Address", "Labels"],
+    row: (r) => [
+      text(r, "metadata.name"),
+      text(r, "spec.uri"),
+      text(r, "spec.public_addr"),
+      labelSelector(at(r, "metadata.labels")),
+    ],
+  },
+  db: {
+    headers: ["Name", "Protocol", "URI", "Labels"],
+    row: (r) => [
+      text(r, "metadata.name"),
+      text(r, "spec.protocol"),
+      text(r, "spec.uri"),
+      labelSelector(at(r, "metadata.labels")),
+    ],
+  },
   node: {
     headers: ["Node", "Address", "Labels", "Last Heartbeat"],
     row: (r) => [
@@ -152,6 +170,7 @@ const tables: Record<string, { headers: string[]; row: Row }> = {
 /** Commands accept plurals ("tctl get bots"); tables are keyed by the singular kind. */
 function singular(kind: string): string {
   const k = kind.toLowerCase();
+  if (k === "database" || k === "databases" || k === "dbs") return "db";
   return k in tables ? k : k.replace(/ies$/, "y").replace(/s$/, "");
 }
 

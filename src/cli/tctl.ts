@@ -10,6 +10,7 @@ import { tctlAuditCommands } from "./tctl-audit.ts";
 import { tctlBotCommands } from "./tctl-bots.ts";
 import { tctlCommands as baseCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
+import { tctlSignCommands } from "./tctl-sign.ts";
 import { unknownFlag, unknownOptionOf } from "./unknown-flag.ts";
 import { writeStdout } from "./write-out.ts";
 
@@ -23,10 +24,11 @@ Global flags:
 
 Commands:
   status                                  Cluster name, version and CA pin
-  create [-f] FILE                        Create resources (bot, token, role) from YAML; -f upserts
+  create [-f] FILE                        Create resources (bot, token, role, app, db) from YAML;
+                                          -f upserts
   get KIND[/NAME] [--format=yaml|json|text]
-                                          KIND: bot, role, token, bot_instance, lock, node,
-                                          admin_identity (plurals too)
+                                          KIND: bot, role, token, bot_instance, lock, node, app,
+                                          db, admin_identity (plurals too)
   rm KIND/NAME
   bots add NAME --roles=R1,R2 [--logins=L1,L2] [--ttl=1h] [--max-session-ttl=12h]\n           [--join-method=token|bound_keypair] [--format=text|json]\n  bound-keypair rotate TOKEN              Rotate the bound key at the bot's next join
   bots ls [--format=text|yaml|json]       Bots with their instance count and last seen
@@ -38,7 +40,13 @@ Commands:
   bots instances show BOT/INSTANCE-ID [--format=text|json]
   tokens add --type=bot --bot-name=NAME [--ttl=1h] [--format=text|json]
   tokens ls | tokens rm NAME
-  auth export --type=user|host|tls-host|tls-user|db
+  auth export --type=user|host|tls-host|tls-user|db|db-client|app
+                                          db: signs database servers (clients' sslrootcert);
+                                          db-client: a database's ssl_ca_file; app: what an
+                                          HTTPS service trusts for application certificates
+  auth sign --format=db|app --host=NAME[,NAME2] --out=PREFIX [--ttl=12h]
+                                          A server certificate: PREFIX.crt, PREFIX.key (0600),
+                                          PREFIX.cas (the CA it trusts for clients)
   lock (--bot NAME | --bot-instance ID | --admin ID) [--message TEXT]
                                           --admin ID revokes an admin identity (see get admin_identities)
   nodes ls
@@ -53,7 +61,7 @@ Listings are read a page at a time and printed whole (env TCTL_PAGE_SIZE: page s
 Exit codes: 0 success, 1 error, 2 usage error.
 `;
 
-const tctlCommands = [...baseCommands, ...tctlBotCommands, ...tctlAuditCommands];
+const tctlCommands = [...baseCommands, ...tctlBotCommands, ...tctlAuditCommands, ...tctlSignCommands];
 
 export interface TctlOptions {
   [k: string]: string | boolean | string[] | undefined;
@@ -76,6 +84,8 @@ const globalSpec = {
   "set-max-session-ttl": { type: "string" },
   "join-method": { type: "string" },
   type: { type: "string" },
+  host: { type: "string" },
+  out: { type: "string" },
   "bot-name": { type: "string" },
   bot: { type: "string" },
   "bot-instance": { type: "string" },

@@ -107,6 +107,13 @@ export interface AdminLocksCreateBody {
 export interface AdminExportBody {
   type?: string;
 }
+/** `tctl auth sign`: a server certificate for the public key, by format (db, app). */
+export interface AdminSignBody {
+  format?: string;
+  hosts?: string[];
+  public_key?: string;
+  ttl?: string;
+}
 
 export const adminSchemas = {
   status: obj<Record<string, never>>({}),
@@ -142,4 +149,10 @@ export const adminSchemas = {
     message: optional(str({ max: 1024 })),
   }),
   authoritiesExport: obj<AdminExportBody>({ type: short }),
+  authoritiesSign: obj<AdminSignBody>({
+    format: short,
+    hosts: optional(arr(str({ min: 1, max: 253 }), { max: 32 })),
+    public_key: optional(str({ max: 4096 })),
+    ttl: short,
+  }),
 } as const;

@@ -34,6 +34,10 @@ export const paths = {
   renew: "/v1/certs/renew",
   userCerts: "/v1/certs/user",
   hostCerts: "/v1/certs/host",
+  /** A database client certificate (DatabaseCertsRequest → DatabaseCertsResponse). */
+  dbCerts: "/v1/certs/db",
+  /** An application client certificate (AppCertsRequest → AppCertsResponse). */
+  appCerts: "/v1/certs/app",
   authorities: "/v1/authorities",
   botHeartbeat: "/v1/bot-instances/heartbeat",
   nodeHeartbeat: "/v1/nodes/heartbeat",
@@ -201,6 +205,95 @@ export interface HostCertsResponse {
   ssh_user_ca_keys: string[];
 }
 
+/**
+ * POST /v1/certs/db with the bot's internal identity (as /v1/certs/user): a client certificate
+ * for the database `service` (a `kind: db` resource), subject CN = `username`, signed by the
+ * cluster's db_client CA, which the database trusts (PostgreSQL: ssl_ca_file from
+ * `tctl auth export --type=db-client`; pg_hba `cert` maps CN to the user). The bot's roles
+ * must allow it: db_labels matching the db's labels, `username` in db_users and, when given,
+ * `database` in db_names (reference role spec); otherwise 403 with a one-line reason.
+ */
+export interface DatabaseCertsRequest {
+  /** Name of the `kind: db` resource (the reference's `service`). */
+  service: string;
+  /** Database inside the server (checked against db_names; recorded in the certificate). */
+  database?: string;
+  /** Database user: the certificate's CN. */
+  username: string;
+  /** PKIX PEM of the key the certificate is for (the output's key). */
+  tls_public_key: string;
+  /** RFC 3339; capped as other output certificates (bot max_session_ttl, 24h). */
+  expires: string;
+}
+
+const dbIdent = str({
+  min: 1,
+  max: 63,
+  pattern: /^[\x21-\x7e]+$/,
+  patternHint: "1 to 63 printable characters without spaces",
+});
+
+export const DatabaseCertsRequestSchema: Schema<DatabaseCertsRequest> = obj<DatabaseCertsRequest>({
+  service: dbIdent,
+  database: optional(dbIdent) as Schema<string>,
+  username: dbIdent,
+  tls_public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+  expires: rfc3339(),
+});
+
+export interface DatabaseCertsResponse {
+  /** PEM client certificate: CN = username, OU = the db resource, issued by the db_client CA. */
+  tls_cert: string;
+  /**
+   * The db CA (PEM), which signs database servers' certificates (`tctl auth sign --format=db`):
+   * what a client verifies the database with (psql sslrootcert; the output's tls.cas,
+   * mongo.cas, cockroach ca.crt and teleport-database-ca.crt).
+   */
+  tls_ca_certs: string[];
+  /** The db_client CA (PEM) that issued tls_cert: what the database trusts (ssl_ca_file). */
+  client_ca_certs: string[];
+  /** RFC 3339: the certificate's notAfter. */
+  expires: string;
+  /** The db resource: its protocol and URI (host:port for a client to connect to). */
+  db: { name: string; protocol: string; uri: string };
+  username: string;
+  database?: string;
+}
+
+/**
+ * POST /v1/certs/app with the bot's internal identity: a client certificate for the `kind: app`
+ * resource `app_name`, signed by the cluster's app CA, which the HTTPS service trusts (nginx
+ * `ssl_client_certificate` from `tctl auth export --type=app`, `ssl_verify_client on`).
+ * Subject: CN = bot-<name>, O = the bot's roles, OU = the app's name (nginx:
+ * `$ssl_client_s_dn` holds `OU=<app>`). The bot's roles' app_labels must match the app's
+ * labels; otherwise 403.
+ */
+export interface AppCertsRequest {
+  app_name: string;
+  /** PKIX PEM. */
+  tls_public_key: string;
+  expires: string;
+}
+
+export const AppCertsRequestSchema: Schema<AppCertsRequest> = obj<AppCertsRequest>({
+  app_name: dbIdent,
+  tls_public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+  expires: rfc3339(),
+});
+
+export interface AppCertsResponse {
+  /** PEM client certificate from the app CA. */
+  tls_cert: string;
+  /**
+   * The app CA (PEM): it issued tls_cert and signs HTTPS services' certificates made with
+   * `tctl auth sign --format=app`, so it is both what the service trusts for clients and what
+   * the client verifies such a service with (the output's tls.cas).
+   */
+  tls_ca_certs: string[];
+  expires: string;
+  app: { name: string; uri: string; public_addr?: string };
+}
+
 export interface CAKeySet {
   tls: string[];
   ssh: string[];
@@ -210,7 +303,12 @@ export interface AuthoritiesResponse {
   cluster_name: string;
   host: CAKeySet;
   user: CAKeySet;
+  /** Signs database servers' certificates. */
   db: CAKeySet;
+  /** Signs database clients' certificates (databases trust it); absent from older servers. */
+  db_client?: CAKeySet;
+  /** Signs application client (and server) certificates; absent from older servers. */
+  app?: CAKeySet;
 }
 
 export interface NodeHeartbeat {

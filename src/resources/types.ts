@@ -77,8 +77,30 @@ export interface RoleResource {
 export interface RoleConditions {
   logins?: string[];
   node_labels?: Record<string, string | string[]>;
+  /** Databases (kind db) by their labels; db_users and db_names: whom and what they may request. */
+  db_labels?: Record<string, string | string[]>;
+  db_users?: string[];
+  db_names?: string[];
+  /** Applications (kind app) by their labels. */
+  app_labels?: Record<string, string | string[]>;
   /** Teleport's other condition fields (app_labels, rules, impersonate, …), kept untouched. */
   [k: string]: unknown;
 }
 
-export type Resource = BotResource | TokenResource | RoleResource;
+/** kind: app, version v3: an HTTPS service that verifies clients with the cluster's app CA. */
+export interface AppResource {
+  kind: "app";
+  version: "v3";
+  metadata: Metadata;
+  spec: { uri: string; public_addr?: string; [other: string]: unknown };
+}
+
+/** kind: db, version v3: a database that trusts the cluster's db_client CA. */
+export interface DatabaseResource {
+  kind: "db";
+  version: "v3";
+  metadata: Metadata;
+  spec: { protocol: string; uri: string; [other: string]: unknown };
+}
+
+export type Resource = BotResource | TokenResource | RoleResource | AppResource | DatabaseResource;

@@ -5,7 +5,7 @@
 // server certificate for 127.0.0.1/localhost, client certificates) and a streaming standby
 // (the read-only case) are made the way an operator would: openssl and pg_basebackup.
 
-import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, type Proc, run, startProcess, tempDir } from "./proc.ts";
 import { canActAsOtherUser, unprivilegedUser } from "./unprivileged.ts";
@@ -22,6 +22,24 @@ export function postgresBinDir(): string | null {
 }
 
 export const postgresAvailable = () => postgresBinDir() !== null;
+
+/** psql of the server's installation (PATH's otherwise). */
+export function psqlPath(): string {
+  const bin = postgresBinDir();
+  return bin && existsSync(join(bin, "psql")) ? join(bin, "psql") : "psql";
+}
+
+/**
+ * Server TLS from files the test made (e.g. `tctl auth sign --format=db`): they are copied
+ * into the server's directory (the key 0600, owned by the server user) and pg_hba.conf gets
+ * `hba` (default: certificate logins only over TLS, `cert clientcert=verify-full`).
+ */
+export interface PgServerTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  hba?: string[];
+}
 
 export interface PgTls {
   /** The CA that signed the server's and the clients' certificates. */
@@ -129,7 +147,9 @@ function makeTls(dir: string, user: User): PgTls & { serverCert: string; serverK
   };
 }
 
-export async function startPostgres(o: { tls?: boolean; standbyOf?: PgServer } = {}): Promise<PgServer> {
+export async function startPostgres(
+  o: { tls?: boolean; standbyOf?: PgServer; serverTls?: PgServerTlsFiles } = {},
+): Promise<PgServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres)");
   const user = serverUser();
@@ -199,6 +219,32 @@ export async function startPostgres(o: { tls?: boolean; standbyOf?: PgServer } =
         "local replication all trust",
         "hostssl all certuser 127.0.0.1/32 cert",
         "host all all 127.0.0.1/32 scram-sha-256",
+        "",
+      ].join("\n"),
+    );
+  }
+  if (o.serverTls) {
+    const tlsDir = join(dir, "server-tls");
+    mkdirSync(tlsDir);
+    const copy = (from: string, name: string, mode: number) => {
+      const to = join(tlsDir, name);
+      writeFileSync(to, readFileSync(from), { mode });
+      giveTo(user, to);
+      return to;
+    };
+    settings.push(
+      "ssl=on",
+      `ssl_cert_file=${copy(o.serverTls.certFile, "server.crt", 0o644)}`,
+      `ssl_key_file=${copy(o.serverTls.keyFile, "server.key", 0o600)}`,
+      `ssl_ca_file=${copy(o.serverTls.caFile, "server.cas", 0o644)}`,
+    );
+    giveTo(user, tlsDir);
+    writeFileSync(
+      join(dataDir, "pg_hba.conf"),
+      [
+        "local all all trust",
+        "local replication all trust",
+        ...(o.serverTls.hba ?? ["hostssl all all 127.0.0.1/32 cert clientcert=verify-full"]),
         "",
       ].join("\n"),
     );

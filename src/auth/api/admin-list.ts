@@ -57,12 +57,20 @@ export async function getResources(svc: AuthService, req: ListRequest): Promise<
     case "node":
     case "nodes":
       return name ? one(await svc.nodes.get(name), "node") : paged(await svc.nodes.listPage(at));
+    case "app":
+    case "apps":
+      return name ? one(await svc.apps.get(name), "app") : paged(await svc.apps.listPage(at));
+    case "db":
+    case "dbs":
+    case "database":
+    case "databases":
+      return name ? one(await svc.databases.get(name), "db") : paged(await svc.databases.listPage(at));
     case "admin_identity":
     case "admin_identities":
       return adminIdentities(svc, name, at);
     default:
       throw badParameter(
-        `unsupported resource kind "${req.kind}" (supported: bot, role, token, bot_instance, lock, node, admin_identity)`,
+        `unsupported resource kind "${req.kind}" (supported: bot, role, token, bot_instance, lock, node, app, db, admin_identity)`,
       );
   }
 }

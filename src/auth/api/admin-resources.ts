@@ -159,6 +159,18 @@ export async function putResource(
       await svc.tokens.put(name, { token }, keepUntil);
       break;
     }
+    case "app":
+    case "db": {
+      // Read as a file would be (rules and defaults) in resourceFromJSON before it gets here.
+      const coll: Collection<Resource> = (
+        r.kind === "app" ? svc.apps : svc.databases
+      ) as Collection<Resource>;
+      existed = !!(await coll.get(name));
+      if (existed && !upsert)
+        throw alreadyExists(`${r.kind} "${name}" already exists; use "tctl create -f" to overwrite it`);
+      await coll.put(name, r);
+      break;
+    }
     default:
       throw badParameter(`unsupported resource kind "${(r as { kind: string }).kind}"`);
   }
@@ -199,6 +211,13 @@ export async function deleteResource(
       return;
     case "node":
       await svc.nodes.delete(name).catch(rethrowNotFound("node", name));
+      break;
+    case "app":
+      await svc.apps.delete(name).catch(rethrowNotFound("app", name));
+      break;
+    case "db":
+    case "database":
+      await svc.databases.delete(name).catch(rethrowNotFound("db", name));
       break;
     case "bot_instance": {
       const inst = await findInstance(svc, name);

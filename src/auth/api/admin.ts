@@ -17,6 +17,7 @@ import { auditPage } from "./admin-audit.ts";
 import { botsUpdate, botsUpdateSchema } from "./admin-bots.ts";
 import { getResources } from "./admin-list.ts";
 import { deleteResource, putResource } from "./admin-resources.ts";
+import { type SignBody, signServerCert } from "./admin-sign.ts";
 import { addBotToken, addBoundKeypairToken } from "./admin-tokens.ts";
 
 interface Body {
@@ -169,12 +170,24 @@ export function adminRoutes(svc: AuthService): Route[] {
           return { text: a.host.tlsCert };
         case "tls-user":
           return { text: a.user.tlsCert };
+        // db: signs database servers' certificates (clients' sslrootcert);
+        // db-client: signs database clients' certificates (the database's ssl_ca_file).
         case "db":
         case "tls-db":
           return { text: a.db.tlsCert };
+        case "db-client":
+        case "tls-db-client":
+          return { text: a.dbClient.tlsCert };
+        // app: signs application client certificates (nginx ssl_client_certificate).
+        case "app":
+        case "tls-app":
+          return { text: a.app.tlsCert };
         default:
-          throw badParameter(`unknown --type "${type}" (expected user, host, tls-host, tls-user or db)`);
+          throw badParameter(
+            `unknown --type "${type}" (expected user, host, tls-host, tls-user, db, db-client or app)`,
+          );
       }
     }),
+    r("authorities/sign", S.authoritiesSign, (b, who) => signServerCert(svc, b as SignBody, who)),
   ];
 }

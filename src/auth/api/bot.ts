@@ -2,7 +2,9 @@
 // certificates, CA retrieval, heartbeats, node lookup. Plus the public ping and join.
 
 import type {
+  AppCertsRequest,
   BotHeartbeat,
+  DatabaseCertsRequest,
   HostCertsRequest,
   JoinRequest,
   NodeHeartbeat,
@@ -10,7 +12,9 @@ import type {
   UserCertsRequest,
 } from "../../protocol/messages.ts";
 import {
+  AppCertsRequestSchema,
   BotHeartbeatSchema,
+  DatabaseCertsRequestSchema,
   HostCertsRequestSchema,
   JoinRequestSchema,
   NodeHeartbeatSchema,
@@ -19,6 +23,7 @@ import {
   UserCertsRequestSchema,
 } from "../../protocol/messages.ts";
 import { renewBotIdentity } from "../bot-identity.ts";
+import { issueAppCert, issueDatabaseCert } from "../db-app-certs.ts";
 import { recordBotHeartbeat } from "../heartbeats.ts";
 import type { Route } from "../http/router.ts";
 import { nodeHeartbeat, resolveNode } from "../nodes.ts";
@@ -68,6 +73,22 @@ export function botRoutes(svc: AuthService): Route[] {
       handle: (c) => issueHostCerts(svc, c.caller!, c.body as HostCertsRequest),
     },
     {
+      method: "POST",
+      path: paths.dbCerts,
+      access: "bot",
+      body: DatabaseCertsRequestSchema,
+      maxBody: CERTS_MAX_BODY,
+      handle: (c) => issueDatabaseCert(svc, c.caller!, c.body as DatabaseCertsRequest),
+    },
+    {
+      method: "POST",
+      path: paths.appCerts,
+      access: "bot",
+      body: AppCertsRequestSchema,
+      maxBody: CERTS_MAX_BODY,
+      handle: (c) => issueAppCert(svc, c.caller!, c.body as AppCertsRequest),
+    },
+    {
       method: "GET",
       path: paths.authorities,
       access: "identity",
@@ -78,6 +99,8 @@ export function botRoutes(svc: AuthService): Route[] {
           host: { tls: [a.host.tlsCert], ssh: [a.host.sshPublic!] },
           user: { tls: [a.user.tlsCert], ssh: [a.user.sshPublic!] },
           db: { tls: [a.db.tlsCert], ssh: [] },
+          db_client: { tls: [a.dbClient.tlsCert], ssh: [] },
+          app: { tls: [a.app.tlsCert], ssh: [] },
         };
       },
     },

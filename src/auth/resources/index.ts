@@ -3,9 +3,11 @@
 
 export { authorizedKeyProblem } from "../../resources/authorized-key.ts";
 export type {
+  AppResource,
   BotResource,
   BoundKeypairSpec,
   BoundKeypairStatus,
+  DatabaseResource,
   Metadata,
   Resource,
   RoleConditions,
@@ -14,6 +16,8 @@ export type {
   TokenSpec,
   TpmSpec,
 } from "../../resources/types.ts";
+export { appNameProblem, dbNameProblem, dbProtocols } from "./app-db.ts";
+export { appAccessProblem, databaseAccessProblem } from "./db-app-access.ts";
 export { expandLogins } from "./logins.ts";
 export { botNameProblem, isValidResourceName, roleNameProblem, tokenNameProblem } from "./names.ts";
 export { rolesAllowNode } from "./node-access.ts";

@@ -3,11 +3,18 @@
 import type { Cursor, Fields } from "../../resources/cursor.ts";
 import { topLevelKeys } from "../../resources/metadata.ts";
 import type { Resource } from "../../resources/types.ts";
+import { readApp, readDatabase } from "./app-db.ts";
 import { readBot } from "./bot.ts";
 import { readRole } from "./role.ts";
 import { readToken } from "./token.ts";
 
-const readers: Record<string, (top: Fields) => Resource> = { bot: readBot, token: readToken, role: readRole };
+const readers: Record<string, (top: Fields) => Resource> = {
+  bot: readBot,
+  token: readToken,
+  role: readRole,
+  app: readApp,
+  db: readDatabase,
+};
 
 export const supportedKinds = Object.keys(readers);
 

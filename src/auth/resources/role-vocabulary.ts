@@ -1,5 +1,5 @@
-// Field names of Teleport's documented role spec. We model logins, node_labels and
-// options.max_session_ttl; every other known field is kept untouched so that roles copied
+// Field names of Teleport's documented role spec. We model logins, node_labels, db_labels,
+// db_users, db_names, app_labels and options.max_session_ttl; every other known field is kept untouched so that roles copied
 // from Teleport's guides load, while a misspelt field is still caught with a suggestion.
 
 export const roleVersions = ["v3", "v4", "v5", "v6", "v7", "v8"] as const;

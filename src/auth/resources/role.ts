@@ -25,8 +25,9 @@ function readConditions(node: Cursor): RoleConditions {
   for (const key of fields.keys()) {
     if (!fields.has(key)) continue;
     const value = fields.get(key);
-    if (key === "logins") out.logins = value.strList();
-    else if (key === "node_labels") out.node_labels = readLabelSelector(value);
+    if (key === "logins" || key === "db_users" || key === "db_names") out[key] = value.strList();
+    else if (key === "node_labels" || key === "db_labels" || key === "app_labels")
+      out[key] = readLabelSelector(value);
     else out[key] = value.toJS();
   }
   return out;
