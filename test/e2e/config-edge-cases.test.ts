@@ -194,14 +194,14 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
   const head = `${base}storage: {type: directory, path: ./d}\n`;
   const bad: [name: string, yaml: string, says: string][] = [
     [
-      "readers on a destination",
-      `${head}services: [{type: identity, destination: {type: directory, path: ./o, readers: [{user: root}]}}]\n`,
-      "readers needs POSIX ACLs",
+      "a reader that is neither a name nor a numeric ID",
+      `${head}services: [{type: identity, destination: {type: directory, path: ./o, readers: [{user: "a:b"}]}}]\n`,
+      "is not a user name or a numeric uid",
     ],
     [
-      "acls: required on storage",
-      `${base}storage: {type: directory, path: ./d, acls: required}\n`,
-      "acls: required",
+      "a numeric reader ID out of range",
+      `${head}services: [{type: identity, destination: {type: directory, path: ./o, readers: [{group: 99999999999}]}}]\n`,
+      "is out of range",
     ],
     [
       "memory storage without a token",
@@ -223,8 +223,8 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
     ],
     [
       "join method this build lacks",
-      `${head}`.replace("join_method: token", "join_method: kubernetes"),
-      "kubernetes",
+      `${head}`.replace("join_method: token", "join_method: circleci"),
+      "circleci",
     ],
     ["ca_pins and ca_path", `${head}`.replace("ca_pins:", "ca_path: /x, ca_pins:"), "mutually exclusive"],
     ["insecure with ca_pins", `${head}insecure: true\n`, "mutually exclusive with --insecure"],
@@ -276,14 +276,14 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
     const args = [
       "identity",
       "--destination=./o",
-      "--reader-user=root",
+      "--reader-user=a:b",
       `--auth-server=127.0.0.1:1`,
       "--token=t",
       `--ca-pin=${PIN}`,
     ];
     const configure = tbot(cwd, ["configure", ...args]);
     const start = tbot(cwd, ["start", ...args], 15_000);
-    expect(firstError(configure)).toContain("readers needs POSIX ACLs");
+    expect(firstError(configure)).toContain('"a:b" is not a user name or a numeric uid');
     expect(firstError(start)).toBe(firstError(configure));
     expect([start.code, configure.code]).toEqual([1, 1]);
   });

@@ -253,10 +253,10 @@ const cases: Case[] = [
   },
   // Refused by `tbot start` for the content alone, so by the shared validation too.
   {
-    name: "acls: required (this build sets no ACLs)",
-    yaml: `${H}storage:\n  type: directory\n  path: /b\n  acls: required\n`,
-    at: [6, 9],
-    says: "storage.acls: required needs POSIX ACLs, which this build does not set yet",
+    name: "a reader that is neither a name nor a numeric ID",
+    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: /o\n      readers: [{user: "a:b"}]\n`,
+    at: [8, 16],
+    says: 'services[0].destination.readers[0].user "a:b" is not a user name or a numeric uid',
   },
   {
     name: "memory storage without a token (every start joins)",
@@ -332,10 +332,10 @@ const cases: Case[] = [
     says: "destinations[0].directory must not be empty",
   },
   {
-    name: "readers on a destination (this build sets no ACLs)",
-    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: /o\n      readers: [{user: ci}]\n`,
+    name: "a numeric reader ID out of range",
+    yaml: `${H}services:\n  - type: identity\n    destination:\n      type: directory\n      path: /o\n      readers: [{group: 99999999999}]\n`,
     at: [8, 16],
-    says: "services[0].destination.readers needs POSIX ACLs, which this build does not set yet",
+    says: "services[0].destination.readers[0].group 99999999999 is out of range",
   },
   {
     name: "invalid service name",

@@ -374,23 +374,28 @@ describe("buildStartConfig", () => {
     expect(parseConfig(renderConfigYaml(config), "rendered.yaml").config).toEqual(config);
   });
 
-  test("--reader-user/--reader-group are refused (no ACLs in this build), by configure as by start", async () => {
+  test("--reader-user/--reader-group grant readers (POSIX ACLs); a malformed one is refused by configure as by start", async () => {
+    const args = (reader: string) => [
+      "identity",
+      "--destination",
+      "/opt/id",
+      "--reader-user",
+      reader,
+      "--reader-group",
+      "ci",
+      "--join-uri",
+      "tbot+proxy+token://t@p.example.com",
+    ];
+    const { config } = await build(["configure", ...args("jenkins")]);
+    const dest = config.services[0]!.destination as { readers?: unknown };
+    expect(dest.readers).toEqual([{ user: "jenkins" }, { group: "ci" }]);
     for (const command of ["configure", "start"]) {
-      const e = await caughtAsync(() =>
-        build([
-          command,
-          "identity",
-          "--destination",
-          "/opt/id",
-          "--reader-user",
-          "jenkins",
-          "--reader-group",
-          "ci",
-          "--join-uri",
-          "tbot+proxy+token://t@p.example.com",
-        ]),
+      const e = await caughtAsync(() => build([command, ...args("a:b")]));
+      expectMessage(
+        e,
+        "services[0].destination.readers[0].user",
+        '"a:b" is not a user name or a numeric uid',
       );
-      expectMessage(e, "services[0].destination.readers needs POSIX ACLs", "--reader-user/--reader-group");
     }
   });
 
