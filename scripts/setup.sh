@@ -31,7 +31,7 @@ APT_PACKAGES+=(haproxy faketime)
 APT_PACKAGES+=(nginx acl)
 # Workload API (Part 10): Debian's gRPC C-core for Python is one of the two client stacks the
 # tests run against tbot's SPIFFE Workload API (the other is @grpc/grpc-js under Node).
-APT_PACKAGES+=(python3-grpcio python3-protobuf)
+APT_PACKAGES+=(python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
