@@ -30,6 +30,15 @@ export function startDiagServer(addr: string, health: Health, _debug: boolean): 
         ];
         for (const [name, s] of Object.entries(snap.services))
           lines.push(`tbot_service_healthy{name="${name}"} ${s.status === "healthy" ? 1 : 0}`);
+        const execs = health.execCounts();
+        if (execs.length > 0) {
+          lines.push(
+            "# HELP tbot_output_exec_total Runs of an output's exec hook, by output and result (ok, failed, timeout).",
+            "# TYPE tbot_output_exec_total counter",
+          );
+          for (const [name, result, n] of execs)
+            lines.push(`tbot_output_exec_total{name="${name}",result="${result}"} ${n}`);
+        }
         lines.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
         return new Response(`${lines.join("\n")}\n`, {
           headers: { "content-type": "text/plain; version=0.0.4" },

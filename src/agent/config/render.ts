@@ -65,5 +65,7 @@ function renderService(s: ServiceConfig): Yaml {
   if (d) Object.assign(out, d.render(s));
   if (s.credentialTtlMs !== undefined) out.credential_ttl = renderDuration(s.credentialTtlMs);
   if (s.renewalIntervalMs !== undefined) out.renewal_interval = renderDuration(s.renewalIntervalMs);
+  if (s.exec !== undefined) out.exec = [...s.exec];
+  if (s.execTimeoutMs !== undefined) out.exec_timeout = renderDuration(s.execTimeoutMs);
   return out;
 }

@@ -9,11 +9,20 @@ import { outputDescriptor, supportedServiceTypes } from "../services/registry.ts
 import { decodeDestination } from "./destination.ts";
 import type { ConfigPlaces } from "./places.ts";
 import type { OutputConfig, ServiceConfig } from "./types.ts";
-import { note, text } from "./yaml-values.ts";
+import { describe, note, text } from "./yaml-values.ts";
 
 export { supportedServiceTypes };
 
-const commonKeys = ["type", "name", "destination", "credential_ttl", "renewal_interval", "roles"];
+const commonKeys = [
+  "type",
+  "name",
+  "destination",
+  "credential_ttl",
+  "renewal_interval",
+  "roles",
+  "exec",
+  "exec_timeout",
+];
 
 export function decodeService(n: YNode, key: string, places: ConfigPlaces): ServiceConfig {
   const m = n.map();
@@ -64,5 +73,31 @@ function decodeCommon(
     out[field] = m.get(yamlKey).duration();
     note(places, `${key}.${yamlKey}`, m.get(yamlKey));
   }
+  if (m.has("exec")) {
+    out.exec = decodeExec(m.get("exec"));
+    note(places, `${key}.exec`, m.get("exec"));
+  }
+  if (m.has("exec_timeout")) {
+    out.execTimeoutMs = m.get("exec_timeout").duration();
+    note(places, `${key}.exec_timeout`, m.get("exec_timeout"));
+  }
   return out;
+}
+
+const execExample = 'exec: ["/usr/bin/systemctl", "reload", "nginx"]';
+
+/** An argv list of non-empty strings; a string is refused: there is no shell to split it. */
+function decodeExec(n: YNode): string[] {
+  if (n.isScalar())
+    n.fail(
+      `${n.path} must be a list (the program and its arguments, run without a shell), e.g. ${execExample}`,
+    );
+  const argv = n.list().map((a) => {
+    if (!a.isScalar()) a.fail(`${a.path} must be a string, got ${describe(a)}`);
+    const v = text(a);
+    if (v === "") a.fail(`${a.path} must not be empty`);
+    return v;
+  });
+  if (argv.length === 0) n.fail(`${n.path} must name a program, e.g. ${execExample}`);
+  return argv;
 }

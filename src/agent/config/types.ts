@@ -30,6 +30,10 @@ export type OutputConfig = {
   destination: Destination;
   credentialTtlMs?: number;
   renewalIntervalMs?: number;
+  /** YAML `exec`: an argv run (no shell) after each successful write. */
+  exec?: string[];
+  /** YAML `exec_timeout`; the runtime defaults it to 30s. */
+  execTimeoutMs?: number;
 };
 
 /** One entry of `services`: the common fields and the type's own (its descriptor reads them). */

@@ -59,6 +59,16 @@ export function validateServices(c: BotConfig, places: ConfigPlaces, warnings: s
     if (s.credentialTtlMs !== undefined && s.renewalIntervalMs !== undefined)
       validateTtlPair(s.credentialTtlMs, s.renewalIntervalMs, c.oneshot, { key, label }, places, warnings);
 
+    if (s.execTimeoutMs !== undefined) {
+      if (s.exec === undefined)
+        throw places.error(
+          `${key}.exec_timeout`,
+          `${label} sets exec_timeout without exec; add exec or remove it`,
+        );
+      if (!(s.execTimeoutMs > 0))
+        throw places.error(`${key}.exec_timeout`, `${label}.exec_timeout must be longer than 0s`);
+    }
+
     const descriptor = outputDescriptor(s.type);
     descriptor?.validate?.(s, { key, label, places, oneshot: c.oneshot, warnings });
 
