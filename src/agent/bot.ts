@@ -1,6 +1,9 @@
 // The bot runtime: lock storage, get an identity, produce every output, then (daemon) renew
-// on every renewal_interval and on SIGHUP/SIGUSR1, with capped jittered backoff on failure.
-// The last good outputs are never removed when a renewal fails.
+// the identity on every renewal_interval and on SIGHUP/SIGUSR1, with capped jittered backoff
+// on failure. Each output runs in its own loop: one without a renewal_interval of its own is
+// produced after each renewal of the identity, one with its own on its own timer; a failing
+// output retries with its own backoff and delays no other. The last good outputs are never
+// removed when a renewal fails.
 
 import { arch, hostname, platform } from "node:os";
 import type { BotHeartbeat } from "../protocol/messages.ts";
@@ -14,6 +17,7 @@ import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health } from "./health.ts";
 import { IdentityManager } from "./identity/acquire.ts";
+import { produceOutput, type ScheduledOutput, scheduleOutputs } from "./services/produce.ts";
 import { outputDescriptor } from "./services/registry.ts";
 import type { OutputService, ServiceContext } from "./services/service.ts";
 import { openStore } from "./storage/open.ts";
@@ -23,6 +27,8 @@ const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
 /** One-shot runs try this often (the reference's 7) before giving up on a transient failure. */
 const ONESHOT_ATTEMPTS = 7;
 const ONESHOT_BACKOFF_CAP_MS = 5_000;
+/** The longest a timer may wait (setTimeout's limit): an output that follows the bot sleeps until woken. */
+const UNTIL_WOKEN_MS = 2 ** 31 - 1;
 
 function buildServices(cfg: BotConfig): Promise<OutputService[]> {
   return Promise.all(
@@ -33,6 +39,9 @@ function buildServices(cfg: BotConfig): Promise<OutputService[]> {
     }),
   );
 }
+
+/** An exec that failed after its output was written: the output is unhealthy, not retried early. */
+class ExecFailed extends UserError {}
 
 export interface RunningBot {
   /** Resolves with the exit code. */
@@ -47,6 +56,7 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
   await storage.init();
   const release = await storage.lock();
   const services = await buildServices(cfg);
+  const outputs = scheduleOutputs(services, cfg.services, cfg);
   const health = new Health();
   health.register("identity");
   for (const s of services) {
@@ -80,8 +90,8 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     }
   }
 
-  /** One full iteration: identity, then every output. Throws on the first failure. */
-  async function iterate(): Promise<void> {
+  /** Renews the bot's identity (health "identity"); throws when that fails. */
+  async function refreshIdentity(): Promise<void> {
     try {
       await ids.refresh();
       health.set("identity", "healthy");
@@ -89,8 +99,11 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       health.set("identity", "unhealthy", (e as Error).message);
       throw e;
     }
+  }
+
+  function context(): ServiceContext {
     const id = ids.current!;
-    const ctx: ServiceContext = {
+    return {
       api: ids.api(),
       identity: id,
       clusterName: id.tls.clusterName,
@@ -99,22 +112,43 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
       credentialTtlMs: cfg.credentialTtlMs,
       renewalIntervalMs: cfg.renewalIntervalMs,
     };
+  }
+
+  /** The heartbeat is best effort and independent of the outputs: sent when one is due. */
+  function heartbeatIfDue(): Promise<void> | null {
+    return lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS
+      ? heartbeat(lastHeartbeat === 0)
+      : null;
+  }
+
+  /** One output once: its health follows the write, then the exec. Throws when either failed. */
+  async function produceOnce(o: ScheduledOutput, nextRun: (() => Date) | undefined): Promise<void> {
+    const name = o.service.name;
+    try {
+      const execFailure = await produceOutput(o, context(), health, nextRun);
+      if (execFailure !== undefined) {
+        health.set(name, "unhealthy", execFailure);
+        throw new ExecFailed(execFailure);
+      }
+      health.set(name, "healthy");
+    } catch (e) {
+      if (!(e instanceof ExecFailed)) health.set(name, "unhealthy", (e as Error).message);
+      throw e;
+    }
+  }
+
+  /** One-shot: identity, then every output once (side by side). Throws if any failed. */
+  async function iterate(): Promise<void> {
+    await refreshIdentity();
     const failures: string[] = [];
     let allTransient = true;
-    // The heartbeat is best effort and independent of the outputs: send it alongside them.
-    const beat =
-      lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS
-        ? heartbeat(lastHeartbeat === 0)
-        : null;
+    const beat = heartbeatIfDue();
     await Promise.all(
-      services.map(async (s) => {
+      outputs.map(async (o) => {
         try {
-          await s.run(ctx);
-          health.set(s.name, "healthy");
-          log.info("Generated output", { service: s.name, type: s.type });
+          await produceOnce(o, undefined);
         } catch (e) {
-          health.set(s.name, "unhealthy", (e as Error).message);
-          failures.push(`${s.name}: ${(e as Error).message}`);
+          failures.push(`${o.service.name}: ${(e as Error).message}`);
           allTransient &&= isTransient(e);
         }
       }),
@@ -146,6 +180,93 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     }
   }
 
+  const outputWaiters = new Map<ScheduledOutput, Waiter>(outputs.map((o) => [o, new Waiter()]));
+  let firstIdentity: () => void = () => {};
+  const identityReady = new Promise<void>((r) => {
+    firstIdentity = r;
+  });
+  let reloadPending = false;
+
+  /** The bot's own identity, every renewal_interval; wakes the outputs that follow it. */
+  async function identityLoop(): Promise<void> {
+    let attempt = 0;
+    const capMs = Math.max(1000, Math.min(60_000, cfg.renewalIntervalMs));
+    while (!stopping) {
+      const reload = reloadPending;
+      reloadPending = false;
+      try {
+        await refreshIdentity();
+        attempt = 0;
+        firstIdentity();
+        const beat = heartbeatIfDue();
+        for (const [o, w] of outputWaiters) if (o.followsBot || reload) w.wake();
+        await beat;
+        // A long-running agent idles between renewals: give memory back now rather than at
+        // the next allocation burst (keeps the daemon's RSS flat).
+        Bun.gc(true);
+        log.debug("Next renewal scheduled", { in_ms: cfg.renewalIntervalMs });
+        await waiter.sleep(cfg.renewalIntervalMs);
+      } catch (e) {
+        reloadPending ||= reload;
+        const delay = retryDelay(e, attempt++, capMs);
+        // Before the first success there are no outputs to keep: say what is happening.
+        const what = ids.current
+          ? "Renewal failed; keeping the last good outputs and retrying"
+          : "Could not get an identity yet; waiting for the auth server and retrying";
+        log.error(what, {
+          error: (e as Error).message,
+          retry_in_ms: delay,
+          attempt,
+        });
+        await waiter.sleep(delay);
+      }
+    }
+  }
+
+  /**
+   * One output on its own schedule: after the first identity, then every renewal_interval of
+   * its own (or whenever the identity loop wakes it), retrying a failed write with capped,
+   * jittered backoff. A failed exec is not retried before the next renewal: the files are
+   * written.
+   */
+  async function outputLoop(o: ScheduledOutput): Promise<void> {
+    const w = outputWaiters.get(o)!;
+    await identityReady;
+    // Woken for the first identity already; that wake is this run.
+    if (!stopping) await w.sleep(0);
+    let attempt = 0;
+    const capMs = Math.max(1000, Math.min(60_000, o.intervalMs));
+    while (!stopping) {
+      // The next run is an interval after the files were written (an exec's time included).
+      let next = 0;
+      const nextRun = () => {
+        next = Date.now() + o.intervalMs;
+        return new Date(next);
+      };
+      const untilNext = () => (o.followsBot ? UNTIL_WOKEN_MS : Math.max(0, next - Date.now()));
+      let wait: number;
+      try {
+        await produceOnce(o, nextRun);
+        attempt = 0;
+        wait = untilNext();
+      } catch (e) {
+        if (e instanceof ExecFailed) {
+          attempt = 0;
+          wait = untilNext();
+        } else {
+          wait = retryDelay(e, attempt++, capMs);
+          log.error("Renewal failed; keeping the last good outputs and retrying", {
+            service: o.service.name,
+            error: (e as Error).message,
+            retry_in_ms: wait,
+            attempt,
+          });
+        }
+      }
+      if (!stopping) await w.sleep(wait);
+    }
+  }
+
   const done = (async (): Promise<number> => {
     try {
       if (cfg.oneshot) {
@@ -158,31 +279,9 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         );
         return 0;
       }
-      let attempt = 0;
-      const capMs = Math.max(1000, Math.min(60_000, cfg.renewalIntervalMs));
-      while (!stopping) {
-        try {
-          await iterate();
-          attempt = 0;
-          // A long-running agent idles between renewals: give memory back now rather than at
-          // the next allocation burst (keeps the daemon's RSS flat).
-          Bun.gc(true);
-          log.debug("Next renewal scheduled", { in_ms: cfg.renewalIntervalMs });
-          await waiter.sleep(cfg.renewalIntervalMs);
-        } catch (e) {
-          const delay = retryDelay(e, attempt++, capMs);
-          // Before the first success there are no outputs to keep: say what is happening.
-          const what = ids.current
-            ? "Renewal failed; keeping the last good outputs and retrying"
-            : "Could not get an identity yet; waiting for the auth server and retrying";
-          log.error(what, {
-            error: (e as Error).message,
-            retry_in_ms: delay,
-            attempt,
-          });
-          await waiter.sleep(delay);
-        }
-      }
+      const loops = outputs.map((o) => outputLoop(o));
+      await identityLoop();
+      await Promise.all(loops);
       return 0;
     } finally {
       release();
@@ -194,11 +293,14 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     health,
     reload() {
       log.info("Reload requested: renewing now");
+      reloadPending = true;
       waiter.wake();
     },
     stop() {
       stopping = true;
+      firstIdentity();
       waiter.wake();
+      for (const w of outputWaiters.values()) w.wake();
     },
   };
 }
