@@ -8,7 +8,12 @@
 //   deny.db_names; deny.db_labels matching with neither list denies the database whole;
 // - values may be "*" or globs ("ro_*"), and trait templates ("{{internal.db_users}}") expand
 //   from the bot's traits; labels match as node_labels do (node-access.ts).
+// - *_labels_expression is not evaluated here; an unevaluated deny must not be ignored, so a
+//   role with a deny.db_labels_expression (app_labels_expression) denies every db (app), as
+//   node access does.
 // An explanation is returned for a refusal, naming what is allowed, or null when granted.
+
+const hasExpression = (v: unknown) => typeof v === "string" && v.trim() !== "";
 
 import type { AppResource, DatabaseResource, RoleResource } from "../../resources/types.ts";
 import { expandTemplate } from "./logins.ts";
@@ -66,6 +71,8 @@ export function databaseAccessProblem(
   const name = db.metadata.name;
   for (const r of roles) {
     const deny = r.spec.deny;
+    if (hasExpression(deny.db_labels_expression))
+      return `role "${r.metadata.name}" denies db "${name}" (deny.db_labels_expression is not evaluated here, so it denies every database)`;
     const selector = deny.db_labels;
     let applies: boolean;
     try {
@@ -102,6 +109,8 @@ export function databaseAccessProblem(
 export function appAccessProblem(roles: RoleResource[], app: AppResource): string | null {
   const labels = app.metadata.labels ?? {};
   for (const r of roles) {
+    if (hasExpression(r.spec.deny.app_labels_expression))
+      return `role "${r.metadata.name}" denies app "${app.metadata.name}" (deny.app_labels_expression is not evaluated here, so it denies every app)`;
     let denied: boolean;
     try {
       denied = matchLabels(r.spec.deny.app_labels, labels);

@@ -187,6 +187,18 @@ describe("databaseAccessProblem", () => {
   });
 });
 
+test("an unevaluated deny expression denies", () => {
+  const all = role({ db_labels: { "*": "*" }, db_users: ["*"], app_labels: { "*": "*" } });
+  const expr = role(
+    {},
+    { db_labels_expression: 'labels["env"] == "prod"', app_labels_expression: "true" },
+    "x",
+  );
+  expect(databaseAccessProblem([all, expr], {}, pg, { username: "a" })).toContain("db_labels_expression");
+  expect(appAccessProblem([all, expr], grafana)).toContain("app_labels_expression");
+  expect(databaseAccessProblem([all], {}, pg, { username: "a" })).toBeNull();
+});
+
 describe("appAccessProblem", () => {
   test("app_labels must match; deny wins", () => {
     expect(appAccessProblem([role({ app_labels: { env: "prod" } })], grafana)).toBeNull();
