@@ -62,7 +62,7 @@ export interface WorkloadApiServer {
 
 /** `unix:///abs/path` → `/abs/path`; anything else throws. */
 export function parseListen(listen: string): string {
-  const m = /^unix:\/\/(\/[^?#]*)$/.exec(listen);
+  const m = /^unix:\/\/(\/[^?#]*[^/?#])$/.exec(listen);
   if (!m?.[1]) {
     throw new Error(
       `workload-identity-api: listen ${JSON.stringify(listen)} is not unix:///absolute/path (tcp:// is not supported)`,
@@ -372,10 +372,11 @@ export async function startWorkloadApi(opts: WorkloadApiOptions): Promise<Worklo
     async close() {
       if (closing) return;
       closing = true;
+      // net.Server's close callback waits for every connection to end: ask first, await last.
+      const listenerClosed = new Promise<void>((resolve) => listener.close(() => resolve()));
       for (const s of [...streams]) {
         s.emit("error", err(grpc.status.UNAVAILABLE, "the Workload API is shutting down"));
       }
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           server.forceShutdown();
@@ -388,6 +389,7 @@ export async function startWorkloadApi(opts: WorkloadApiOptions): Promise<Worklo
       });
       injector.destroy();
       for (const s of sockets) s.destroy();
+      await listenerClosed;
       try {
         unlinkSync(path);
       } catch {}
