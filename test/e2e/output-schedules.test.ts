@@ -1,7 +1,7 @@
 // Outputs on their own schedules, on the compiled binary: two identity outputs with different
 // renewal_intervals renew at their own pace (the log's timestamps show it); an output whose
-// exec fails, or hangs past its exec_timeout (killed with its process group), is reported by
-// /readyz/<name> while the others keep renewing; a successful exec sees the files just written
+// exec fails, or hangs past its exec_timeout (killed with its process group), or whose write
+// the server refuses, is reported by /readyz/<name> while the others keep renewing; a successful exec sees the files just written
 // and only a minimal environment; one-shot runs every exec once and exits 1 if one failed.
 
 import { beforeAll, describe, expect, test } from "bun:test";
@@ -103,7 +103,13 @@ ${identity(
     exec: ["/bin/sh", "-c", "echo $$ > ${hangPid}; sleep 60"]
     exec_timeout: 1s
 `,
-)}`,
+)}  - type: ssh_host
+    name: denied
+    principals: [h1.example.com]
+    destination: {type: directory, path: ${join(work, "out-denied")}}
+    credential_ttl: 10s
+    renewal_interval: 2s
+`,
     );
     const bot = scope.proc(
       startProcess([tbotBin, "start", "-c", cfg, "--diag-addr", `127.0.0.1:${port}`], {
@@ -121,8 +127,8 @@ ${identity(
     // Each output on its own interval: fast about every 2 s, slow about every 5 s.
     const fast = gaps(renewals(log, "fast"));
     const slow = gaps(renewals(log, "slow"));
-    for (const g of fast) expect(g).toBeWithin(1500, 3500);
-    for (const g of slow) expect(g).toBeWithin(4500, 6500);
+    for (const g of fast) expect(g).toBeWithin(1900, 4000);
+    for (const g of slow) expect(g).toBeWithin(4900, 7500);
     // "next" says when the output renews again: its interval after the line's own time.
     const line = /^(\S+) INFO {2}\[TBOT\] Generated output service:slow type:identity next:(\S+)$/m.exec(
       log,
@@ -138,7 +144,20 @@ ${identity(
     expect(existsSync(join(work, "out-broken", "tlscert"))).toBe(true);
     expect(log).toMatch(/WARN {2}\[TBOT\] Output exec failed;[^\n]* service:broken status:1 /);
     // broken keeps its own 3 s schedule: an exec failure is retried at the next renewal, not sooner.
-    for (const g of gaps(renewals(log, "broken"))) expect(g).toBeWithin(2500, 4500);
+    for (const g of gaps(renewals(log, "broken"))) expect(g).toBeWithin(2900, 5000);
+
+    // A write the server refuses (the bot's role may not create host certificates): retried
+    // with its own backoff, reported, and nothing written.
+    const denied = (await (await fetch(`${base}/readyz/denied`)).json()) as {
+      status: string;
+      reason: string;
+    };
+    expect(denied.status).toBe("unhealthy");
+    expect(denied.reason).toContain("may not create host certificates");
+    expect(log).toMatch(
+      /ERROR \[TBOT\] Renewal failed; keeping the last good outputs and retrying service:denied /,
+    );
+    expect(existsSync(join(work, "out-denied", "ssh_host"))).toBe(false);
 
     // The hanging exec: killed (its process group too) at exec_timeout.
     const hangs = (await (await fetch(`${base}/readyz/hangs`)).json()) as { status: string; reason: string };
