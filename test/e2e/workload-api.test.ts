@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn, spawnSync } from "bun";
+import { Lines } from "../harness/workload-api.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const harness = join(root, "test/harness/workload-api.ts");
@@ -28,41 +29,6 @@ let work = "";
 function uidOf(name: string): number {
   const r = spawnSync(["id", "-u", name]);
   return r.exitCode === 0 ? Number(r.stdout.toString().trim()) : -1;
-}
-
-/** A line reader over a process's stdout. */
-class Lines {
-  private buf = "";
-  lines: string[] = [];
-  private waiters: (() => void)[] = [];
-  constructor(stream: ReadableStream<Uint8Array>) {
-    (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) {
-        this.buf += dec.decode(chunk);
-        let nl = this.buf.indexOf("\n");
-        while (nl >= 0) {
-          this.lines.push(this.buf.slice(0, nl));
-          this.buf = this.buf.slice(nl + 1);
-          nl = this.buf.indexOf("\n");
-        }
-        for (const w of this.waiters.splice(0)) w();
-      }
-      for (const w of this.waiters.splice(0)) w();
-    })();
-  }
-  async waitFor(pred: (l: string) => boolean, ms = 20_000): Promise<string> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit !== undefined) return hit;
-      if (Date.now() > end) throw new Error(`timed out; lines so far:\n${this.lines.join("\n")}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-  }
 }
 
 interface Harness {

@@ -3,6 +3,7 @@
 // rules "attributes → SPIFFE path template", rotation on demand.
 // As a program: `bun test/harness/workload-api.ts --socket /path --rule 'workload.unix.uid=1001:/svc/{{workload.unix.uid}}' …`
 // prints `READY <path>` and then takes commands on stdin: `rotate` (prints `ROTATED <epoch ms>`),
+// `renew` (new SVIDs issued first, then streams told; prints `RENEWED <epoch ms at the signal>`),
 // `streams` (prints `STREAMS <n>`), `rss` (prints `RSS <kB>`), `quit`.
 
 import "reflect-metadata";
@@ -24,6 +25,9 @@ import {
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIG = { name: "ECDSA", hash: "SHA-256" } as const;
+
+/** Wall-clock milliseconds with sub-millisecond precision (comparable across processes). */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
 
 export interface Rule {
   /** attribute name → required value (compared as strings); all must match. */
@@ -186,8 +190,59 @@ export class TestSource implements WorkloadIdentitySource {
     for (const l of this.listeners) l();
   }
 
+  /**
+   * A renewal: new SVIDs issued for every identity served so far, then open streams are told.
+   * Returns the wall-clock time (ms, sub-ms precision) of the notification.
+   */
+  async renew(): Promise<number> {
+    const ids = [...new Set([...this.cache.keys()].map((k) => k.slice(k.indexOf("|") + 1)))];
+    const gen = this.generation + 1;
+    const fresh = new Map(ids.map((id) => [`${gen}|${id}`, this.issue(id)]));
+    await Promise.all(fresh.values());
+    this.generation = gen;
+    this.cache = fresh;
+    const t = wallMs();
+    for (const l of this.listeners) l();
+    return t;
+  }
+
   caPem(): string {
     return this.ca.cert.toString("pem");
+  }
+}
+
+/** A line reader over a process's stdout. */
+export class Lines {
+  private buf = "";
+  lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(stream: ReadableStream<Uint8Array>) {
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) {
+        this.buf += dec.decode(chunk);
+        let nl = this.buf.indexOf("\n");
+        while (nl >= 0) {
+          this.lines.push(this.buf.slice(0, nl));
+          this.buf = this.buf.slice(nl + 1);
+          nl = this.buf.indexOf("\n");
+        }
+        for (const w of this.waiters.splice(0)) w();
+      }
+      for (const w of this.waiters.splice(0)) w();
+    })();
+  }
+  async waitFor(pred: (l: string) => boolean, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit !== undefined) return hit;
+      if (Date.now() > end) throw new Error(`timed out; lines so far:\n${this.lines.join("\n")}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
   }
 }
 
@@ -224,6 +279,8 @@ if (import.meta.main) {
         const t = Date.now();
         source.rotate();
         process.stdout.write(`ROTATED ${t}\n`);
+      } else if (cmd === "renew") {
+        process.stdout.write(`RENEWED ${(await source.renew()).toFixed(3)}\n`);
       } else if (cmd === "streams") process.stdout.write(`STREAMS ${server.openStreams()}\n`);
       else if (cmd === "rss") {
         const kb = /VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];

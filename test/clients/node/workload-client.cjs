@@ -1,7 +1,8 @@
 // A SPIFFE Workload API client on Node 20 + @grpc/grpc-js + @grpc/proto-loader (run with
 // /usr/bin/node, not Bun): loads src/agent/workload-api/proto/workload.proto and prints one JSON
 // line per step, for test/e2e/workload-api.test.ts and bench/workload-api.ts.
-//   node workload-client.cjs --socket PATH [--out DIR] [--audience AUD] [--watch N] [--streams N]
+//   node workload-client.cjs --socket PATH [--out DIR] [--audience AUD] [--watch N]
+//                            [--streams N [--connections K]]
 // Steps: x509 (first message of FetchX509SVID; the SVID, key and bundle written to DIR as PEM),
 // bundles (FetchX509Bundles, FetchJWTBundles), jwt (FetchJWTSVID then ValidateJWTSVID), noheader
 // (FetchX509SVID without the security header), then with --watch N: N pushed updates on the
@@ -23,6 +24,8 @@ const out = opt("out");
 const audience = opt("audience", "test-audience");
 const watch = Number(opt("watch", "0"));
 const streams = Number(opt("streams", "0"));
+const connections = Number(opt("connections", "1"));
+const wallMs = () => performance.timeOrigin + performance.now();
 
 const def = loader.loadSync(path.join(root, "src/agent/workload-api/proto/workload.proto"), {
   keepCase: true,
@@ -150,15 +153,29 @@ function fromValue(v) {
   return null;
 }
 
+// --streams N [--connections K]: N FetchX509SVID streams over K separate connections, held
+// until stdin closes. Prints when every stream has its first message, and after each renewal
+// when every stream has received it (`streams-updated`, with the time the last one arrived).
 async function many() {
   const t0 = Date.now();
-  let got = 0;
+  const clients = [client];
+  for (let i = 1; i < connections; i++) {
+    clients.push(
+      new Api(`unix://${socket}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
+  }
+  const counts = new Array(streams).fill(0);
+  const reached = new Map();
   for (let i = 0; i < streams; i++) {
-    const call = client.FetchX509SVID({}, md());
-    let seen = false;
+    const call = clients[i % clients.length].FetchX509SVID({}, md());
     call.on("data", () => {
-      if (!seen && ++got === streams) print({ step: "streams", n: streams, ms: Date.now() - t0 });
-      seen = true;
+      const k = ++counts[i];
+      const r = (reached.get(k) || 0) + 1;
+      reached.set(k, r);
+      if (r === streams) {
+        if (k === 1) print({ step: "streams", n: streams, connections: clients.length, ms: Date.now() - t0 });
+        else print({ step: "streams-updated", n: k - 1, t: wallMs() });
+      }
     });
     call.on("error", (e) => {
       if (e.code !== grpc.status.CANCELLED) fail("streams", e);

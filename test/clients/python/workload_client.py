@@ -148,7 +148,7 @@ def main():
         try:
             for n in range(1, a.watch + 1):
                 res = next(stream)
-                emit({"step": "update", "n": n, "t": round(time.time() * 1000),
+                emit({"step": "update", "n": n, "t": time.time() * 1000,
                       "spiffe_ids": [v.spiffe_id for v in res.svids],
                       "serial": hashlib.sha256(split_der(res.svids[0].x509_svid)[0]).hexdigest()[:16]})
         except grpc.RpcError as e:
