@@ -116,12 +116,26 @@ const referenceStartModes = [
   ...["workload-identity-api", "workload-identity-aws-roles-anywhere"],
 ];
 
+/** The option table with the output modes' flags it does not declare itself (descriptor hooks). */
+const parseOptions: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
+  ...options,
+};
+for (const m of outputModes)
+  for (const f of m.flags)
+    if (!(f in parseOptions)) parseOptions[f] = { type: m.booleanFlags?.includes(f) ? "boolean" : "string" };
+
 const seeHelp = 'run "tbot help" for usage';
 
 export function parseTbotArgs(argv: string[]): TbotArgs {
   let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, allowNegative: true });
+    parsed = parseArgs({
+      args: argv,
+      options: parseOptions,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+    }) as typeof parsed;
   } catch (e) {
     throw usageError(describeParseError(e as Error & { code?: string }));
   }
@@ -216,11 +230,27 @@ function describeParseError(e: Error & { code?: string }): string {
   }
 }
 
+/** Each output mode's help section (but identity's, written out below), from its descriptor. */
+const modeHelpTitle = (mode: string) => `start ${mode} / configure ${mode} flags`;
+const modeHelpSections = outputModes
+  .filter((m) => m.mode !== "identity" && m.help)
+  .map(
+    (m) =>
+      `${modeHelpTitle(m.mode)} (and --destination, --reader-user/--reader-group):\n${m.help!.trimEnd()}`,
+  );
+const startHelpSections = [
+  "start / configure flags",
+  ...outputModes.map((m) => modeHelpTitle(m.mode)),
+  "Global flags",
+];
+
 export const tbotUsage = `Usage: tbot <command> [flags]
 
 Commands:
-  start [legacy|identity|noop]   Run the bot (legacy: outputs from the config file or --destination-dir)
-  configure [identity|noop]      Print the config the same flags would run with (-o FILE to write it)
+  start [${startModes.join("|")}]
+                                 Run the bot (legacy: outputs from the config file or --destination-dir)
+  configure [${startModes.slice(1).join("|")}]
+                                 Print the config the same flags would run with (-o FILE to write it)
   version                        Print the version
   keypair create                 Pre-generate a bound-keypair key in storage
   tpm identify                   Print this machine's TPM EK identity (-d adds the PEM blocks)
@@ -267,7 +297,7 @@ start identity / configure identity flags:
       --allow-reissue            Allow the certificate to be used to issue further certificates
       --cluster NAME             Route to a leaf cluster
 
-install systemd flags (dry run unless --write; -c with an existing config file is required):
+${modeHelpSections.map((h) => `${h}\n\n`).join("")}install systemd flags (dry run unless --write; -c with an existing config file is required):
       --write                    Write <systemd-directory>/<name>.service (mode 0644)
       --force                    Replace an existing unit whose content differs
       --name NAME                Unit name (default tbot)
@@ -308,12 +338,12 @@ Exit codes: 0 success, 1 error, 2 usage error, 3 no usable TPM.
 /** The sections of the usage text a command's own help shows, by their first words. */
 const helpSections: Record<string, { usage: string; sections: string[] }> = {
   start: {
-    usage: "Usage: tbot start [legacy|identity|noop] [flags]",
-    sections: ["start / configure flags", "start identity / configure identity flags", "Global flags"],
+    usage: `Usage: tbot start [${startModes.join("|")}] [flags]`,
+    sections: startHelpSections,
   },
   configure: {
-    usage: "Usage: tbot configure [identity|noop] [flags] [-o FILE]",
-    sections: ["start / configure flags", "start identity / configure identity flags", "Global flags"],
+    usage: `Usage: tbot configure [${startModes.slice(1).join("|")}] [flags] [-o FILE]`,
+    sections: startHelpSections,
   },
   "install systemd": {
     usage: "Usage: tbot install systemd -c CONFIG [--write [--force]] [flags]",
@@ -346,6 +376,6 @@ export function tbotHelp(positionals: string[]): string {
   const h = key ? helpSections[key] : undefined;
   if (!h) return tbotUsage;
   const blocks = tbotUsage.split("\n\n");
-  const parts = h.sections.map((name) => blocks.find((b) => b.startsWith(name))!);
+  const parts = h.sections.flatMap((name) => blocks.find((b) => b.startsWith(name)) ?? []);
   return `${h.usage}\n\n${parts.join("\n\n")}\n\nRun "tbot help" for every command.\n`;
 }

@@ -36,9 +36,14 @@ export interface StartMode<C extends OutputConfig> {
   readonly mode: string;
   /**
    * Flags of this mode besides --destination (which every mode has and the CLI parses into a
-   * destination). Each must also be declared in src/cli/tbot-args.ts' option table.
+   * destination). A flag src/cli/tbot-args.ts' option table lacks is added to it: a string,
+   * or a boolean when listed in `booleanFlags`.
    */
   readonly flags: readonly string[];
+  /** Which of `flags` take no value (`--flag`, `--no-flag`). */
+  readonly booleanFlags?: readonly string[];
+  /** The mode's flags in `tbot help start`, one "      --flag VALUE   meaning" line each. */
+  readonly help?: string;
   /** The output from the mode's flags and the parsed --destination. */
   fromFlags(flags: Readonly<Record<string, string | boolean | string[]>>, destination: Destination): C;
 }

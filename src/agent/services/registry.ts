@@ -3,11 +3,17 @@
 // config decoder, validation, `tbot configure`, `tbot start <mode>` and the bot runtime read
 // this list. Types the reference documents but this build lacks are in reference-types.ts.
 
+import { databaseOutput } from "./database/index.ts";
 import type { OutputDescriptor } from "./descriptor.ts";
 import { identityOutput } from "./identity/index.ts";
 import { sshHostOutput } from "./ssh-host/index.ts";
 
-export const outputRegistry: readonly OutputDescriptor[] = [identityOutput, sshHostOutput];
+export const outputRegistry: readonly OutputDescriptor[] = [
+  // One line per type, in the order `tbot help` and messages list them.
+  identityOutput,
+  sshHostOutput,
+  databaseOutput,
+];
 
 /** The descriptor for a `type:` as written (canonical name or alias), or undefined. */
 export function outputDescriptor(type: string): OutputDescriptor | undefined {
