@@ -3,6 +3,7 @@
 // config decoder, validation, `tbot configure`, `tbot start <mode>` and the bot runtime read
 // this list. Types the reference documents but this build lacks are in reference-types.ts.
 
+import { applicationOutput } from "./application/index.ts";
 import { databaseOutput } from "./database/index.ts";
 import type { OutputDescriptor } from "./descriptor.ts";
 import { identityOutput } from "./identity/index.ts";
@@ -13,6 +14,7 @@ export const outputRegistry: readonly OutputDescriptor[] = [
   identityOutput,
   sshHostOutput,
   databaseOutput,
+  applicationOutput,
 ];
 
 /** The descriptor for a `type:` as written (canonical name or alias), or undefined. */
