@@ -32,6 +32,9 @@ APT_PACKAGES+=(nginx acl)
 # Workload API (Part 10): Debian's gRPC C-core for Python is one of the two client stacks the
 # tests run against tbot's SPIFFE Workload API (the other is @grpc/grpc-js under Node).
 APT_PACKAGES+=(python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev)
+# Diagnostics (Part 11): promtool checks tbot's /metrics exposition, and the tests start a real
+# Prometheus server (own port, own storage dir) that scrapes tbot and answers PromQL.
+APT_PACKAGES+=(prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
