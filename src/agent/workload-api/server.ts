@@ -180,8 +180,11 @@ export async function startWorkloadApi(opts: WorkloadApiOptions): Promise<Worklo
         }
         streamsByPid.set(pid, n + 1);
         streams.add(call as grpc.ServerWritableStream<unknown, unknown>);
-        // One send at a time, in order; a rotation during a send queues one more send.
+        // One send at a time, in order; a rotation during a send queues one more send. A message
+        // byte-for-byte the same as the last one sent (bundles after an SVID-only renewal) is
+        // not sent again.
         let chain: Promise<void> = Promise.resolve();
+        let last: Buffer | null = null;
         const send = () => {
           chain = chain.then(async () => {
             if (ended) return;
@@ -190,7 +193,10 @@ export async function startWorkloadApi(opts: WorkloadApiOptions): Promise<Worklo
               if (!peer.stillSameProcess()) {
                 throw err(grpc.status.PERMISSION_DENIED, "the calling process is gone");
               }
-              if (!ended) call.write(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength));
+              const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
+              if (ended || last?.equals(buf)) return;
+              last = buf;
+              call.write(buf);
             } catch (e) {
               fail(e);
             }

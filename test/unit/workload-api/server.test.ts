@@ -31,6 +31,7 @@ const Client = grpc.makeGenericClientConstructor(
     FetchJWTSVID: def("FetchJWTSVID", false),
     ValidateJWTSVID: def("ValidateJWTSVID", false),
     FetchWITSVID: def("FetchWITSVID", true),
+    FetchX509Bundles: def("FetchX509Bundles", true),
   },
   "SpiffeWorkloadAPI",
 );
@@ -181,6 +182,24 @@ test("stream: first message at once, the full set again on each rotation, Permis
   await Bun.sleep(50);
   expect(server?.openStreams()).toBe(0);
   expect(src.listeners.size).toBe(0);
+});
+
+test("bundles streams push only when the bundles changed", async () => {
+  const src = new Source();
+  let ca = Uint8Array.of(2);
+  src.bundles = () => ({ x509: new Map([["td", [ca]]]), jwt: new Map() });
+  const { c } = await setup(src);
+  const s = stream(c, "FetchX509Bundles");
+  const x = stream(c);
+  await s.until(() => s.msgs.length === 1 && x.msgs.length === 1);
+  src.rotate(); // SVIDs renewed, bundles the same
+  await x.until(() => x.msgs.length === 2);
+  await Bun.sleep(100);
+  expect(s.msgs.length).toBe(1);
+  ca = Uint8Array.of(3);
+  src.rotate();
+  await s.until(() => s.msgs.length === 2);
+  expect(s.msgs[1]?.at(-1)).toBe(3);
 });
 
 test("at most maxStreamsPerPeer open streams per process: ResourceExhausted, freed on cancel", async () => {
