@@ -100,6 +100,10 @@ export async function finishBotJoin(
     generation: 1,
     public_key: a.publicKeys.tls_public_key,
     remote_addr: remoteAddr,
+    join_attrs: {
+      meta: { join_method: a.joinMethod, join_token_name: a.tokenHint },
+      ...(a.joinAttributes ?? {}),
+    },
   };
   const issue = identityIssuer(svc, a.bot, a.instanceId, a);
   let certs: IssuedCerts;

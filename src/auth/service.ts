@@ -28,6 +28,7 @@ import type {
   DatabaseResource,
   RoleResource,
   TokenResource,
+  WorkloadIdentityResource,
 } from "./resources/index.ts";
 import { presetRoles } from "./resources/index.ts";
 import { Collection, sha256Hex } from "./store/collection.ts";
@@ -70,6 +71,7 @@ export class AuthService {
   readonly nodes: Collection<NodeResource>;
   readonly apps: Collection<AppResource>;
   readonly databases: Collection<DatabaseResource>;
+  readonly workloadIdentities: Collection<WorkloadIdentityResource>;
   readonly adminIdentities: Collection<AdminIdentity>;
   readonly issuer: Issuer;
   readonly continuations: Continuations;
@@ -108,6 +110,7 @@ export class AuthService {
     this.nodes = new Collection(backend, "/nodes/");
     this.apps = new Collection(backend, "/apps/");
     this.databases = new Collection(backend, "/databases/");
+    this.workloadIdentities = new Collection(backend, "/workload_identities/");
     this.adminIdentities = new Collection(backend, "/admin_identities/");
     this.issuer = new Issuer(authorities, now);
   }

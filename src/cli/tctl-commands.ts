@@ -272,7 +272,9 @@ export const tctlCommands: TctlCommand[] = [
     name: "auth export",
     async run(a) {
       if (!a.opts.type)
-        throw new UserError("--type is required: user, host, tls-host, tls-user, db, db-client or app");
+        throw new UserError(
+          "--type is required: user, host, tls-host, tls-user, db, db-client, app or spiffe",
+        );
       const r = await admin<{ text: string }>(a.api, "authorities/export", { type: a.opts.type });
       a.out(r.text);
     },

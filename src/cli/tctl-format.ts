@@ -135,6 +135,15 @@ const tables: Record<string, { headers: string[]; row: Row }> = {
       labelSelector(at(r, "metadata.labels")),
     ],
   },
+  workload_identity: {
+    headers: ["Name", "SPIFFE ID", "Hint", "Labels"],
+    row: (r) => [
+      text(r, "metadata.name"),
+      text(r, "spec.spiffe.id"),
+      text(r, "spec.spiffe.hint"),
+      labelSelector(at(r, "metadata.labels")),
+    ],
+  },
   node: {
     headers: ["Node", "Address", "Labels", "Last Heartbeat"],
     row: (r) => [

@@ -38,6 +38,10 @@ export interface LeafSpec {
   usage: "client" | "server" | "client+server";
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** URI SANs (an X509-SVID's one SPIFFE ID). */
+  uris?: string[];
+  /** keyUsage: digitalSignature only (X509-SVID leaves); default digitalSignature|keyEncipherment. */
+  signatureOnly?: boolean;
   /** The serial number (randomSerialBytes()); a random one when absent. */
   serial?: Uint8Array;
 }
@@ -75,6 +79,8 @@ const VERSION_3 = explicit(0, integer(Uint8Array.of(2)));
 const BASIC_CONSTRAINTS_LEAF = extension(OID.basicConstraints, true, sequence());
 // digitalSignature (bit 0) | keyEncipherment (bit 2): 1010 0000, five trailing unused bits.
 const KEY_USAGE_LEAF = extension(OID.keyUsage, true, bitString(Uint8Array.of(0xa0), 5));
+// digitalSignature alone: 1000 0000, seven unused bits.
+const KEY_USAGE_SIGNATURE = extension(OID.keyUsage, true, bitString(Uint8Array.of(0x80), 7));
 const EXT_KEY_USAGE: Record<LeafSpec["usage"], Uint8Array> = {
   client: extension(OID.extKeyUsage, false, sequence(oid(OID.clientAuth))),
   server: extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
@@ -164,7 +170,8 @@ const directoryString = (value: string): Uint8Array =>
 const rdn = (type: string, value: string): Uint8Array => set(sequence(oid(type), directoryString(value)));
 
 function subjectName(spec: LeafSpec): Uint8Array {
-  const rdns = [rdn(OID.commonName, spec.commonName)];
+  // An empty commonName leaves it out (an X509-SVID without a subject template: empty subject).
+  const rdns = spec.commonName === "" ? [] : [rdn(OID.commonName, spec.commonName)];
   for (const o of spec.organizations ?? []) rdns.push(rdn(OID.organizationName, o));
   for (const [type, value] of Object.entries(spec.attributes ?? {})) rdns.push(rdn(type, value));
   return sequence(...rdns);
@@ -201,12 +208,19 @@ export function ipAddressBytes(ip: string): Uint8Array {
   return out;
 }
 
-function subjectAltName(dnsNames: string[], ipAddresses: string[]): Uint8Array {
+function subjectAltName(
+  dnsNames: string[],
+  ipAddresses: string[],
+  uris: string[] = [],
+  critical = false,
+): Uint8Array {
   const names = [
+    ...uris.map((u) => implicit(6, ia5String(u))), // uniformResourceIdentifier [6] IA5String
     ...dnsNames.map((d) => implicit(2, ia5String(d))), // dNSName [2] IA5String
     ...ipAddresses.map((ip) => implicit(7, octetString(ipAddressBytes(ip)))), // iPAddress [7]
   ];
-  return extension(OID.subjectAltName, false, sequence(...names));
+  // RFC 5280 4.2.1.6: critical when the subject is empty.
+  return extension(OID.subjectAltName, critical, sequence(...names));
 }
 
 /** IEEE P1363 r||s (what WebCrypto returns) to Ecdsa-Sig-Value ::= SEQUENCE { r, s INTEGER }. */
@@ -225,10 +239,20 @@ export async function issueCertificate(spec: LeafSpec): Promise<string> {
     issuingCa(spec.caCertPem),
     crypto.subtle.exportKey("spki", spec.publicKey),
   ]);
-  const extensions = [BASIC_CONSTRAINTS_LEAF, KEY_USAGE_LEAF, eku, ca.authorityKeyIdentifier];
+  const keyUsage = spec.signatureOnly ? KEY_USAGE_SIGNATURE : KEY_USAGE_LEAF;
+  const extensions = [BASIC_CONSTRAINTS_LEAF, keyUsage, eku, ca.authorityKeyIdentifier];
   const dnsNames = spec.dnsNames ?? [];
   const ipAddresses = spec.ipAddresses ?? [];
-  if (dnsNames.length || ipAddresses.length) extensions.push(subjectAltName(dnsNames, ipAddresses));
+  const uris = spec.uris ?? [];
+  if (dnsNames.length || ipAddresses.length || uris.length)
+    extensions.push(
+      subjectAltName(
+        dnsNames,
+        ipAddresses,
+        uris,
+        spec.commonName === "" && !spec.organizations?.length && !Object.keys(spec.attributes ?? {}).length,
+      ),
+    );
 
   const tbs = sequence(
     VERSION_3,

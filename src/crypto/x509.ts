@@ -19,6 +19,8 @@ export interface CASpec {
   type: string;
   keys: CryptoKeyPair;
   validDays?: number;
+  /** URI SANs (the SPIFFE CA: spiffe://<trust domain>, as the X509-SVID spec has signing certificates). */
+  uris?: string[];
 }
 
 export async function createCACertificate(spec: CASpec): Promise<string> {
@@ -38,6 +40,13 @@ export async function createCACertificate(spec: CASpec): Promise<string> {
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(spec.keys.publicKey),
+      ...(spec.uris?.length
+        ? [
+            new x509.SubjectAlternativeNameExtension(
+              spec.uris.map((u) => ({ type: "url" as const, value: u })),
+            ),
+          ]
+        : []),
     ],
   });
   return cert.toString("pem");

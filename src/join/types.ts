@@ -49,6 +49,13 @@ export interface FinishJoinArgs {
    */
   commit?: (certs: IssuedCertificates) => Promise<void>;
   methodResult?: Record<string, unknown>;
+  /**
+   * The verified, non-secret attributes of this join (the ID token's claims for github,
+   * gitlab, kubernetes; account and ARN for iam), under the method's name: recorded on the
+   * instance's authentication as `join_attrs`, they are what workload identity templates read
+   * as `join.<method>.<claim>`.
+   */
+  joinAttributes?: Record<string, unknown>;
 }
 
 export interface JoinContext {

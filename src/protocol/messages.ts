@@ -5,6 +5,7 @@
 // can serve the next step (architecture guide: "Stateless join steps").
 
 import {
+  anyOf,
   arr,
   bool,
   int,
@@ -38,6 +39,14 @@ export const paths = {
   dbCerts: "/v1/certs/db",
   /** An application client certificate (AppCertsRequest → AppCertsResponse). */
   appCerts: "/v1/certs/app",
+  /** X.509 SVIDs of workload identities (WorkloadX509Request → WorkloadX509Response). */
+  workloadX509: "/v1/certs/workload-identity/x509",
+  /** JWT SVIDs of workload identities (WorkloadJwtRequest → WorkloadJwtResponse). */
+  workloadJwt: "/v1/certs/workload-identity/jwt",
+  /** Public: the JWT-SVID signing keys (JWKS, RFC 7517) for JWT verifiers. */
+  spiffeJwks: "/v1/spiffe/jwks.json",
+  /** Public: the SPIFFE X.509 bundle (PEM) of the trust domain. */
+  spiffeBundle: "/v1/spiffe/bundle.pem",
   authorities: "/v1/authorities",
   botHeartbeat: "/v1/bot-instances/heartbeat",
   nodeHeartbeat: "/v1/nodes/heartbeat",
@@ -294,6 +303,128 @@ export interface AppCertsResponse {
   app: { name: string; uri: string; public_addr?: string };
 }
 
+/** Which workload identities: one by name, or every one whose labels match (and the roles grant). */
+export interface WorkloadSelector {
+  name?: string;
+  labels?: Record<string, string | string[]>;
+}
+
+/**
+ * What the agent attested about the workload (the Workload API's peer), templated as
+ * `workload.unix.uid` etc. Absent for outputs written to disk (no workload).
+ */
+export interface WorkloadAttributes {
+  unix?: { uid?: number; gid?: number; pid?: number; binary_path?: string; binary_hash?: string };
+}
+
+const WorkloadSelectorSchema: Schema<WorkloadSelector> = obj<WorkloadSelector>({
+  name: optional(str({ min: 1, max: 63 })) as Schema<string>,
+  labels: optional(
+    record(str({ min: 1, max: 128 }), anyOf(str({ max: 256 }), arr(str({ max: 256 }), { max: 32 })), {
+      maxKeys: 32,
+    }),
+  ) as Schema<Record<string, string | string[]>>,
+});
+
+const WorkloadAttributesSchema: Schema<WorkloadAttributes> = obj<WorkloadAttributes>({
+  unix: optional(
+    obj<NonNullable<WorkloadAttributes["unix"]>>({
+      uid: optional(int({ min: 0, max: 0xffffffff })),
+      gid: optional(int({ min: 0, max: 0xffffffff })),
+      pid: optional(int({ min: 0, max: 0x7fffffff })),
+      binary_path: optional(str({ max: 4096 })) as Schema<string>,
+      binary_hash: optional(
+        str({ max: 128, pattern: /^[0-9a-f]*$/, patternHint: "lowercase hex" }),
+      ) as Schema<string>,
+    }),
+  ) as Schema<NonNullable<WorkloadAttributes["unix"]>>,
+});
+
+/**
+ * POST /v1/certs/workload-identity/x509, bot's internal identity: an X.509 SVID for each
+ * selected workload identity the bot's roles grant (workload_identity_labels) and whose rules
+ * pass, for `public_key`. A name selector that is not granted, fails its rules or misses a
+ * template attribute is a 403 with the reason; a labels selector issues what it can and lists
+ * the rest in `skipped` (403 when nothing is issued).
+ */
+export interface WorkloadX509Request {
+  selector: WorkloadSelector;
+  /** PKIX PEM (ECDSA P-256 or Ed25519). */
+  public_key: string;
+  /** Requested lifetime; capped by the identity's x509.maximum_ttl (24h default) and the bot's. Default 1h. */
+  ttl_seconds?: number;
+  workload?: WorkloadAttributes;
+}
+
+export const WorkloadX509RequestSchema: Schema<WorkloadX509Request> = obj<WorkloadX509Request>({
+  selector: WorkloadSelectorSchema,
+  public_key: str({ min: 1, max: MAX_KEY_CHARS }),
+  ttl_seconds: optional(int({ min: 1, max: 366 * 86400 })),
+  workload: optional(WorkloadAttributesSchema) as Schema<WorkloadAttributes>,
+});
+
+export interface X509Svid {
+  /** The workload_identity resource it came from. */
+  name: string;
+  spiffe_id: string;
+  hint?: string;
+  /** PEM leaf (URI SAN = spiffe_id). */
+  cert: string;
+  /** RFC 3339 notAfter. */
+  expires: string;
+  serial: string;
+}
+
+export interface SkippedIdentity {
+  name: string;
+  reason: string;
+}
+
+export interface WorkloadX509Response {
+  trust_domain: string;
+  svids: X509Svid[];
+  /** The trust domain's X.509 bundle: the SPIFFE CA certificates (PEM). */
+  bundle: string[];
+  /** Identities a labels selector matched but could not issue, with why. */
+  skipped: SkippedIdentity[];
+}
+
+/** POST /v1/certs/workload-identity/jwt: a JWT SVID per selected identity, for `audiences`. */
+export interface WorkloadJwtRequest {
+  selector: WorkloadSelector;
+  /** At least one (JWT-SVID spec: aud is required). */
+  audiences: string[];
+  /** Default 5 minutes; capped by jwt.maximum_ttl (24h default) and the bot's. */
+  ttl_seconds?: number;
+  workload?: WorkloadAttributes;
+}
+
+export const WorkloadJwtRequestSchema: Schema<WorkloadJwtRequest> = obj<WorkloadJwtRequest>({
+  selector: WorkloadSelectorSchema,
+  audiences: arr(str({ min: 1, max: 512 }), { min: 1, max: 16 }),
+  ttl_seconds: optional(int({ min: 1, max: 366 * 86400 })),
+  workload: optional(WorkloadAttributesSchema) as Schema<WorkloadAttributes>,
+});
+
+export interface JwtSvid {
+  name: string;
+  spiffe_id: string;
+  hint?: string;
+  /** Compact JWS, ES256, header kid = a key of /v1/spiffe/jwks.json. */
+  token: string;
+  audiences: string[];
+  expires: string;
+  jti: string;
+}
+
+export interface WorkloadJwtResponse {
+  trust_domain: string;
+  svids: JwtSvid[];
+  /** The JWKS the tokens verify against (also public at /v1/spiffe/jwks.json). */
+  jwks: { keys: Record<string, unknown>[] };
+  skipped: SkippedIdentity[];
+}
+
 export interface CAKeySet {
   tls: string[];
   ssh: string[];
@@ -309,6 +440,8 @@ export interface AuthoritiesResponse {
   db_client?: CAKeySet;
   /** Signs application client (and server) certificates; absent from older servers. */
   app?: CAKeySet;
+  /** The SPIFFE CA (X.509 bundle) with its trust domain and JWT-SVID JWKS; absent from older servers. */
+  spiffe?: CAKeySet & { trust_domain: string; jwks: { keys: Record<string, unknown>[] } };
 }
 
 export interface NodeHeartbeat {

@@ -142,6 +142,15 @@ export function arr<T>(item: Schema<T>, rules: { max: number; min?: number }): S
   };
 }
 
+/** A string or a list (label selector values): the first schema for a non-array, the second for an array. */
+export function anyOf<A, B>(single: Schema<A>, list: Schema<B>): Schema<A | B> {
+  return {
+    parse(v, path) {
+      return Array.isArray(v) ? list.parse(v, path) : single.parse(v, path);
+    },
+  };
+}
+
 export function optional<T>(s: Schema<T>): Schema<T | undefined> {
   return {
     optional: true,

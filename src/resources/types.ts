@@ -83,6 +83,8 @@ export interface RoleConditions {
   db_names?: string[];
   /** Applications (kind app) by their labels. */
   app_labels?: Record<string, string | string[]>;
+  /** Workload identities (kind workload_identity) by their labels. */
+  workload_identity_labels?: Record<string, string | string[]>;
   /** Teleport's other condition fields (app_labels, rules, impersonate, …), kept untouched. */
   [k: string]: unknown;
 }
@@ -103,4 +105,45 @@ export interface DatabaseResource {
   spec: { protocol: string; uri: string; [other: string]: unknown };
 }
 
-export type Resource = BotResource | TokenResource | RoleResource | AppResource | DatabaseResource;
+/** One condition of a workload identity rule: an attribute compared with eq/not_eq/in/not_in. */
+export interface WorkloadIdentityCondition {
+  attribute: string;
+  eq?: { value: string };
+  not_eq?: { value: string };
+  in?: { values: string[] };
+  not_in?: { values: string[] };
+}
+
+/**
+ * kind: workload_identity, version v1 (the reference's WorkloadIdentity): the SPIFFE ID (a path
+ * template) and credential settings of what a bot may issue to workloads, and the rules over
+ * join, workload and user attributes that decide whether it may.
+ */
+export interface WorkloadIdentityResource {
+  kind: "workload_identity";
+  version: "v1";
+  metadata: Metadata;
+  spec: {
+    rules?: { allow?: { conditions?: WorkloadIdentityCondition[] }[] };
+    spiffe: {
+      /** Path of the SPIFFE ID ("/svc/{{ user.bot_name }}"), templated. */
+      id: string;
+      hint?: string;
+      x509?: {
+        dns_sans?: string[];
+        subject_template?: { common_name?: string; organization?: string; organizational_unit?: string };
+        /** Go duration; default 24h. */
+        maximum_ttl?: string;
+      };
+      jwt?: { extra_claims?: Record<string, unknown>; maximum_ttl?: string };
+    };
+  };
+}
+
+export type Resource =
+  | BotResource
+  | TokenResource
+  | RoleResource
+  | AppResource
+  | DatabaseResource
+  | WorkloadIdentityResource;

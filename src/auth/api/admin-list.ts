@@ -65,12 +65,17 @@ export async function getResources(svc: AuthService, req: ListRequest): Promise<
     case "database":
     case "databases":
       return name ? one(await svc.databases.get(name), "db") : paged(await svc.databases.listPage(at));
+    case "workload_identity":
+    case "workload_identities":
+      return name
+        ? one(await svc.workloadIdentities.get(name), "workload_identity")
+        : paged(await svc.workloadIdentities.listPage(at));
     case "admin_identity":
     case "admin_identities":
       return adminIdentities(svc, name, at);
     default:
       throw badParameter(
-        `unsupported resource kind "${req.kind}" (supported: bot, role, token, bot_instance, lock, node, app, db, admin_identity)`,
+        `unsupported resource kind "${req.kind}" (supported: bot, role, token, bot_instance, lock, node, app, db, workload_identity, admin_identity)`,
       );
   }
 }

@@ -160,10 +160,11 @@ export async function putResource(
       break;
     }
     case "app":
-    case "db": {
+    case "db":
+    case "workload_identity": {
       // Read as a file would be (rules and defaults) in resourceFromJSON before it gets here.
       const coll: Collection<Resource> = (
-        r.kind === "app" ? svc.apps : svc.databases
+        r.kind === "app" ? svc.apps : r.kind === "db" ? svc.databases : svc.workloadIdentities
       ) as Collection<Resource>;
       existed = !!(await coll.get(name));
       if (existed && !upsert)
@@ -218,6 +219,9 @@ export async function deleteResource(
     case "db":
     case "database":
       await svc.databases.delete(name).catch(rethrowNotFound("db", name));
+      break;
+    case "workload_identity":
+      await svc.workloadIdentities.delete(name).catch(rethrowNotFound("workload_identity", name));
       break;
     case "bot_instance": {
       const inst = await findInstance(svc, name);

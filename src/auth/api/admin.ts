@@ -182,9 +182,13 @@ export function adminRoutes(svc: AuthService): Route[] {
         case "app":
         case "tls-app":
           return { text: a.app.tlsCert };
+        // spiffe: the trust domain's X.509 bundle (PEM), what verifies X509-SVIDs.
+        case "spiffe":
+        case "tls-spiffe":
+          return { text: a.spiffe.tlsCert };
         default:
           throw badParameter(
-            `unknown --type "${type}" (expected user, host, tls-host, tls-user, db, db-client or app)`,
+            `unknown --type "${type}" (expected user, host, tls-host, tls-user, db, db-client, app or spiffe)`,
           );
       }
     }),

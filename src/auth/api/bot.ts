@@ -10,6 +10,8 @@ import type {
   NodeHeartbeat,
   RenewRequest,
   UserCertsRequest,
+  WorkloadJwtRequest,
+  WorkloadX509Request,
 } from "../../protocol/messages.ts";
 import {
   AppCertsRequestSchema,
@@ -21,15 +23,27 @@ import {
   paths,
   RenewRequestSchema,
   UserCertsRequestSchema,
+  WorkloadJwtRequestSchema,
+  WorkloadX509RequestSchema,
 } from "../../protocol/messages.ts";
 import { renewBotIdentity } from "../bot-identity.ts";
 import { issueAppCert, issueDatabaseCert } from "../db-app-certs.ts";
 import { recordBotHeartbeat } from "../heartbeats.ts";
 import type { Route } from "../http/router.ts";
+import { RawResponse } from "../http/server.ts";
 import { nodeHeartbeat, resolveNode } from "../nodes.ts";
 import { issueHostCerts, issueOutputCerts } from "../output-certs.ts";
 import type { AuthService } from "../service.ts";
+import { issueJwtSvids, issueX509Svids } from "../workload-identity-certs.ts";
 import { handleJoin } from "./join.ts";
+
+function spiffeBundleResponse(svc: AuthService): RawResponse {
+  const pem = svc.authorities.spiffe.tlsCert;
+  return new RawResponse(pem, {
+    "content-type": "application/x-pem-file",
+    "content-length": String(Buffer.byteLength(pem)),
+  });
+}
 
 /** Body caps: a join or a certificate request is a few KiB at most (keys ≤ 4 KiB each). */
 const JOIN_MAX_BODY = 16 << 10;
@@ -89,6 +103,31 @@ export function botRoutes(svc: AuthService): Route[] {
       handle: (c) => issueAppCert(svc, c.caller!, c.body as AppCertsRequest),
     },
     {
+      method: "POST",
+      path: paths.workloadX509,
+      access: "bot",
+      body: WorkloadX509RequestSchema,
+      maxBody: CERTS_MAX_BODY,
+      handle: (c) => issueX509Svids(svc, c.caller!, c.body as WorkloadX509Request),
+    },
+    {
+      method: "POST",
+      path: paths.workloadJwt,
+      access: "bot",
+      body: WorkloadJwtRequestSchema,
+      maxBody: CERTS_MAX_BODY,
+      handle: (c) => issueJwtSvids(svc, c.caller!, c.body as WorkloadJwtRequest),
+    },
+    // Public: a JWT-SVID verifier (any relying party) needs the keys, a workload the bundle.
+    { method: "GET", path: paths.spiffeJwks, access: "public", handle: async () => svc.authorities.jwks() },
+    {
+      method: "GET",
+      path: paths.spiffeBundle,
+      access: "public",
+      raw: true,
+      handle: async () => spiffeBundleResponse(svc),
+    },
+    {
       method: "GET",
       path: paths.authorities,
       access: "identity",
@@ -101,6 +140,7 @@ export function botRoutes(svc: AuthService): Route[] {
           db: { tls: [a.db.tlsCert], ssh: [] },
           db_client: { tls: [a.dbClient.tlsCert], ssh: [] },
           app: { tls: [a.app.tlsCert], ssh: [] },
+          spiffe: { tls: [a.spiffe.tlsCert], ssh: [], trust_domain: a.trustDomain, jwks: a.jwks() },
         };
       },
     },

@@ -15,6 +15,7 @@ export type {
   TokenResource,
   TokenSpec,
   TpmSpec,
+  WorkloadIdentityResource,
 } from "../../resources/types.ts";
 export { appNameProblem, dbNameProblem, dbProtocols } from "./app-db.ts";
 export { appAccessProblem, databaseAccessProblem } from "./db-app-access.ts";
@@ -26,3 +27,13 @@ export { presetRoles } from "./presets.ts";
 export { supportedKinds } from "./read-resource.ts";
 export { joinMethods, systemRoles } from "./token-vocabulary.ts";
 export { resourceFromJSON, validateBot, validateRole, validateToken } from "./validate.ts";
+export {
+  type Attributes,
+  MissingAttributeError,
+  renderTemplate,
+  rulesProblem,
+  spiffePathProblem,
+  trustDomainOf,
+  trustDomainProblem,
+  workloadIdentityAccessProblem,
+} from "./workload-identity.ts";

@@ -7,6 +7,7 @@ import { readApp, readDatabase } from "./app-db.ts";
 import { readBot } from "./bot.ts";
 import { readRole } from "./role.ts";
 import { readToken } from "./token.ts";
+import { readWorkloadIdentity } from "./workload-identity.ts";
 
 const readers: Record<string, (top: Fields) => Resource> = {
   bot: readBot,
@@ -14,6 +15,7 @@ const readers: Record<string, (top: Fields) => Resource> = {
   role: readRole,
   app: readApp,
   db: readDatabase,
+  workload_identity: readWorkloadIdentity,
 };
 
 export const supportedKinds = Object.keys(readers);

@@ -26,7 +26,12 @@ function readConditions(node: Cursor): RoleConditions {
     if (!fields.has(key)) continue;
     const value = fields.get(key);
     if (key === "logins" || key === "db_users" || key === "db_names") out[key] = value.strList();
-    else if (key === "node_labels" || key === "db_labels" || key === "app_labels")
+    else if (
+      key === "node_labels" ||
+      key === "db_labels" ||
+      key === "app_labels" ||
+      key === "workload_identity_labels"
+    )
       out[key] = readLabelSelector(value);
     else out[key] = value.toJS();
   }

@@ -12,6 +12,11 @@ export interface Authentication {
   generation: number;
   public_key: string;
   remote_addr?: string;
+  /**
+   * What this join proved, for workload identity templates (`join.*`): `meta` (join_method,
+   * join_token_name) and the method's verified non-secret claims. Absent on renewals.
+   */
+  join_attrs?: Record<string, unknown>;
 }
 
 /** A heartbeat as the bot sent it, with the time the server recorded it. */

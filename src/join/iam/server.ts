@@ -109,6 +109,7 @@ export function makeIamJoinServer(extraHosts: () => readonly string[]): JoinMeth
         instanceId: refresh ? ctx.caller!.botInstanceId! : ctx.newInstanceId(),
         isNewInstance: !refresh,
         methodResult: { aws_account: id.account, aws_arn: id.arn },
+        joinAttributes: { iam: { account: id.account, arn: id.arn } },
       });
     },
   };

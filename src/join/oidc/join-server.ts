@@ -78,7 +78,39 @@ export function idTokenJoinServer(m: IdTokenMethod): JoinMethodServer {
         instanceId: refresh ? ctx.caller!.botInstanceId! : ctx.newInstanceId(),
         isNewInstance: !refresh,
         methodResult: { rule_index: ruleIndex, sub },
+        joinAttributes: { [m.name]: claimAttributes(claims) },
       });
     },
   };
+}
+
+/** Claims a workload identity may template: scalar values and nested objects of them, no token material. */
+function claimAttributes(claims: Record<string, unknown>): Record<string, unknown> {
+  const skip = new Set(["nonce", "at_hash", "c_hash", "jti"]);
+  const keep = (v: unknown, depth: number): unknown => {
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+    if (depth < 3 && v && typeof v === "object" && !Array.isArray(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        const kept = keep(x, depth + 1);
+        if (kept !== undefined) out[k] = kept;
+      }
+      return out;
+    }
+    return undefined;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(claims)) {
+    if (skip.has(k)) continue;
+    const kept = keep(v, 0);
+    if (kept !== undefined) out[k] = kept;
+  }
+  // Kubernetes keeps its pod and service account under "kubernetes.io"; the reference's names.
+  const k8s = out["kubernetes.io"] as Record<string, Record<string, unknown>> | undefined;
+  if (k8s && typeof k8s === "object") {
+    if (k8s.namespace !== undefined) out.namespace = k8s.namespace;
+    if (k8s.serviceaccount) out.service_account = { ...k8s.serviceaccount, namespace: k8s.namespace };
+    if (k8s.pod) out.pod = { ...k8s.pod, namespace: k8s.namespace };
+  }
+  return out;
 }

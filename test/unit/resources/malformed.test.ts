@@ -19,14 +19,14 @@ const cases: [string, string, string, string][] = [
     "unknown kind",
     "kind: user\nversion: v2\nmetadata: {name: a}\n",
     "1:7",
-    'unsupported resource kind "user" (supported: bot, token, role, app, db)',
+    'unsupported resource kind "user" (supported: bot, token, role, app, db, workload_identity)',
   ],
   ["missing kind", "version: v1\nmetadata: {name: a}\n", "1:1", 'unsupported resource kind ""'],
   [
     "a kind named after an Object.prototype property (the request fuzzer's last 500)",
     "kind: toString\nversion: v1\nmetadata: {name: a}\n",
     "1:7",
-    'unsupported resource kind "toString" (supported: bot, token, role, app, db)',
+    'unsupported resource kind "toString" (supported: bot, token, role, app, db, workload_identity)',
   ],
   [
     "misspelt top-level key",
