@@ -15,7 +15,7 @@ import { VERSION } from "../version.ts";
 import { isTransient, retryDelay, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
-import { Health } from "./health.ts";
+import { Health, type IterationObserver } from "./health.ts";
 import { IdentityManager } from "./identity/acquire.ts";
 import { produceOutput, type ScheduledOutput, scheduleOutputs } from "./services/produce.ts";
 import { outputDescriptor } from "./services/registry.ts";
@@ -51,13 +51,15 @@ export interface RunningBot {
   stop(): void;
 }
 
-export async function startBot(cfg: BotConfig): Promise<RunningBot> {
+/** `observer`: the metrics module, when diag_addr is set (it sees every iteration from the first). */
+export async function startBot(cfg: BotConfig, observer?: IterationObserver): Promise<RunningBot> {
   const storage = openStore(cfg.storage, "storage");
   await storage.init();
   const release = await storage.lock();
   const services = await buildServices(cfg);
   const outputs = scheduleOutputs(services, cfg.services, cfg);
   const health = new Health();
+  health.observer = observer;
   health.register("identity");
   for (const s of services) {
     await s.init();
@@ -90,13 +92,22 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
     }
   }
 
+  const identityIterations = health.iterations("bot-identity", "identity");
+  const outputIterations = new Map(
+    outputs.map((o) => [o, health.iterations(o.service.type, o.service.name)]),
+  );
+
   /** Renews the bot's identity (health "identity"); throws when that fails. */
   async function refreshIdentity(): Promise<void> {
+    identityIterations.attempt();
     try {
       await ids.refresh();
       health.set("identity", "healthy");
+      health.identityExpiresAt = ids.current?.tls.notAfter.getTime();
+      identityIterations.succeeded();
     } catch (e) {
       health.set("identity", "unhealthy", (e as Error).message);
+      identityIterations.failed();
       throw e;
     }
   }
@@ -124,6 +135,8 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
   /** One output once: its health follows the write, then the exec. Throws when either failed. */
   async function produceOnce(o: ScheduledOutput, nextRun: (() => Date) | undefined): Promise<void> {
     const name = o.service.name;
+    const it = outputIterations.get(o)!;
+    it.attempt();
     try {
       const execFailure = await produceOutput(o, context(), health, nextRun);
       if (execFailure !== undefined) {
@@ -131,8 +144,11 @@ export async function startBot(cfg: BotConfig): Promise<RunningBot> {
         throw new ExecFailed(execFailure);
       }
       health.set(name, "healthy");
+      it.succeeded();
     } catch (e) {
       if (!(e instanceof ExecFailed)) health.set(name, "unhealthy", (e as Error).message);
+      // A failed exec is not retried before the next renewal: that iteration has failed.
+      it.failed(e instanceof ExecFailed);
       throw e;
     }
   }

@@ -1,10 +1,17 @@
 // The diagnostics listener (reference §11.1): /livez, /readyz[/<service>], /metrics.
-// Plain HTTP, meant for localhost.
+// Plain HTTP, meant for localhost. /metrics is prom-client's exposition (src/agent/metrics.ts).
 
 import { requireHostPort } from "../util/host-port.ts";
 import type { Health } from "./health.ts";
+import type { Metrics } from "./metrics.ts";
 
-export function startDiagServer(addr: string, health: Health, _debug: boolean): { stop(): void } {
+export function startDiagServer(
+  addr: string,
+  health: Health,
+  metrics: Metrics,
+  _debug: boolean,
+): { stop(): void } {
+  metrics.attach(health);
   // Port 0 (any free port) is allowed here as it is in the config (see config/decode.ts).
   const hp = requireHostPort(addr, "diag_addr", { allowPortZero: true });
   const server = Bun.serve({
@@ -22,28 +29,11 @@ export function startDiagServer(addr: string, health: Health, _debug: boolean): 
         if (!s) return Response.json({ error: "no such service" }, { status: 404 });
         return Response.json(s, { status: s.status === "healthy" ? 200 : 503 });
       }
-      if (path === "/metrics") {
-        const snap = health.snapshot();
-        const lines = [
-          "# HELP tbot_service_healthy Whether a service's last iteration succeeded.",
-          "# TYPE tbot_service_healthy gauge",
-        ];
-        for (const [name, s] of Object.entries(snap.services))
-          lines.push(`tbot_service_healthy{name="${name}"} ${s.status === "healthy" ? 1 : 0}`);
-        const execs = health.execCounts();
-        if (execs.length > 0) {
-          lines.push(
-            "# HELP tbot_output_exec_total Runs of an output's exec hook, by output and result (ok, failed, timeout).",
-            "# TYPE tbot_output_exec_total counter",
-          );
-          for (const [name, result, n] of execs)
-            lines.push(`tbot_output_exec_total{name="${name}",result="${result}"} ${n}`);
-        }
-        lines.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
-        return new Response(`${lines.join("\n")}\n`, {
-          headers: { "content-type": "text/plain; version=0.0.4" },
-        });
-      }
+      if (path === "/metrics")
+        return metrics.render().then(
+          ({ body, contentType }) => new Response(body, { headers: { "content-type": contentType } }),
+          (e) => new Response(`metrics: ${(e as Error).message}\n`, { status: 500 }),
+        );
       return new Response("not found\n", { status: 404 });
     },
   });

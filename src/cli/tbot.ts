@@ -100,8 +100,10 @@ export async function main(argv: string[]): Promise<number> {
     const pidFile = args.flags["pid-file"] as string | undefined;
     if (pidFile) writePidFile(pidFile);
     try {
+      // prom-client is loaded only with a diagnostics listener: the one-shot path stays lean.
+      const metrics = config.diagAddr ? (await import("../agent/metrics.ts")).createMetrics() : undefined;
       const { startBot } = await import("../agent/bot.ts");
-      const bot = await startBot(config);
+      const bot = await startBot(config, metrics);
       const onStop = () => bot.stop();
       const onReload = () => bot.reload();
       process.on("SIGINT", onStop);
@@ -111,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       let diag: { stop(): void } | undefined;
       if (config.diagAddr) {
         const { startDiagServer } = await import("../agent/diag.ts");
-        diag = startDiagServer(config.diagAddr, bot.health, debug);
+        diag = startDiagServer(config.diagAddr, bot.health, metrics!, debug);
       }
       try {
         return await bot.done;

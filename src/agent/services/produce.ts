@@ -50,7 +50,9 @@ export async function produceOutput(
   nextRun: (() => Date) | undefined,
 ): Promise<string | undefined> {
   const s = o.service;
-  await s.run({ ...ctx, credentialTtlMs: o.ttlMs, renewalIntervalMs: o.intervalMs });
+  const issued = health.observer?.issued ? watchIssued(ctx) : undefined;
+  await s.run({ ...ctx, ...issued?.ctx, credentialTtlMs: o.ttlMs, renewalIntervalMs: o.intervalMs });
+  if (issued?.certs.tls || issued?.certs.ssh) health.observer?.issued?.(s.name, issued.certs);
   const next = nextRun?.();
   log.info("Generated output", {
     service: s.name,
@@ -84,4 +86,24 @@ export async function produceOutput(
     error: why,
   });
   return `exec failed: ${why}`;
+}
+
+/**
+ * For the metrics (tbot_output_certificate_expiry_timestamp_seconds): an API client that
+ * notes the certificates the auth server issues during one run (`tls_cert`, else `ssh_cert`).
+ */
+function watchIssued(ctx: ServiceContext): {
+  ctx: { api: ServiceContext["api"] };
+  certs: { tls?: string; ssh?: string };
+} {
+  const certs: { tls?: string; ssh?: string } = {};
+  const api = Object.create(ctx.api) as ServiceContext["api"];
+  api.post = async <T>(path: string, body: unknown): Promise<T> => {
+    const r = await ctx.api.post<T>(path, body);
+    const c = r as { tls_cert?: unknown; ssh_cert?: unknown } | null;
+    if (typeof c?.tls_cert === "string") certs.tls = c.tls_cert;
+    else if (typeof c?.ssh_cert === "string") certs.ssh = c.ssh_cert;
+    return r;
+  };
+  return { ctx: { api }, certs };
 }

@@ -4,6 +4,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { startDiagServer } from "../../../src/agent/diag.ts";
 import { Health } from "../../../src/agent/health.ts";
+import { createMetrics } from "../../../src/agent/metrics.ts";
 import { waitReady } from "../../../src/agent/wait.ts";
 import { UserError } from "../../../src/util/errors.ts";
 import { freePort } from "../../harness/proc.ts";
@@ -15,7 +16,7 @@ afterAll(() => {
 
 async function diag(health: Health): Promise<string> {
   const addr = `127.0.0.1:${await freePort()}`;
-  stops.push(startDiagServer(addr, health, false).stop);
+  stops.push(startDiagServer(addr, health, createMetrics(), false).stop);
   return addr;
 }
 
