@@ -1,15 +1,15 @@
 // A Workload API for tests and the bench: the real server module (src/agent/workload-api) fed by
 // a test identity source: a throwaway SPIFFE CA (EC P-256, @peculiar/x509) and JWT key (jose),
 // rules "attributes → SPIFFE path template", rotation on demand.
-// As a program: `bun test/harness/workload-api.ts --socket /path --rule 'workload.unix.uid=1001:/svc/{{workload.unix.uid}}' …`
+// As a program: `bun test/harness/workload-api.ts --socket /path --rule 'workload.unix.uid=1001:/svc/{{workload.unix.uid}}' … [--static DIR]`
 // prints `READY <path>` and then takes commands on stdin: `rotate` (prints `ROTATED <epoch ms>`),
 // `renew` (new SVIDs issued first, then streams told; prints `RENEWED <epoch ms at the signal>`),
 // `streams` (prints `STREAMS <n>`), `rss` (prints `RSS <kB>`), `quit`.
 
-import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
-import * as x509 from "@peculiar/x509";
+import { join } from "node:path";
+import type * as X509 from "@peculiar/x509";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import {
   attribute,
@@ -21,8 +21,17 @@ import {
   type WorkloadIdentitySource,
   type X509Svid,
 } from "../../src/agent/workload-api/index.ts";
+import { pemDecode } from "../../src/crypto/pem.ts";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// @peculiar/x509 (and the reflect-metadata it needs) is loaded only by TestSource, so the
+// `--static` mode's RSS is the server's without an X.509 library.
+let x509: typeof X509;
+async function loadX509(): Promise<void> {
+  if (x509) return;
+  await import("reflect-metadata");
+  x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+}
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIG = { name: "ECDSA", hash: "SHA-256" } as const;
 
@@ -59,11 +68,23 @@ async function render(template: string, attrs: WorkloadAttributes): Promise<stri
   return out + template.slice(last);
 }
 
+async function matchRules(rules: Rule[], td: string, attrs: WorkloadAttributes): Promise<string[]> {
+  const ids: string[] = [];
+  for (const r of rules) {
+    let ok = true;
+    for (const [k, v] of Object.entries(r.when)) {
+      if (String(await attribute(attrs, k)) !== v) ok = false;
+    }
+    if (ok) ids.push(`spiffe://${td}${await render(r.path, attrs)}`);
+  }
+  return ids;
+}
+
 export class TestSource implements WorkloadIdentitySource {
   readonly trustDomain: string;
   private rules: Rule[];
   private listeners = new Set<() => void>();
-  private ca!: { cert: x509.X509Certificate; keys: CryptoKeyPair };
+  private ca!: { cert: X509.X509Certificate; keys: CryptoKeyPair };
   private jwtKey!: { priv: CryptoKey; kid: string; jwk: object };
   private cache = new Map<string, Promise<X509Svid>>();
   generation = 0;
@@ -75,6 +96,7 @@ export class TestSource implements WorkloadIdentitySource {
   }
 
   static async create(trustDomain: string, rules: Rule[]): Promise<TestSource> {
+    await loadX509();
     const s = new TestSource(trustDomain, rules);
     const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -101,16 +123,8 @@ export class TestSource implements WorkloadIdentitySource {
     return s;
   }
 
-  async identities(attrs: WorkloadAttributes): Promise<string[]> {
-    const ids: string[] = [];
-    for (const r of this.rules) {
-      let ok = true;
-      for (const [k, v] of Object.entries(r.when)) {
-        if (String(await attribute(attrs, k)) !== v) ok = false;
-      }
-      if (ok) ids.push(`spiffe://${this.trustDomain}${await render(r.path, attrs)}`);
-    }
-    return ids;
+  identities(attrs: WorkloadAttributes): Promise<string[]> {
+    return matchRules(this.rules, this.trustDomain, attrs);
   }
 
   private async issue(spiffeId: string): Promise<X509Svid> {
@@ -211,6 +225,93 @@ export class TestSource implements WorkloadIdentitySource {
   }
 }
 
+/**
+ * Pre-made SVIDs from files (`ca.pem`, `svid-1.pem`/`svid-1.key`, `svid-2.pem`/`svid-2.key`,
+ * PKCS#8 PEM keys), every identity served the current pair; `renew()` switches pairs. For the
+ * RSS figure without an X.509 library in the process (bench/workload-api.ts makes the files with
+ * openssl). JWT-SVIDs as TestSource.
+ */
+export class StaticSource implements WorkloadIdentitySource {
+  private listeners = new Set<() => void>();
+  private pairs: { chain: Uint8Array[]; key: Uint8Array }[];
+  private ca: Uint8Array;
+  private current = 0;
+  private jwtKey!: { priv: CryptoKey; kid: string; jwk: object };
+
+  private constructor(
+    private trustDomain: string,
+    private rules: Rule[],
+    dir: string,
+  ) {
+    const read = (f: string) => readFileSync(join(dir, f), "utf8");
+    this.ca = pemDecode(read("ca.pem"), "CERTIFICATE");
+    this.pairs = [1, 2].map((n) => ({
+      chain: [pemDecode(read(`svid-${n}.pem`), "CERTIFICATE")],
+      key: pemDecode(read(`svid-${n}.key`), "PRIVATE KEY"),
+    }));
+  }
+
+  static async create(trustDomain: string, rules: Rule[], dir: string): Promise<StaticSource> {
+    const s = new StaticSource(trustDomain, rules, dir);
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    s.jwtKey = {
+      priv: privateKey as CryptoKey,
+      kid: "static",
+      jwk: { ...(await exportJWK(publicKey)), kid: "static", use: "jwt-svid", alg: "ES256" },
+    };
+    return s;
+  }
+
+  identities(attrs: WorkloadAttributes): Promise<string[]> {
+    return matchRules(this.rules, this.trustDomain, attrs);
+  }
+
+  async x509Svids(attrs: WorkloadAttributes): Promise<X509Svid[]> {
+    const p = this.pairs[this.current] as { chain: Uint8Array[]; key: Uint8Array };
+    return (await this.identities(attrs)).map((spiffeId) => ({ spiffeId, ...p }));
+  }
+
+  async jwtSvids(attrs: WorkloadAttributes, audience: string[], spiffeId?: string): Promise<JwtSvid[]> {
+    const ids = (await this.identities(attrs)).filter((id) => !spiffeId || id === spiffeId);
+    return Promise.all(
+      ids.map(async (id) => ({
+        spiffeId: id,
+        token: await new SignJWT({})
+          .setProtectedHeader({ alg: "ES256", kid: this.jwtKey.kid, typ: "JWT" })
+          .setSubject(id)
+          .setAudience(audience)
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .sign(this.jwtKey.priv),
+      })),
+    );
+  }
+
+  bundles(): TrustBundles {
+    return {
+      x509: new Map([[this.trustDomain, [this.ca]]]),
+      jwt: new Map([[this.trustDomain, { keys: [this.jwtKey.jwk] }]]),
+    };
+  }
+
+  onRotate(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  rotate(): void {
+    this.current = 1 - this.current;
+    for (const l of this.listeners) l();
+  }
+
+  async renew(): Promise<number> {
+    this.current = 1 - this.current;
+    const t = wallMs();
+    for (const l of this.listeners) l();
+    return t;
+  }
+}
+
 /** A line reader over a process's stdout. */
 export class Lines {
   private buf = "";
@@ -250,8 +351,11 @@ export async function startTestWorkloadApi(
   socket: string,
   rules: Rule[],
   trustDomain = "example.org",
-): Promise<{ server: WorkloadApiServer; source: TestSource }> {
-  const source = await TestSource.create(trustDomain, rules);
+  staticDir?: string,
+): Promise<{ server: WorkloadApiServer; source: TestSource | StaticSource }> {
+  const source = staticDir
+    ? await StaticSource.create(trustDomain, rules, staticDir)
+    : await TestSource.create(trustDomain, rules);
   const server = await startWorkloadApi({ listen: `unix://${socket}`, source });
   return { server, source };
 }
@@ -259,12 +363,14 @@ export async function startTestWorkloadApi(
 if (import.meta.main) {
   const args = process.argv.slice(2);
   let socket = "";
+  let staticDir: string | undefined;
   const rules: Rule[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--socket") socket = args[++i] as string;
     else if (args[i] === "--rule") rules.push(parseRule(args[++i] as string));
+    else if (args[i] === "--static") staticDir = args[++i] as string;
   }
-  const { server, source } = await startTestWorkloadApi(socket, rules);
+  const { server, source } = await startTestWorkloadApi(socket, rules, "example.org", staticDir);
   process.stdout.write(`READY ${server.path}\n`);
   let buf = "";
   process.stdin.setEncoding("utf8");
