@@ -287,8 +287,19 @@ export class DirectoryStore implements Store {
           path: `${this.path}/${link}`,
           target: previous,
         });
+      this.removeStaleNames(dirFd, link, files);
       this.removeGenerations(dirFd, setName, genName);
     });
+  }
+
+  /**
+   * Names the previous set had and this one has not (a database output whose format changed,
+   * specific_tls_naming turned off): their links now point at nothing. Only a link this set
+   * made, exactly "..<set>/<its own name>", is removed; anything else under a name is left.
+   */
+  private removeStaleNames(dirFd: number, link: string, files: Record<string, string>): void {
+    for (const e of listDir(dirFd))
+      if (!Object.hasOwn(files, e) && readlinkat(dirFd, e) === `${link}/${e}`) unlinkIfPresent(dirFd, e);
   }
 
   async removeSet(setName: string, names: string[]): Promise<void> {

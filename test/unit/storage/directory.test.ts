@@ -130,3 +130,23 @@ test("removeSet takes away a set's links and generations, and only names that ar
   expect(await s.read("key")).toBe("S");
   await s.removeSet("joinkey", ["join_key"]); // nothing left to remove: no error
 });
+
+test("a name the new set no longer has is removed with its link; others' names are left", async () => {
+  const dir = join(base, "stale");
+  const s = new DirectoryStore(dir);
+  await s.writeSet("identity", { key: "K1", "tls.crt": "C1", "tls.key": "K1" });
+  // Not ours: a plain file, and a link into the set under another name.
+  writeFileSync(join(dir, "notes"), "mine");
+  spawnSync(["ln", "-s", "..identity/key", join(dir, "alias")]);
+  await s.writeSet("identity", { key: "K2" });
+  expect(
+    readdirSync(dir)
+      .filter((e) => !e.startsWith(".."))
+      .sort(),
+  ).toEqual(["alias", "key", "notes"]);
+  expect(readdirSync(dir)).not.toContain("tls.crt");
+  expect(readdirSync(dir)).not.toContain("tls.key");
+  expect(await s.read("key")).toBe("K2");
+  expect(readFileSync(join(dir, "notes"), "utf8")).toBe("mine");
+  expect(lstatSync(join(dir, "alias")).isSymbolicLink()).toBe(true);
+});
