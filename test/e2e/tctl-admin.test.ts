@@ -237,7 +237,7 @@ describe("tctl auth export", () => {
     expect(readFileSync(join(bot.dest, "known_hosts"), "utf8")).toContain(m![1]!);
 
     const pems: Record<string, string> = {};
-    for (const type of ["tls-host", "tls-user", "db", "db_client", "app"]) {
+    for (const type of ["tls-host", "tls-user", "db", "db_client", "app", "spiffe"]) {
       const r = auth.tctl(["auth", "export", `--type=${type.replace("_", "-")}`]);
       expect(r.code).toBe(0);
       pems[type] = writeText(join(work, `${type}.pem`), r.stdout);
@@ -263,7 +263,7 @@ describe("tctl auth export", () => {
     expect(verify.stdout).toContain("tlscert: OK");
 
     expect(expectOneErrorLine(auth.tctl(["auth", "export", "--type=bogus"]))).toContain(
-      'unknown --type "bogus" (expected user, host, tls-host, tls-user, db, db-client or app)',
+      'unknown --type "bogus" (expected user, host, tls-host, tls-user, db, db-client, app or spiffe)',
     );
     expect(expectOneErrorLine(auth.tctl(["auth", "export"]))).toContain("--type is required");
   });
