@@ -1,0 +1,305 @@
+// Diagnostics on the compiled binary (issue Part 11): /metrics passes `promtool check metrics`
+// but for the reference's own counter name; a real Prometheus started here scrapes tbot and
+// PromQL counts the renewals; a failing output turns /readyz 503 with its reason while the
+// others stay healthy, and `tbot wait` exits 0 or 1 for them; `--log-format json` lines parse
+// with jq, carry timestamp/level/component/message, and never a token, key or secret;
+// prom-client is loaded only with diag_addr.
+
+import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tbotBin } from "../harness/binary.ts";
+import { bkArgs, botYaml, boundKeypairTokenYaml, tctlCreate } from "../harness/bound-keypair.ts";
+import { addBot, count, fetchWhenUp, fileScope, until, writeText } from "../harness/extra.ts";
+import { cleanupAfterFile, freePort, run, startProcess } from "../harness/proc.ts";
+import type { TauthHandle } from "../harness/tauth.ts";
+
+cleanupAfterFile();
+
+const scope = fileScope();
+let auth: TauthHandle;
+let work: string;
+
+beforeAll(async () => {
+  auth = await scope.tauth();
+  work = scope.tempDir("tbot-metrics-");
+});
+
+const ALLOWED_LINT = 'tbot_task_iterations_failed counter metrics should have "_total" suffix';
+
+/** Every line of a JSON log: parsed, and checked by jq as well. */
+function jsonLines(text: string): Record<string, unknown>[] {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const path = join(work, `log-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeText(path, `${lines.join("\n")}\n`);
+  // jq reads the lines one by one; -e fails on the first line without the four fields.
+  const jq = run([
+    "jq",
+    "-e",
+    "-c",
+    'has("timestamp") and has("level") and has("component") and has("message") and (.timestamp | test("^\\\\d{4}-\\\\d\\\\d-\\\\d\\\\dT"))',
+    path,
+  ]);
+  expect(jq.stderr).toBe("");
+  expect(jq.code).toBe(0);
+  expect(jq.stdout.trim().split("\n")).toEqual(lines.map(() => "true"));
+  return lines.map((l) => JSON.parse(l));
+}
+
+async function promQuery(
+  base: string,
+  q: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = (await r.json()) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  expect(body.status).toBe("success");
+  return body.data.result;
+}
+
+describe("tbot diagnostics", () => {
+  test("metrics, Prometheus, /readyz, tbot wait and JSON logs on one daemon", async () => {
+    const token = addBot(auth, "diagbot");
+    const port = await freePort();
+    const diag = `127.0.0.1:${port}`;
+    const out = (n: string) => join(work, `out-${n}`);
+    const cfg = writeText(
+      join(work, "diag.yaml"),
+      `version: v2
+auth_server: ${auth.addr}
+onboarding:
+  join_method: token
+  token: ${token}
+  ca_pins: [${auth.pin}]
+storage:
+  type: directory
+  path: ${join(work, "data")}
+credential_ttl: 1h
+renewal_interval: 20m
+services:
+  - type: identity
+    name: ok
+    destination: {type: directory, path: ${out("ok")}}
+  - type: identity
+    name: other
+    destination: {type: directory, path: ${out("other")}}
+  - type: identity
+    name: broken
+    destination: {type: directory, path: ${out("broken")}}
+    exec: ["/bin/false"]
+  - type: ssh_host
+    name: denied
+    principals: [h1.example.com]
+    destination: {type: directory, path: ${out("denied")}}
+`,
+    );
+    const bot = scope.proc(
+      startProcess([tbotBin, "start", "-c", cfg, "--diag-addr", diag, "--log-format", "json", "-d"]),
+    );
+    const renewed = () => count(/"message":"(Fetched new|Renewed) bot identity"/g, bot.output());
+    await until(
+      () => renewed() >= 1 && /"message":"Generated output","service":"ok"/.test(bot.output()),
+      "the first renewal",
+      20_000,
+    );
+    const base = `http://${diag}`;
+    await fetchWhenUp(`${base}/livez`);
+
+    // N reloads (SIGHUP): N+1 iterations of the bot identity and of the outputs that follow it.
+    const N = 3;
+    for (let i = 1; i <= N; i++) {
+      bot.proc.kill("SIGHUP");
+      await until(() => renewed() >= i + 1, `renewal ${i + 1}`, 20_000);
+    }
+    await until(
+      () => count(/"message":"Generated output","service":"ok"/g, bot.output()) >= N + 1,
+      "the outputs after the last reload",
+      20_000,
+    );
+    await until(
+      () => count(/"message":"Output exec failed/g, bot.output()) >= N + 1,
+      "broken's execs",
+      20_000,
+    );
+
+    // /metrics: promtool finds nothing but the reference's own counter name.
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const metricsFile = writeText(join(work, "metrics.txt"), text);
+    const check = run(["sh", "-c", `promtool check metrics < ${metricsFile}`]);
+    const problems = `${check.stdout}${check.stderr}`.trim().split("\n").filter(Boolean);
+    expect(problems).toEqual([ALLOWED_LINT]);
+    const types = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+    const helps = [...text.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]);
+    expect(helps).toEqual(types);
+    expect(text).toContain(`tbot_task_iterations_total{service="bot-identity",name="identity"} ${N + 1}\n`);
+    expect(text).toContain(`tbot_task_iterations_total{service="identity",name="ok"} ${N + 1}\n`);
+    expect(text).toContain(`tbot_task_iterations_successful_count{service="identity",name="ok"} ${N + 1}\n`);
+    expect(text).toContain(`tbot_task_iterations_failed{service="identity",name="broken"} ${N + 1}\n`);
+    expect(text).toMatch(/^tbot_task_iteration_duration_seconds_count\{service="identity",name="ok"\} \d+$/m);
+    expect(text).toMatch(/^tbot_output_exec_total\{name="broken",result="failed"\} [1-9]\d*$/m);
+    // Expiry gauges: the output's certificate as issued, the identity's own; the last renewal.
+    const okCert = join(out("ok"), "tlscert");
+    const end = run(["openssl", "x509", "-in", okCert, "-noout", "-enddate"]).stdout;
+    const okNotAfter = Date.parse(/notAfter=(.*)/.exec(end)![1]!) / 1000;
+    expect(text).toContain(`tbot_output_certificate_expiry_timestamp_seconds{name="ok"} ${okNotAfter}\n`);
+    const idExpiry = Number(/^tbot_identity_expiry_timestamp_seconds (\S+)$/m.exec(text)![1]);
+    expect(idExpiry).toBeGreaterThan(Date.now() / 1000);
+    const last = Number(
+      /^tbot_last_successful_renewal_timestamp_seconds\{service="bot-identity",name="identity"\} (\S+)$/m.exec(
+        text,
+      )![1],
+    );
+    expect(Math.abs(last - Date.now() / 1000)).toBeLessThan(60);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+
+    // A real Prometheus scrapes tbot; PromQL counts the renewals.
+    const promPort = await freePort();
+    const promDir = scope.tempDir("prometheus-");
+    const promCfg = writeText(
+      join(promDir, "prometheus.yml"),
+      `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: tbot
+    static_configs:
+      - targets: ["${diag}"]
+`,
+    );
+    const prom = scope.proc(
+      startProcess([
+        "prometheus",
+        `--config.file=${promCfg}`,
+        `--storage.tsdb.path=${join(promDir, "data")}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ]),
+    );
+    const promBase = `http://127.0.0.1:${promPort}`;
+    let value = "";
+    let up = "";
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await promQuery(
+          promBase,
+          'tbot_task_iterations_total{service="bot-identity",name="identity"}',
+        );
+        value = r[0]?.value[1] ?? "";
+        up = (await promQuery(promBase, 'up{job="tbot"}'))[0]?.value[1] ?? "";
+        if (value !== "") break;
+      } catch {}
+      await Bun.sleep(250);
+    }
+    expect(up).toBe("1");
+    expect(value).toBe(String(N + 1));
+    const byName = await promQuery(promBase, "sum by (name) (tbot_task_iterations_total)");
+    const counts = Object.fromEntries(byName.map((r) => [r.metric.name!, Number(r.value[1])]));
+    expect(counts.identity).toBe(N + 1);
+    expect(counts.ok).toBe(N + 1);
+    expect(counts.other).toBe(N + 1);
+    const failedQ = await promQuery(promBase, 'tbot_task_iterations_failed{name="broken"}');
+    expect(failedQ[0]?.value[1]).toBe(String(N + 1));
+    expect(await prom.stop()).toBe(0);
+
+    // /readyz: unhealthy (503) while broken and denied fail, with their reasons; others healthy.
+    const all = await fetch(`${base}/readyz`);
+    expect(all.status).toBe(503);
+    const snap = (await all.json()) as {
+      status: string;
+      services: Record<string, { status: string; reason?: string }>;
+    };
+    expect(snap.status).toBe("unhealthy");
+    expect(Object.keys(snap.services).sort()).toEqual(["broken", "denied", "identity", "ok", "other"]);
+    expect(snap.services.ok).toEqual({ status: "healthy" });
+    expect(snap.services.other).toEqual({ status: "healthy" });
+    expect(snap.services.identity).toEqual({ status: "healthy" });
+    expect(snap.services.broken).toEqual({
+      status: "unhealthy",
+      reason: "exec failed: exec /bin/false exited with status 1",
+    });
+    expect(snap.services.denied!.status).toBe("unhealthy");
+    expect(snap.services.denied!.reason).toContain("may not create host certificates");
+    const one = await fetch(`${base}/readyz/denied`);
+    expect(one.status).toBe(503);
+    expect(((await one.json()) as { reason: string }).reason).toContain("may not create host certificates");
+
+    // tbot wait: 0 for a healthy service, 1 (after --timeout) for a failing one, naming its reason.
+    const waitOk = run([tbotBin, "wait", "--diag-addr", diag, "--service", "ok", "--timeout", "5s"]);
+    expect(waitOk.code).toBe(0);
+    expect(waitOk.stderr).toContain('service "ok" is ready');
+    const t0 = Date.now();
+    const waitBad = run([tbotBin, "wait", "--diag-addr", diag, "--service", "broken", "--timeout", "2s"]);
+    expect(waitBad.code).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+    expect(waitBad.stderr).toContain("exec failed: exec /bin/false exited with status 1");
+    const waitAll = run([tbotBin, "wait", "--diag-addr", diag, "--timeout", "1s"]);
+    expect(waitAll.code).toBe(1);
+    expect(waitAll.stderr).toContain("denied: unhealthy");
+    expect(run([tbotBin, "wait", "--diag-addr", diag, "--service", "nope", "--timeout", "5s"]).code).toBe(1);
+
+    expect(await bot.stop()).toBe(0);
+
+    // JSON logs: every line parses (jq too), with the four fields; prom-client was loaded.
+    const log = bot.output();
+    const entries = jsonLines(log);
+    expect(entries.some((e) => e.message === "Metrics module loaded (prom-client)")).toBe(true);
+    expect(entries.some((e) => e.level === "DEBUG")).toBe(true);
+    expect(entries.find((e) => e.message === "Generated output" && e.service === "ok")).toMatchObject({
+      level: "INFO",
+      component: "TBOT",
+      type: "identity",
+    });
+    // No token (a single-use token is a secret), no private key written to the outputs or storage.
+    expect(log).not.toContain(token);
+    expect(log).not.toContain("PRIVATE KEY");
+    for (const f of [join(out("ok"), "key"), join(work, "data", "key")]) {
+      const body = readFileSync(f, "utf8")
+        .split("\n")
+        .filter((l) => l && !l.startsWith("-----"));
+      for (const l of body) expect(log).not.toContain(l);
+    }
+  }, 120_000);
+
+  test("one-shot with a registration secret: JSON logs without the secret; prom-client not loaded", async () => {
+    const secret = `regsecret-${crypto.randomUUID()}`;
+    tctlCreate(auth, join(work, "bk-bot.yaml"), botYaml("bk-bot"));
+    tctlCreate(
+      auth,
+      join(work, "bk-token.yaml"),
+      boundKeypairTokenYaml("bk-token", "bk-bot", { onboarding: [`registration_secret: ${secret}`] }),
+    );
+    const dest = join(work, "bk-out");
+    const r = run([
+      ...bkArgs(auth, { token: "bk-token", data: join(work, "bk-data"), dest, secret, extra: ["--oneshot"] }),
+      "--log-format",
+      "json",
+      "-d",
+    ]);
+    expect(r.code).toBe(0);
+    const entries = jsonLines(r.stderr);
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+    expect(entries.some((e) => e.message === "Metrics module loaded (prom-client)")).toBe(false);
+    expect(r.stderr).not.toContain(secret);
+    expect(r.stderr).not.toContain("PRIVATE KEY");
+    const key = readFileSync(join(dest, "key"), "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"));
+    for (const l of key) expect(r.stderr).not.toContain(l);
+    // A failing one-shot's error line is JSON too (the exit path), and still without the secret.
+    const bad = run([
+      ...bkArgs(auth, {
+        token: "bk-token-missing",
+        data: join(work, "bk-data2"),
+        dest: join(work, "bk-out2"),
+        secret,
+        extra: ["--oneshot"],
+      }),
+      "--log-format",
+      "json",
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).not.toContain(secret);
+  }, 60_000);
+});
