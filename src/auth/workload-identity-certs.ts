@@ -76,8 +76,14 @@ async function contextOf(
     );
   const roles = await rolesNamed(svc, names);
   const inst = await svc.instances.get(instanceKey(botName, caller.botInstanceId!));
+  // The most recent join's attributes: renewals record none, and the list keeps the last 10
+  // authentications only, so a token-joined bot renewed more often falls back to its first join
+  // (its only one); other methods renew by joining again, so one of the last 10 has them.
   const auths = inst?.value.status.latest_authentications ?? [];
-  const join = [...auths].reverse().find((a) => a.join_attrs)?.join_attrs ?? {};
+  const join =
+    [...auths].reverse().find((a) => a.join_attrs)?.join_attrs ??
+    inst?.value.status.initial_authentication?.join_attrs ??
+    {};
   const attrs: Attributes = {
     user: {
       name: botUserName(botName),

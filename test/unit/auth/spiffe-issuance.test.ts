@@ -62,16 +62,17 @@ async function cluster() {
     spec: { bot_name: "ci", instance_id: "i1" },
     status: {
       generation: 1,
-      initial_authentication: {} as never,
+      // As after more than 10 renewals: the join itself is only in initial_authentication.
+      initial_authentication: {
+        authenticated_at: "",
+        join_method: "token",
+        join_token: "t",
+        generation: 1,
+        public_key: "",
+        join_attrs: { meta: { join_method: "token", join_token_name: "t" } },
+      },
       latest_authentications: [
-        {
-          authenticated_at: "",
-          join_method: "token",
-          join_token: "t",
-          generation: 1,
-          public_key: "",
-          join_attrs: { meta: { join_method: "token", join_token_name: "t" } },
-        },
+        { authenticated_at: "", join_method: "token", join_token: "", generation: 12, public_key: "" },
       ],
       latest_heartbeats: [],
     } as never,

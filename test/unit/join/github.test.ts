@@ -128,6 +128,11 @@ describe("github server half", () => {
       isNewInstance: true,
       instanceId: "instance-new",
     });
+    // The verified claims go to the instance record for workload identity templates (join.github.*).
+    const attrs = f.finished[0]!.joinAttributes!.github as Record<string, unknown>;
+    expect(attrs.repository_owner).toBe("octo-org");
+    expect(typeof attrs.repository).toBe("string");
+    expect(attrs.nonce).toBeUndefined();
     expect(f.audits).toEqual([
       {
         event: "github.join",

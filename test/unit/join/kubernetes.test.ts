@@ -130,6 +130,10 @@ describe("kubernetes server half", () => {
     const f = fakeAuth(tokenFrom(oidcYaml(k8s.issuer)), { fetch: trustingFetch(k8s) });
     await kubernetesJoinServer.handle(f.ctx, joinRequest("kubernetes", "t1", await k8s.kubernetes(sa)));
     expect(f.finished[0]!.joinMethod).toBe("kubernetes");
+    // For workload identity templates: join.kubernetes.service_account.name and friends.
+    const attrs = f.finished[0]!.joinAttributes!.kubernetes as Record<string, Record<string, unknown>>;
+    expect(attrs.service_account).toMatchObject({ name: "tbot", namespace: "ci" });
+    expect(attrs.namespace).toBe("ci" as never);
   });
 
   test.each([
