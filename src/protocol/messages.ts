@@ -314,7 +314,16 @@ export interface WorkloadSelector {
  * `workload.unix.uid` etc. Absent for outputs written to disk (no workload).
  */
 export interface WorkloadAttributes {
-  unix?: { uid?: number; gid?: number; pid?: number; binary_path?: string; binary_hash?: string };
+  unix?: {
+    /** true when the agent attested the peer (SO_PEERCRED): `workload.unix.attested`. */
+    attested?: boolean;
+    uid?: number;
+    gid?: number;
+    pid?: number;
+    binary_path?: string;
+    /** Lowercase hex SHA-256 of the executable. */
+    binary_hash?: string;
+  };
 }
 
 const WorkloadSelectorSchema: Schema<WorkloadSelector> = obj<WorkloadSelector>({
@@ -329,6 +338,7 @@ const WorkloadSelectorSchema: Schema<WorkloadSelector> = obj<WorkloadSelector>({
 const WorkloadAttributesSchema: Schema<WorkloadAttributes> = obj<WorkloadAttributes>({
   unix: optional(
     obj<NonNullable<WorkloadAttributes["unix"]>>({
+      attested: optional(bool()),
       uid: optional(int({ min: 0, max: 0xffffffff })),
       gid: optional(int({ min: 0, max: 0xffffffff })),
       pid: optional(int({ min: 0, max: 0x7fffffff })),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { Authorities } from "../../../src/auth/authorities.ts";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
-import { parseResources, type Resource } from "../../../src/auth/resources/index.ts";
+import { parseResources } from "../../../src/auth/resources/index.ts";
 import { AuthService } from "../../../src/auth/service.ts";
 import { issueJwtSvids, issueX509Svids } from "../../../src/auth/workload-identity-certs.ts";
 import { generateKeyPair, publicKeyPem } from "../../../src/crypto/keys.ts";
@@ -222,4 +222,31 @@ describe("SVID issuance", () => {
   });
 });
 
-void (null as unknown as Resource);
+describe("request schemas", () => {
+  test("workload attributes, audiences and selectors are bounded and typed", async () => {
+    const { WorkloadJwtRequestSchema, WorkloadX509RequestSchema } = await import(
+      "../../../src/protocol/messages.ts"
+    );
+    const ok = WorkloadX509RequestSchema.parse(
+      {
+        selector: { labels: { env: ["a", "b"] } },
+        public_key: "x",
+        workload: { unix: { attested: true, uid: 0, binary_hash: "ab12" }, extra: 1 },
+      },
+      "",
+    );
+    expect(ok.workload).toEqual({ unix: { attested: true, uid: 0, binary_hash: "ab12" } });
+    expect(() =>
+      WorkloadX509RequestSchema.parse({ selector: {}, public_key: "x", workload: { unix: { uid: -1 } } }, ""),
+    ).toThrow("workload.unix.uid must be between 0 and 4294967295, got -1");
+    expect(() =>
+      WorkloadX509RequestSchema.parse(
+        { selector: {}, public_key: "x", workload: { unix: { binary_hash: "XY" } } },
+        "",
+      ),
+    ).toThrow("workload.unix.binary_hash must be lowercase hex");
+    expect(() => WorkloadJwtRequestSchema.parse({ selector: { name: "a" }, audiences: [] }, "")).toThrow(
+      /audiences/,
+    );
+  });
+});
