@@ -3,7 +3,8 @@
 // PromQL counts the renewals; a failing output turns /readyz 503 with its reason while the
 // others stay healthy, and `tbot wait` exits 0 or 1 for them; `--log-format json` lines parse
 // with jq, carry timestamp/level/component/message, and never a token, key or secret;
-// prom-client is loaded only with diag_addr.
+// prom-client is loaded only with diag_addr; a role revoked with `tctl bots update` turns the
+// output that needed it unhealthy (503, its reason) while the identity output stays healthy.
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -301,5 +302,107 @@ scrape_configs:
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).not.toContain(secret);
+  }, 60_000);
+
+  test("a role revoked with tctl: that output's /readyz turns 503 with the reason, the others stay healthy; tbot wait 1/0", async () => {
+    const resources = writeText(
+      join(work, "app-resources.yaml"),
+      `kind: role
+version: v7
+metadata: {name: diag-base}
+spec:
+  allow:
+    logins: [root]
+---
+kind: role
+version: v7
+metadata: {name: app-prod}
+spec:
+  allow:
+    app_labels: {env: prod}
+---
+kind: app
+version: v3
+metadata:
+  name: grafana
+  labels: {env: prod}
+spec:
+  uri: https://127.0.0.1:3000
+`,
+    );
+    expect(auth.tctl(["create", resources]).code).toBe(0);
+    const token = addBot(auth, "revokee", "diag-base,app-prod");
+    const port = await freePort();
+    const diag = `127.0.0.1:${port}`;
+    const cfg = writeText(
+      join(work, "revokee.yaml"),
+      `version: v2
+auth_server: ${auth.addr}
+onboarding:
+  join_method: token
+  token: ${token}
+  ca_pins: [${auth.pin}]
+storage:
+  type: directory
+  path: ${join(work, "revokee-data")}
+credential_ttl: 1h
+renewal_interval: 20m
+services:
+  - type: identity
+    name: web
+    destination: {type: directory, path: ${join(work, "revokee-web")}}
+  - type: application
+    name: grafana
+    app_name: grafana
+    destination: {type: directory, path: ${join(work, "revokee-app")}}
+`,
+    );
+    const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg, "--diag-addr", diag]));
+    await bot.waitFor(/Generated output service:grafana/, 20_000);
+    await bot.waitFor(/Generated output service:web/, 20_000);
+    const base = `http://${diag}`;
+    expect((await fetchWhenUp(`${base}/readyz`)).status).toBe(200);
+    expect(run([tbotBin, "wait", "--diag-addr", diag, "--service", "grafana", "--timeout", "5s"]).code).toBe(
+      0,
+    );
+
+    // Revoke app-prod (the only role allowing the app), then renew: the application output is refused, the identity output is not.
+    const upd = auth.tctl(["bots", "update", "revokee", "--set-roles=diag-base"]);
+    expect(upd.code).toBe(0);
+    const mark = bot.output().length;
+    bot.proc.kill("SIGHUP");
+    await until(
+      () =>
+        /Renewal failed; keeping the last good outputs and retrying service:grafana /.test(
+          bot.output().slice(mark),
+        ),
+      "the application output to fail",
+      20_000,
+    ).catch((e) => {
+      throw new Error(`${e}\n${upd.stdout}\n${bot.output().slice(mark)}`);
+    });
+    await until(() => /Generated output service:web/.test(bot.output().slice(mark)), "web renewed", 20_000);
+    const all = await fetch(`${base}/readyz`);
+    expect(all.status).toBe(503);
+    const snap = (await all.json()) as {
+      status: string;
+      services: Record<string, { status: string; reason?: string }>;
+    };
+    expect(snap.status).toBe("unhealthy");
+    expect(snap.services.web).toEqual({ status: "healthy" });
+    expect(snap.services.identity).toEqual({ status: "healthy" });
+    expect(snap.services.grafana!.status).toBe("unhealthy");
+    expect(snap.services.grafana!.reason).toContain('no role allows app "grafana"');
+    const one = await fetch(`${base}/readyz/grafana`);
+    expect(one.status).toBe(503);
+    const reason = ((await one.json()) as { reason: string }).reason;
+    expect(reason).toBe(snap.services.grafana!.reason!);
+
+    const waitWeb = run([tbotBin, "wait", "--diag-addr", diag, "--service", "web", "--timeout", "5s"]);
+    expect(waitWeb.code).toBe(0);
+    const waitApp = run([tbotBin, "wait", "--diag-addr", diag, "--service", "grafana", "--timeout", "2s"]);
+    expect(waitApp.code).toBe(1);
+    expect(waitApp.stderr).toContain(reason.slice(0, 40));
+    expect(await bot.stop()).toBe(0);
   }, 60_000);
 });
