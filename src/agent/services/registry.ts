@@ -8,6 +8,8 @@ import { databaseOutput } from "./database/index.ts";
 import type { OutputDescriptor } from "./descriptor.ts";
 import { identityOutput } from "./identity/index.ts";
 import { sshHostOutput } from "./ssh-host/index.ts";
+import { workloadIdentityJwtOutput } from "./workload-identity-jwt/index.ts";
+import { workloadIdentityX509Output } from "./workload-identity-x509/index.ts";
 
 export const outputRegistry: readonly OutputDescriptor[] = [
   // One line per type, in the order `tbot help` and messages list them.
@@ -15,6 +17,8 @@ export const outputRegistry: readonly OutputDescriptor[] = [
   sshHostOutput,
   databaseOutput,
   applicationOutput,
+  workloadIdentityX509Output,
+  workloadIdentityJwtOutput,
 ];
 
 /** The descriptor for a `type:` as written (canonical name or alias), or undefined. */
