@@ -298,6 +298,8 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       const loops = outputs.map((o) => outputLoop(o));
       await identityLoop();
       await Promise.all(loops);
+      // Services that hold something open (the Workload API's socket) release it.
+      await Promise.all(services.map((s) => s.stop?.().catch(() => {})));
       return 0;
     } finally {
       release();

@@ -60,8 +60,8 @@ function renderDestination(d: Destination): Yaml {
 function renderService(s: ServiceConfig): Yaml {
   const out: Yaml = { type: s.type };
   if (s.name !== undefined) out.name = s.name;
-  out.destination = renderDestination(s.destination);
   const d = outputDescriptor(s.type);
+  if (!d?.noDestination) out.destination = renderDestination(s.destination);
   if (d) Object.assign(out, d.render(s));
   if (s.credentialTtlMs !== undefined) out.credential_ttl = renderDuration(s.credentialTtlMs);
   if (s.renewalIntervalMs !== undefined) out.renewal_interval = renderDuration(s.renewalIntervalMs);

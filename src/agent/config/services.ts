@@ -39,7 +39,7 @@ export function decodeService(n: YNode, key: string, places: ConfigPlaces): Serv
     return typeNode.fail(`unrecognized service type (${type}); supported types: ${supported}`);
   }
   m.strict([...commonKeys, ...d.keys]);
-  return d.decode(m, decodeCommon(m, d.type, key, places), { key, places });
+  return d.decode(m, decodeCommon(m, d.type, key, places, d.noDestination === true), { key, places });
 }
 
 export function rejectRoles(n: YNode): never {
@@ -53,13 +53,18 @@ function decodeCommon(
   type: string,
   key: string,
   places: ConfigPlaces,
+  noDestination: boolean,
 ): OutputConfig {
   const destNode = m.get("destination");
-  if (destNode.missing)
+  if (noDestination && !destNode.missing)
+    destNode.fail(`${destNode.path}: a ${type} service writes no files; remove destination`);
+  if (destNode.missing && !noDestination)
     m.self.fail(`${destNode.path} is required (e.g. destination: {type: directory, path: /opt/machine-id})`);
   const out: OutputConfig = {
     type,
-    destination: decodeDestination(destNode, { places, key: `${key}.destination`, isStorage: false }),
+    destination: noDestination
+      ? { type: "memory" }
+      : decodeDestination(destNode, { places, key: `${key}.destination`, isStorage: false }),
   };
   if (m.has("name")) {
     out.name = text(m.get("name"));

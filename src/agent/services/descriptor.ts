@@ -59,6 +59,11 @@ export interface OutputDescriptor<C extends OutputConfig = OutputConfig> {
   readonly defaultNamePrefix: string;
   /** Runs only in a long-running bot (tunnels, APIs): refused with oneshot. */
   readonly daemonOnly?: boolean;
+  /**
+   * Writes no files (an API on a socket): `destination` is neither needed nor accepted, and the
+   * config holds a memory destination in its place (never opened, not rendered).
+   */
+  readonly noDestination?: boolean;
   /** The type's own fields from the entry (keys already checked against `keys`). */
   decode(m: MapReader, common: CommonFields, kit: DecodeKit): C;
   /** Cross-field rules on the final config (after flags); throws `kit.places.error(…)`. */

@@ -8,6 +8,7 @@ import { databaseOutput } from "./database/index.ts";
 import type { OutputDescriptor } from "./descriptor.ts";
 import { identityOutput } from "./identity/index.ts";
 import { sshHostOutput } from "./ssh-host/index.ts";
+import { workloadIdentityApiOutput } from "./workload-identity-api/index.ts";
 import { workloadIdentityJwtOutput } from "./workload-identity-jwt/index.ts";
 import { workloadIdentityX509Output } from "./workload-identity-x509/index.ts";
 
@@ -19,6 +20,7 @@ export const outputRegistry: readonly OutputDescriptor[] = [
   applicationOutput,
   workloadIdentityX509Output,
   workloadIdentityJwtOutput,
+  workloadIdentityApiOutput,
 ];
 
 /** The descriptor for a `type:` as written (canonical name or alias), or undefined. */

@@ -23,4 +23,6 @@ export interface OutputService {
   /** Prepare the destination (write test). */
   init(): Promise<void>;
   run(ctx: ServiceContext): Promise<void>;
+  /** Release what `run` started (a listening socket): called once when the bot stops. */
+  stop?(): Promise<void>;
 }
