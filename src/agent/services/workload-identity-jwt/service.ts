@@ -46,6 +46,6 @@ export class WorkloadIdentityJwtOutput implements OutputService {
         written: svid.spiffe_id,
         matched: res.svids.map((s) => s.name).join(","),
       });
-    await this.store.writeSet("workload-identity-jwt", { jwt_svid: svid.token });
+    await this.store.writeSet("jwtsvid", { jwt_svid: svid.token });
   }
 }

@@ -68,6 +68,6 @@ export class WorkloadIdentityX509Output implements OutputService {
       });
     for (const s of res.skipped)
       log.warn("Workload identity not issued", { service: this.name, identity: s.name, reason: s.reason });
-    await this.store.writeSet("workload-identity-x509", workloadX509Files(res, key.keyPem));
+    await this.store.writeSet("svid", workloadX509Files(res, key.keyPem));
   }
 }
