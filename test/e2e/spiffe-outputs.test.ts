@@ -78,6 +78,16 @@ spec:
 kind: workload_identity
 version: v1
 metadata:
+  name: short
+  labels: {env: prod}
+spec:
+  spiffe:
+    id: /short/uid-{{ workload.unix.uid }}
+    x509: {maximum_ttl: 6s}
+---
+kind: workload_identity
+version: v1
+metadata:
   name: staging
   labels: {env: staging}
 spec:
@@ -424,4 +434,35 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
       );
     }, 30_000);
   }
+});
+
+describe("workload-identity-api: SVIDs renewed before they expire", () => {
+  test("an identity with x509.maximum_ttl 6s: the open stream gets a new SVID before each expires, with no renewal of the bot", async () => {
+    const socket = join(work, "short", "workload.sock");
+    const { path } = config(
+      `
+- type: workload-identity-api
+  listen: unix://${socket}
+  selector: {name: short}
+`,
+      { oneshot: false },
+    );
+    const bot = scope.proc(startProcess([tbotBin, "start", "-c", path]));
+    try {
+      await bot.waitFor(/Workload API listening/, 30_000);
+      const c = runClient("node", socket, { watch: 2 });
+      const first = await c.step("x509");
+      const t0 = Date.now();
+      const steps = await c.done();
+      const updates = steps.filter((s) => s.step === "update");
+      expect(updates.map((u) => u.error)).toEqual([undefined, undefined]);
+      expect(new Set([first.serial, ...updates.map((u) => u.serial)]).size).toBe(3);
+      // Renewed at 60% of the 6s life: each update well before the previous SVID's end.
+      expect((updates[0]!.t as number) - t0).toBeLessThan(6000);
+      expect((updates[1]!.t as number) - (updates[0]!.t as number)).toBeLessThan(6000);
+      expect(bot.output()).not.toContain("Renewed bot identity");
+    } finally {
+      expect(await bot.stop("SIGTERM")).toBe(0);
+    }
+  }, 60_000);
 });
