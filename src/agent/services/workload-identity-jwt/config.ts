@@ -67,7 +67,7 @@ export function renderWorkloadJwt(s: WorkloadIdentityJwtService): Record<string,
 
 export const workloadJwtModeFlags = [...selectorModeFlags, "audience"] as const;
 export const workloadJwtModeHelp = `${selectorModeHelp}
-      --audience AUD             The JWT's audience (required; repeat for several)`;
+      --audience AUD             The JWT's audience (required; several: a,b)`;
 
 export function workloadJwtFromFlags(
   flags: Readonly<Record<string, string | boolean | string[]>>,
