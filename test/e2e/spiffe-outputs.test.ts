@@ -8,7 +8,8 @@
 // the refusals in one line each.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { type Subprocess, spawn, spawnSync } from "bun";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
@@ -27,6 +28,9 @@ const pyClient = join(root, "test/clients/python/workload_client.py");
 const USERS = ["spiffe-wa", "spiffe-wb", "spiffe-wc"] as const;
 const uids: Record<string, number> = {};
 const TD = "spiffe.example";
+const nodeHash = createHash("sha256")
+  .update(readFileSync(realpathSync("/usr/bin/node")))
+  .digest("hex");
 
 type Step = Record<string, unknown> & { step: string };
 
@@ -84,6 +88,20 @@ spec:
   spiffe:
     id: /short/uid-{{ workload.unix.uid }}
     x509: {maximum_ttl: 6s}
+---
+kind: workload_identity
+version: v1
+metadata:
+  name: node-only
+  labels: {env: prod}
+spec:
+  rules:
+    allow:
+      - conditions:
+          - attribute: workload.unix.binary_hash
+            eq: {value: "${nodeHash}"}
+  spiffe:
+    id: /bin/node
 ---
 kind: workload_identity
 version: v1
@@ -461,6 +479,32 @@ describe("workload-identity-api: SVIDs renewed before they expire", () => {
       expect((updates[0]!.t as number) - t0).toBeLessThan(6000);
       expect((updates[1]!.t as number) - (updates[0]!.t as number)).toBeLessThan(6000);
       expect(bot.output()).not.toContain("Renewed bot identity");
+    } finally {
+      expect(await bot.stop("SIGTERM")).toBe(0);
+    }
+  }, 60_000);
+});
+
+describe("workload-identity-api: a rule on workload.unix.binary_hash", () => {
+  test("only /usr/bin/node gets the identity; python3 gets PermissionDenied naming the attribute", async () => {
+    const socket = join(work, "hash", "workload.sock");
+    const { path } = config(
+      `
+- type: workload-identity-api
+  listen: unix://${socket}
+  selector: {name: node-only}
+`,
+      { oneshot: false },
+    );
+    const bot = scope.proc(startProcess([tbotBin, "start", "-c", path]));
+    try {
+      await bot.waitFor(/Workload API listening/, 30_000);
+      const node = await runClient("node", socket).done();
+      expectFullFlow(node, `spiffe://${TD}/bin/node`);
+      const py = await runClient("python", socket).done();
+      const x = py.find((s) => s.step === "x509") as Step;
+      expect(x.code).toBe(7);
+      expect(String(x.details)).toContain("workload.unix.binary_hash is ");
     } finally {
       expect(await bot.stop("SIGTERM")).toBe(0);
     }
