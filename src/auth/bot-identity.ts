@@ -11,6 +11,7 @@ import { checkIdentityInputs } from "./identity-inputs.ts";
 import { type IssuedCerts, issueFirst, issueNext, keyHashOf } from "./instances.ts";
 import { DEFAULT_MAX_SESSION_TTL_MS } from "./issuer.ts";
 import { createLock } from "./locks.ts";
+import { denial } from "./metrics/observer.ts";
 import type { BotResource } from "./resources/index.ts";
 import type { AuthService } from "./service.ts";
 import type { Authentication } from "./store/types.ts";
@@ -130,8 +131,11 @@ export async function finishBotJoin(
       ...(a.commit ? { commit: a.commit } : {}),
       onMismatch: async (stored) => {
         if (a.onGenerationMismatch) await a.onGenerationMismatch();
-        throw accessDenied(
-          `the refreshing certificate is of generation ${caller.generation}, not the instance's current ${stored}; the bot's identity may have been copied`,
+        throw denial(
+          accessDenied(
+            `the refreshing certificate is of generation ${caller.generation}, not the instance's current ${stored}; the bot's identity may have been copied`,
+          ),
+          "generation_mismatch",
         );
       },
       onRollback: rollbackAudit(svc, bot, a.instanceId, caller.generation, remoteAddr),
@@ -168,8 +172,9 @@ export async function renewBotIdentity(
 ): Promise<JoinResult> {
   const bot = await requireBot(svc, caller);
   if (!caller.renewable)
-    throw accessDenied(
-      "this identity is not renewable; bots joined with other methods renew by joining again",
+    throw denial(
+      accessDenied("this identity is not renewable; bots joined with other methods renew by joining again"),
+      "not_renewable",
     );
   await checkIdentityInputs(req.public_keys, req.expires, svc.clock.now());
   const name = caller.botName!;
@@ -224,7 +229,10 @@ async function generationMismatch(
     expected_generation: stored,
     remote_addr: remoteAddr,
   });
-  throw accessDenied(
-    `${msg}. Bot instance ${caller.botInstanceId} is now locked; rejoin with a new token (tctl bots instances add ${caller.botName})`,
+  throw denial(
+    accessDenied(
+      `${msg}. Bot instance ${caller.botInstanceId} is now locked; rejoin with a new token (tctl bots instances add ${caller.botName})`,
+    ),
+    "generation_mismatch",
   );
 }

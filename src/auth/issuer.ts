@@ -12,6 +12,7 @@ import { randomSerialBytes } from "../crypto/x509-leaf.ts";
 import type { Certificates, PublicKeys } from "../protocol/messages.ts";
 import { badParameter } from "../util/errors.ts";
 import type { Authorities, LoadedCA } from "./authorities.ts";
+import { metricsSink } from "./metrics/observer.ts";
 
 /** A certificate for a database or an application (db_client, app CA) or for a server (db, app CA). */
 export interface LeafRequest {
@@ -144,6 +145,8 @@ export class Issuer {
       ssh_ca_keys: [this.cas.host.sshPublic!],
       expires: notAfter,
     };
+    metricsSink()?.issued("user", "tls");
+    metricsSink()?.issued("user", "ssh");
     // As X509Certificate's serialNumber reads it: 16 bytes, the first never 0, in upper-case hex.
     serials.set(certs, Buffer.from(serialBytes).toString("hex").toUpperCase());
     return certs;
@@ -170,6 +173,7 @@ export class Issuer {
       dnsNames: req.dnsNames,
       ipAddresses: req.ipAddresses,
     });
+    metricsSink()?.issued(req.ca.type, "tls");
     return { cert, expires: notAfter, serial: Buffer.from(serialBytes).toString("hex").toUpperCase() };
   }
 
@@ -181,7 +185,7 @@ export class Issuer {
   ): Promise<string> {
     const now = this.clock();
     try {
-      return await signSshCertificate(
+      const cert = await signSshCertificate(
         {
           publicKeyLine: sshPublicKey,
           certType: "host",
@@ -194,6 +198,8 @@ export class Issuer {
         this.cas.host.sshKey!,
         this.cas.host.sshPublic!,
       );
+      metricsSink()?.issued("host", "ssh");
+      return cert;
     } catch (e) {
       if ((e as { code?: string }).code) throw e;
       throw badParameter(`ssh_public_key is not usable: ${(e as Error).message}`);

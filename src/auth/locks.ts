@@ -7,6 +7,7 @@
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import { accessDenied, badParameter, notFound } from "../util/errors.ts";
 import type { Who } from "./lock-index.ts";
+import { denial } from "./metrics/observer.ts";
 import type { AuthService } from "./service.ts";
 import type { Lock, LockTarget } from "./store/types.ts";
 
@@ -61,8 +62,11 @@ export async function assertNotLocked(svc: AuthService, caller: TlsIdentity): Pr
   if (!caller.botName) return;
   const lock = await findLock(svc, { bot: caller.botName, instance: caller.botInstanceId });
   if (lock)
-    throw accessDenied(
-      `this bot ${lock.spec.target.bot_instance_id ? "instance " : ""}is locked: ${lock.spec.message} (lock ${lock.metadata.name}; remove it with "tctl rm lock/${lock.metadata.name}")`,
+    throw denial(
+      accessDenied(
+        `this bot ${lock.spec.target.bot_instance_id ? "instance " : ""}is locked: ${lock.spec.message} (lock ${lock.metadata.name}; remove it with "tctl rm lock/${lock.metadata.name}")`,
+      ),
+      "locked",
     );
 }
 

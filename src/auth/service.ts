@@ -21,6 +21,8 @@ import { Continuations } from "./continuations.ts";
 import { Issuer } from "./issuer.ts";
 import { type JoinKeys, loadJoinKeys } from "./join-keys.ts";
 import { LockIndex } from "./lock-index.ts";
+import { instrumentBackend } from "./metrics/backend.ts";
+import { metricsSink } from "./metrics/observer.ts";
 import { outboundFetcher } from "./outbound-fetch.ts";
 import type {
   AppResource,
@@ -121,7 +123,10 @@ export class AuthService {
 
   static async open(opts: AuthServiceOptions): Promise<AuthService> {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    const raw = opts.backend ?? new SqliteBackend(join(opts.dataDir, "tauth.db"));
+    const store = opts.backend ?? new SqliteBackend(join(opts.dataDir, "tauth.db"));
+    // With --diag-addr: every backend operation timed, its conflicts counted (metrics/backend.ts).
+    const sink = metricsSink();
+    const raw = sink ? instrumentBackend(store, sink) : store;
     // Writes through the service announce changes to what replicas cache (change-feed.ts).
     const feed = new ChangeFeed();
     const backend = watchWrites(raw, feed);

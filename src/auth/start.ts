@@ -9,6 +9,7 @@ import { issueCertificate } from "../crypto/x509.ts";
 import { GITHUB_ISSUER_ENV, githubIssuerOverride } from "../join/github/issuer-override.ts";
 import { extraStsHosts } from "../join/iam/sts-hosts.ts";
 import { UserError } from "../util/errors.ts";
+import { formatHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
 import { ensureAdminIdentity } from "./admin-identity.ts";
 import { adminRoutes } from "./api/admin.ts";
@@ -19,6 +20,8 @@ import { healthRoutes } from "./http/health.ts";
 import { checkListenable } from "./http/listen-check.ts";
 import { type Route, Router } from "./http/router.ts";
 import { startHttpServer } from "./http/server.ts";
+import type { DiagServer } from "./metrics/diag.ts";
+import { installMetricsSink } from "./metrics/observer.ts";
 import { checkPackagesDirOutside, PackageDir } from "./packages.ts";
 import { AuthService } from "./service.ts";
 
@@ -44,6 +47,11 @@ export interface AuthConfig {
    * the admin identity and checked the address; the worker shares the port (SO_REUSEPORT).
    */
   worker?: { index: number };
+  /**
+   * --diag-addr: serve /metrics, /healthz, /readyz over plain HTTP here. With workers, worker
+   * 0 serves it and its metrics cover that worker's process (metrics/prom.ts).
+   */
+  diag?: { host: string; port: number };
 }
 
 export interface PreparedAuth {
@@ -57,6 +65,8 @@ export interface PreparedAuth {
 export interface RunningAuth {
   svc: AuthService;
   port: number;
+  /** The diagnostics listener's port, when there is one. */
+  diagPort?: number;
   close(): Promise<void>;
 }
 
@@ -161,7 +171,21 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   const stsHosts = extraStsHosts();
   if (!cfg.worker) await checkListenable(cfg.listenHost, cfg.listenPort);
   const storage = cfg.storage ?? { type: "sqlite" };
-  const svc = await openService(cfg, storage);
+  // Metrics before the service opens, so that its backend is instrumented (service.ts).
+  const serveDiag = cfg.diag && (cfg.worker?.index ?? 0) === 0 ? cfg.diag : undefined;
+  let countInstances: (() => Promise<number>) | undefined;
+  const metrics = serveDiag
+    ? (await import("./metrics/prom.ts")).createAuthMetrics({ countInstances: () => countInstances!() })
+    : undefined;
+  installMetricsSink(metrics?.sink);
+  const svc = await openService(cfg, storage).catch((e) => {
+    installMetricsSink(undefined);
+    throw e;
+  });
+  countInstances = () =>
+    svc.backend.count
+      ? svc.backend.count("/bot_instances/")
+      : Promise.reject(new Error("this backend cannot count"));
   const tls = await serverCertificate(svc, cfg);
   // A worker's primary has made sure of the admin identity already.
   const admin = cfg.worker ? undefined : await adminIdentity(svc, cfg);
@@ -188,6 +212,23 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   );
   const addr = server.address();
   port = typeof addr === "object" && addr ? addr.port : cfg.listenPort;
+  let diag: DiagServer | undefined;
+  if (serveDiag && metrics) {
+    try {
+      const { startAuthDiag } = await import("./metrics/diag.ts");
+      diag = startAuthDiag(serveDiag.host, serveDiag.port, metrics, healthRoutes(svc)[0]!);
+    } catch (e) {
+      await new Promise<void>((r) => server.close(() => r()));
+      await svc.close();
+      throw new UserError(
+        `cannot listen on --diag-addr ${formatHostPort(serveDiag)}: ${(e as Error).message}`,
+      );
+    }
+    log.info("Diagnostics are listening (plain HTTP: /metrics, /healthz, /readyz)", {
+      addr: formatHostPort({ host: serveDiag.host, port: diag.port }),
+      ...(cfg.worker ? { worker: cfg.worker.index } : {}),
+    });
+  }
   // Every replica sweeps; the PostgreSQL sweep is batched and SKIP LOCKED, so they share it.
   const purge = setInterval(
     () =>
@@ -229,8 +270,10 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   return {
     svc,
     port,
+    ...(diag ? { diagPort: diag.port } : {}),
     async close() {
       clearInterval(purge);
+      diag?.stop();
       await new Promise<void>((r) => server.close(() => r()));
       await svc.close();
     },

@@ -35,6 +35,7 @@ import { eachPage } from "./api/admin-resources.ts";
 import { botUserName, maxTtlOf, requireBot, traitsOf } from "./bot-identity.ts";
 import { instanceKey, notePresented } from "./instances.ts";
 import { BACKDATE_MS, cappedExpiry } from "./issuer.ts";
+import { metricsSink } from "./metrics/observer.ts";
 import { assertInternalIdentity, rolesNamed } from "./output-certs.ts";
 import type { BotResource, RoleResource, WorkloadIdentityResource } from "./resources/index.ts";
 import {
@@ -278,6 +279,7 @@ export async function issueX509Svids(
         signatureOnly: true,
       });
       const serial = Buffer.from(serialBytes).toString("hex").toUpperCase();
+      metricsSink()?.issued("spiffe", "tls");
       svc.audit.emit("spiffe.svid.issued", {
         bot: c.bot.metadata.name,
         bot_instance_id: c.instanceId,
@@ -334,6 +336,7 @@ export async function issueJwtSvids(
         jti,
       };
       const token = await signJwsWebCrypto(JSON.stringify(claims), ca.jwtKey!, { kid: ca.jwtKid! });
+      metricsSink()?.issued("spiffe", "jwt");
       svc.audit.emit("spiffe.svid.issued", {
         bot: c.bot.metadata.name,
         bot_instance_id: c.instanceId,

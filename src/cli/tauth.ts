@@ -26,7 +26,7 @@ Commands:
 
 Flags for start:
   -c, --config FILE        YAML config (data_dir, listen_addr, cluster_name, public_addrs,
-                           packages_dir, storage, replica_id, workers, debug)
+                           packages_dir, storage, replica_id, workers, diag_addr, debug)
       --data-dir DIR       State directory (default /var/lib/teleport/auth)
       --listen HOST:PORT   Listen address (default 0.0.0.0:3025)
       --cluster-name NAME  Cluster name (default: the host name; fixed after first start)
@@ -44,6 +44,10 @@ Flags for start:
       --workers N|auto     Processes serving on the same address and backend (default 1;
                            auto: one per CPU). The join rate and connections-per-IP limits
                            (TAUTH_LIMITS) apply in each worker
+      --diag-addr HOST:PORT
+                           Serve /metrics (Prometheus), /healthz and /readyz over plain HTTP
+                           here (":PORT" is 127.0.0.1:PORT); off unless set. With --workers,
+                           worker 0 serves it, with its own process's metrics
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 
@@ -60,7 +64,7 @@ Exit codes: 0 success, 1 error, 2 usage error.
 /** Every long flag of tauth's commands, for "did you mean" on a misspelt one. */
 const tauthFlagNames = [
   ...["config", "data-dir", "listen", "cluster-name", "public-addr", "packages-dir", "debug", "log-format"],
-  ...["storage-type", "conn-string", "replica-id", "workers"],
+  ...["storage-type", "conn-string", "replica-id", "workers", "diag-addr"],
   ...["out", "ttl", "help", "write", "force", "name", "user", "group", "systemd-directory", "tauth-path"],
 ];
 
@@ -73,7 +77,23 @@ interface TauthFileConfig {
   storage?: StorageConfig;
   replicaId?: string;
   workers?: number | "auto";
+  diagAddr?: string;
   debug?: boolean;
+}
+
+/**
+ * The diagnostics address: "host:port", or ":port" for 127.0.0.1 (loopback unless an address
+ * is named). Port 0 picks a free port.
+ */
+function parseDiagAddr(
+  text: string,
+  what: string,
+  fail: (m: string) => never,
+): { host: string; port: number } {
+  const t = text.trim();
+  const r = parseHostPort(t.startsWith(":") ? `127.0.0.1${t}` : t, { allowPortZero: true });
+  if (typeof r === "string") fail(`${what}: ${r}`);
+  return r;
 }
 
 /** A replica ID goes into a response header: a short token, nothing a header cannot carry. */
@@ -119,6 +139,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
       "storage",
       "replica_id",
       "workers",
+      "diag_addr",
       "debug",
     ]);
   const v = m.optStr("version");
@@ -139,6 +160,7 @@ export function loadConfigFile(path: string): TauthFileConfig {
     storage: m.has("storage") ? readStorageNode(m.get("storage")) : undefined,
     replicaId: checkReplicaId(m.optStr("replica_id"), (x) => m.get("replica_id").fail(x), "replica_id"),
     workers: checkWorkers(m.optStr("workers"), (x) => m.get("workers").fail(x), "workers"),
+    diagAddr: m.optStr("diag_addr"),
     debug: m.optBool("debug"),
   };
 }
@@ -196,6 +218,7 @@ export async function main(argv: string[]): Promise<number> {
         "conn-string": { type: "string" },
         "replica-id": { type: "string" },
         workers: { type: "string" },
+        "diag-addr": { type: "string" },
         debug: { type: "boolean", short: "d" },
         "log-format": { type: "string" },
       },
@@ -232,6 +255,13 @@ export async function main(argv: string[]): Promise<number> {
       file.workers ??
       1;
     const count = asked === "auto" ? workers.cpuWorkers() : asked;
+    const diagText = (values["diag-addr"] as string | undefined) ?? file.diagAddr;
+    const diag =
+      diagText === undefined
+        ? undefined
+        : parseDiagAddr(diagText, values["diag-addr"] !== undefined ? "--diag-addr" : "diag_addr", (m) => {
+            throw new UserError(m, "bad_parameter", ExitCode.usage);
+          });
     const cfg: AuthConfig = {
       dataDir: (values["data-dir"] as string | undefined) ?? file.dataDir ?? "/var/lib/teleport/auth",
       listenHost: hp.host,
@@ -248,6 +278,7 @@ export async function main(argv: string[]): Promise<number> {
           },
           "--replica-id",
         ) ?? file.replicaId,
+      ...(diag ? { diag } : {}),
     };
     if (count > 1 && !role) return await workers.runPrimary(cfg, count, ["start", ...rest]);
     const { startAuth } = await import("../auth/start.ts");

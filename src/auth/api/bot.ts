@@ -31,6 +31,7 @@ import { issueAppCert, issueDatabaseCert } from "../db-app-certs.ts";
 import { recordBotHeartbeat } from "../heartbeats.ts";
 import type { Route } from "../http/router.ts";
 import { RawResponse } from "../http/server.ts";
+import { metricsSink, observed } from "../metrics/observer.ts";
 import { nodeHeartbeat, resolveNode } from "../nodes.ts";
 import { issueHostCerts, issueOutputCerts } from "../output-certs.ts";
 import type { AuthService } from "../service.ts";
@@ -68,7 +69,12 @@ export function botRoutes(svc: AuthService): Route[] {
       access: "bot",
       body: RenewRequestSchema,
       maxBody: CERTS_MAX_BODY,
-      handle: (c) => renewBotIdentity(svc, c.caller!, c.body as RenewRequest, c.remoteAddr),
+      // Only token-joined identities are renewable: the renewal's method is token.
+      handle: (c) =>
+        observed(
+          () => renewBotIdentity(svc, c.caller!, c.body as RenewRequest, c.remoteAddr),
+          (o) => metricsSink()?.renewal("token", o),
+        ),
     },
     {
       method: "POST",

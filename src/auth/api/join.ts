@@ -12,6 +12,7 @@ import { finishBotJoin } from "../bot-identity.ts";
 import { checkIdentityInputs } from "../identity-inputs.ts";
 import { isUnusedInstance } from "../instances.ts";
 import { createLock, findLock } from "../locks.ts";
+import { denial, denialReason, metricsSink, type Outcome, outcomeOf } from "../metrics/observer.ts";
 import type { AuthService, StoredToken } from "../service.ts";
 import { sha256Hex } from "../store/collection.ts";
 
@@ -106,6 +107,11 @@ export async function handleJoin(
     audit: (event, fields) => svc.audit.emit(event, fields),
   };
   const auditToken = method === "token" ? maskSecret(tokenHash) : req.client_init.token_name;
+  // Metrics: the method from the registry's names only; a re-join with the bot's certificate
+  // is that bot's renewal (non-renewable methods renew by joining again).
+  const sink = metricsSink();
+  const methodLabel = descriptor ? method : "unsupported";
+  const report = (o: Outcome) => (caller ? sink?.renewal(methodLabel, o) : sink?.join(methodLabel, o));
   try {
     if (!descriptor)
       throw badParameter(
@@ -120,11 +126,18 @@ export async function handleJoin(
       // A lock on a bot also denies fresh joins with a token for it (no caller certificate),
       // checked before the method runs so the token is not used up.
       (await lockOfTokenBot(svc, req.client_init.token_name));
-    if (lock) throw accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`);
+    if (lock)
+      throw denial(
+        accessDenied(`join denied: locked (${lock.spec.message}; lock ${lock.metadata.name})`),
+        "locked",
+      );
     // Input first: a join refused for its keys or expiry has used no token and moved nothing.
     await checkIdentityInputs(req.bot_params.public_keys, req.bot_params.expires, svc.clock.now());
-    return await (await descriptor.server()).handle(ctx, req);
+    const res = await (await descriptor.server()).handle(ctx, req);
+    report("ok");
+    return res;
   } catch (e) {
+    report(outcomeOf(e));
     const reason = e instanceof UserError ? e.message : "internal error";
     svc.audit.emit("bot.join.failed", {
       join_method: method,
@@ -132,7 +145,11 @@ export async function handleJoin(
       remote_addr: remoteAddr,
       reason,
     });
-    if (isCode(e, "not_found")) throw new UserError((e as Error).message, "access_denied");
+    // A refusal the method decided (token unknown, used or expired; a proof that failed).
+    const refused = method === "token" ? "bad_token" : "attestation_failed";
+    if (isCode(e, "not_found"))
+      throw denial(new UserError((e as Error).message, "access_denied"), denialReason(e) ?? refused);
+    if (isCode(e, "access_denied") && denialReason(e) === "access_denied") denial(e as Error, refused);
     throw e;
   }
 }

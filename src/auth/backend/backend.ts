@@ -43,6 +43,8 @@ export interface Backend {
   deleteIfRevision(key: string, expectedRevision: string): Promise<void>;
   /** Items whose key starts with prefix, in key (byte) order; a page of them with `opts`. */
   list(prefix: string, opts?: ListOptions): Promise<Item[]>;
+  /** How many live items have keys starting with prefix (one COUNT query: the metrics' gauges). */
+  count?(prefix: string): Promise<number>;
   /**
    * Several keys change together or not at all: every op's condition is checked, then every
    * action applied, in one transaction. compare_failed (naming the first key whose condition

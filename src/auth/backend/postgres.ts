@@ -243,6 +243,15 @@ export class PostgresBackend implements Backend {
     return rows.map(toItem);
   }
 
+  async count(prefix: string): Promise<number> {
+    const rows = await this.run(
+      () => this.sql<{ n: number }[]>`
+        SELECT COUNT(*)::int AS n FROM tauth_kv
+        WHERE key >= ${prefix} AND key < ${`${prefix}\uffff`} AND (expires IS NULL OR expires > now())`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   async atomic(ops: AtomicOp[]): Promise<(Item | null)[]> {
     checkAtomicOps(ops);
     // Chosen once: a retry after a lost COMMIT recognises its own writes by them.

@@ -126,6 +126,15 @@ export class SqliteBackend implements Backend {
     return rows.map(toItem);
   }
 
+  async count(prefix: string): Promise<number> {
+    const row = this.db
+      .query<{ n: number }, { lo: string; hi: string; now: number }>(
+        "SELECT COUNT(*) AS n FROM kv WHERE key >= $lo AND key < $hi AND (expires IS NULL OR expires > $now)",
+      )
+      .get({ lo: prefix, hi: `${prefix}\uffff`, now: Date.now() });
+    return row?.n ?? 0;
+  }
+
   async atomic(ops: AtomicOp[]): Promise<(Item | null)[]> {
     checkAtomicOps(ops);
     if (ops.every((op) => op.condition.kind === "any" && op.action.kind === "put")) return this.putAll(ops);

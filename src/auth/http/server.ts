@@ -16,6 +16,7 @@ import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts
 import { accessDenied, notFound, UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
 import { assertNotLocked } from "../locks.ts";
+import { denial, denialReason, metricsSink } from "../metrics/observer.ts";
 import type { AuthService } from "../service.ts";
 import { addressGroup, ConnectionGuard, normalizeIp } from "./connections.ts";
 import { limitsFromEnv, type ServerLimits } from "./limits.ts";
@@ -39,6 +40,9 @@ export const TLS_CIPHERS = [
   "ECDHE-ECDSA-CHACHA20-POLY1305",
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
+
+/** HTTP methods kept as a label value; any other is "other". */
+const METHODS = new Set(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]);
 
 /** The response header naming the replica that answered (AuthService.replicaId). */
 export const REPLICA_HEADER = "x-tauth-replica";
@@ -212,8 +216,11 @@ export function startHttpServer(
       let status = 200;
       let extraHeaders: Record<string, string> = {};
       let bodyUnread = req.method === "POST";
+      // The route's pattern (never the raw path) labels the latency metric.
+      let routeLabel = "unmatched";
       try {
         const route = router.find(req.method ?? "GET", url.pathname);
+        if (route) routeLabel = route.path;
         if (!route) {
           if (router.hasPath(url.pathname))
             throw new UserError(`method ${req.method} not allowed`, "bad_parameter");
@@ -221,12 +228,20 @@ export function startHttpServer(
         }
         const caller = callerOf(socket);
         if (route.access !== "public") {
-          if (!caller) throw accessDenied("this endpoint needs a client certificate issued by this cluster");
+          if (!caller)
+            throw denial(
+              accessDenied("this endpoint needs a client certificate issued by this cluster"),
+              "no_client_certificate",
+            );
           if (caller.clusterName !== svc.clusterName)
-            throw accessDenied("client certificate is from another cluster");
+            throw denial(accessDenied("client certificate is from another cluster"), "wrong_cluster");
           if (route.access === "admin" && caller.systemRole !== "Admin")
-            throw accessDenied("this endpoint is for cluster administrators (tctl with the admin identity)");
-          if (route.access === "bot" && !caller.botName) throw accessDenied("this endpoint is for bots");
+            throw denial(
+              accessDenied("this endpoint is for cluster administrators (tctl with the admin identity)"),
+              "wrong_role",
+            );
+          if (route.access === "bot" && !caller.botName)
+            throw denial(accessDenied("this endpoint is for bots"), "wrong_role");
           await assertNotLocked(svc, caller);
         }
         if (route.rateLimitUnauthenticated && !isClusterBot(svc, caller)) {
@@ -234,7 +249,10 @@ export function startHttpServer(
           const wait = joinLimiter.take(from);
           if (wait > 0) {
             extraHeaders = { "retry-after": String(wait) };
-            throw new UserError(`too many join attempts from ${from}; retry in ${wait} s`, "limit_exceeded");
+            throw denial(
+              new UserError(`too many join attempts from ${from}; retry in ${wait} s`, "limit_exceeded"),
+              "rate_limited",
+            );
           }
         }
         let body: unknown;
@@ -258,6 +276,8 @@ export function startHttpServer(
         if (!err)
           log.error("internal error", { path: url.pathname, error: String((e as Error)?.stack ?? e) });
         status = err ? err.httpStatus : 500;
+        const reason = denialReason(e);
+        if (reason) metricsSink()?.denied(reason);
         err ??= new UserError("internal error; see the auth service log", "internal");
         // A body left unread (refused before or while reading): answer, then close the
         // connection rather than read on, so a refused upload costs nothing more.
@@ -269,6 +289,12 @@ export function startHttpServer(
           else res.once("finish", () => closeStream(req));
         }
       } finally {
+        metricsSink()?.request(
+          routeLabel,
+          METHODS.has(req.method ?? "") ? req.method! : "other",
+          status,
+          (performance.now() - started) / 1000,
+        );
         log.debug("request", {
           method: req.method,
           path: url.pathname,
