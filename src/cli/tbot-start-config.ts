@@ -81,7 +81,10 @@ export async function buildStartConfig(
   const fallback = env.TBOT_REGISTRATION_SECRET;
   if (fallback) o.registrationSecretFallback = { value: fallback, from: "TBOT_REGISTRATION_SECRET" };
   const modeOutput = startModeDescriptor(mode);
-  if (modeOutput) o.service = startModeService(args, mode, modeOutput.startMode!.fromFlags);
+  if (modeOutput)
+    o.service = modeOutput.noDestination
+      ? fileLessModeService(args, mode, modeOutput.startMode!.fromFlags)
+      : startModeService(args, mode, modeOutput.startMode!.fromFlags);
 
   const merged = applyOverrides(base, o);
   const warnings = [
@@ -109,6 +112,17 @@ async function loadBase(
       `${inline.from}: the value is not base64; encode the YAML with "base64 -w0 tbot.yaml"`,
     );
   return decodeConfig(Buffer.from(b64, "base64").toString("utf8"), inline.from);
+}
+
+/** The one service of a mode that writes no files (workload-identity-api): its own flags only. */
+function fileLessModeService(
+  args: TbotArgs,
+  mode: string,
+  fromFlags: (flags: TbotArgs["flags"], destination: Destination) => ServiceConfig,
+): ServiceConfig {
+  for (const f of ["destination", "reader-user", "reader-group"])
+    if (f in args.flags) throw usageError(`"tbot ${args.command} ${mode}" writes no files: remove --${f}`);
+  return fromFlags(args.flags, { type: "memory" });
 }
 
 /** The one output of `tbot start <mode>`: --destination (and its readers), then the mode's own flags. */

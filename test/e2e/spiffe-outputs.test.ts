@@ -510,3 +510,26 @@ describe("workload-identity-api: a rule on workload.unix.binary_hash", () => {
     }
   }, 60_000);
 });
+
+describe("tbot start workload-identity-api from flags", () => {
+  test("--listen --name-selector: a daemon serving the Workload API; the Python client gets its SVID", async () => {
+    const socket = join(work, "flags", "workload.sock");
+    const token = addBot(auth, `svid${n++}`, "svid-issuer");
+    const bot = scope.proc(
+      startProcess([
+        tbotBin,
+        "start",
+        "workload-identity-api",
+        ...["--auth-server", auth.addr, "--join-method", "token", "--token", token, "--ca-pin", auth.pin],
+        ...["--storage", "memory://", "--listen", `unix://${socket}`, "--name-selector", "per-uid"],
+      ]),
+    );
+    try {
+      await bot.waitFor(/Workload API listening/, 30_000);
+      expectFullFlow(await runClient("python", socket).done(), `spiffe://${TD}/svc/uid-0`);
+    } finally {
+      expect(await bot.stop("SIGTERM")).toBe(0);
+    }
+    expect(existsSync(socket)).toBe(false);
+  }, 60_000);
+});

@@ -225,4 +225,51 @@ describe("workload-identity-api", () => {
       "services[0].destination: a workload-identity-api service writes no files; remove destination",
     );
   });
+
+  test("tbot configure workload-identity-api --listen --name-selector (no destination); --destination refused; --oneshot refused", async () => {
+    const { config } = await build([
+      "configure",
+      "workload-identity-api",
+      ...flags,
+      "--listen",
+      "unix:///run/tbot/workload.sock",
+      "--name-selector",
+      "w",
+    ]);
+    expect(config.services[0]).toMatchObject({
+      type: "workload-identity-api",
+      listen: "unix:///run/tbot/workload.sock",
+      selector: { name: "w" },
+    });
+    const yaml = renderConfigYaml(config);
+    expect(yaml).not.toContain("destination");
+    expect(parseConfig(yaml, "again.yaml").config.services).toEqual(config.services);
+    const dest = await caughtAsync(() =>
+      build([
+        "start",
+        "workload-identity-api",
+        ...flags,
+        "--destination",
+        "/o",
+        "--listen",
+        "unix:///x.sock",
+      ]),
+    );
+    expect(dest.message).toContain(
+      '"tbot start workload-identity-api" writes no files: remove --destination',
+    );
+    const once = await caughtAsync(() =>
+      build([
+        "start",
+        "workload-identity-api",
+        ...flags,
+        "--oneshot",
+        "--listen",
+        "unix:///x.sock",
+        "--name-selector",
+        "w",
+      ]),
+    );
+    expect(once.message).toContain("runs continuously and cannot be used with oneshot");
+  });
 });

@@ -4,12 +4,15 @@
 // Daemon only (refused with oneshot, as the reference does).
 
 import type { MapReader } from "../../../util/yaml-source.ts";
-import type { OutputConfig } from "../../config/types.ts";
+import type { Destination, OutputConfig } from "../../config/types.ts";
 import { note, text } from "../../config/yaml-values.ts";
 import type { CommonFields, DecodeKit, ValidateKit } from "../descriptor.ts";
 import {
   decodeSelector,
   renderSelector,
+  selectorFromFlags,
+  selectorModeFlags,
+  selectorModeHelp,
   validateSelector,
   type WorkloadSelector,
 } from "../workload-identity-x509/selector.ts";
@@ -86,4 +89,21 @@ export function renderWorkloadApi(s: WorkloadIdentityApiService): Record<string,
   const out: Record<string, unknown> = { listen: s.listen, selector: renderSelector(s.selector) };
   if (s.attestors.length) out.attestors = Object.fromEntries(s.attestors.map((a) => [a, {}]));
   return out;
+}
+
+export const workloadApiModeFlags = [...selectorModeFlags, "listen"] as const;
+export const workloadApiModeHelp = `${selectorModeHelp}
+      --listen unix:///PATH      The Workload API socket (required; no --destination: no files)`;
+
+export function workloadApiFromFlags(
+  flags: Readonly<Record<string, string | boolean | string[]>>,
+  destination: Destination,
+): WorkloadIdentityApiService {
+  return {
+    type: "workload-identity-api",
+    destination,
+    listen: typeof flags.listen === "string" ? flags.listen : "",
+    selector: selectorFromFlags(flags),
+    attestors: [],
+  };
 }

@@ -7,7 +7,10 @@ import {
   renderWorkloadApi,
   validateWorkloadApi,
   type WorkloadIdentityApiService,
+  workloadApiFromFlags,
   workloadApiKeys,
+  workloadApiModeFlags,
+  workloadApiModeHelp,
 } from "./config.ts";
 
 export const workloadIdentityApiOutput: OutputDescriptor<WorkloadIdentityApiService> = {
@@ -19,6 +22,12 @@ export const workloadIdentityApiOutput: OutputDescriptor<WorkloadIdentityApiServ
   decode: decodeWorkloadApi,
   validate: validateWorkloadApi,
   render: renderWorkloadApi,
+  startMode: {
+    mode: "workload-identity-api",
+    flags: workloadApiModeFlags,
+    help: workloadApiModeHelp,
+    fromFlags: workloadApiFromFlags,
+  },
   async create(c, index) {
     const { WorkloadIdentityApiOutput } = await import("./service.ts");
     return new WorkloadIdentityApiOutput(c, index);
