@@ -14,6 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   // boolean is false with a warning, which start and configure give with their other warnings.
   const envDebug = envBool(process.env, "TBOT_DEBUG");
   let debug = argv.includes("-d") || argv.includes("--debug") || envDebug.value;
+  let jsonLogs = false;
   try {
     const args = parseTbotArgs(argv);
     if (envDebug.warning && args.command !== "start" && args.command !== "configure")
@@ -79,6 +80,8 @@ export async function main(argv: string[]): Promise<number> {
         throw usageError(`unknown command "${args.command}"`);
     }
   } catch (e) {
+    // With --log-format json even the last line is JSON (every line parses with jq).
+    if (jsonLogs) return (await import("../util/log.ts")).reportErrorJson(e, debug);
     return reportError(e, debug);
   }
 
@@ -92,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     const { configureLogging, logger } = await import("../util/log.ts");
     const fmt = (args.flags["log-format"] as string | undefined) ?? "text";
     configureLogging({ debug, format: fmt === "json" ? "json" : "text" });
+    jsonLogs = fmt === "json";
     const log = logger("TBOT");
     for (const w of warnings) log.warn(w);
     const telemetry = (await import("../agent/telemetry.ts")).telemetryNotice(process.env);

@@ -6,6 +6,8 @@
 // (token, secret, password, private key) are replaced by "[redacted]", and a PEM private key
 // anywhere in a message or value is cut out.
 
+import { ExitCode, UserError } from "./errors.ts";
+
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 const order: Record<Level, number> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 };
 
@@ -86,6 +88,19 @@ export function formatLine(
 function write(level: Level, component: string, msg: string, attrs?: Record<string, unknown>): void {
   if (order[level] < order[minLevel]) return;
   sink(formatLine(format, new Date().toISOString(), level, component, msg, attrs));
+}
+
+/**
+ * With --log-format json, the error a command ends with, as one more JSON line (what
+ * util/errors.ts' reportError prints as `ERROR: …` in text); returns the exit code.
+ */
+export function reportErrorJson(err: unknown, debug: boolean): number {
+  const e = err as Error;
+  write("ERROR", "TBOT", e?.message ?? String(err), {
+    exit: true,
+    ...(debug && e?.stack ? { stack: e.stack } : {}),
+  });
+  return err instanceof UserError ? err.exitCode : ExitCode.error;
 }
 
 export function logger(component: string) {

@@ -2,7 +2,15 @@
 // attributes; text lines as the reference prints them; secrets redacted in both.
 
 import { afterEach, expect, test } from "bun:test";
-import { captureLogs, configureLogging, formatLine, logger, redactText } from "../../../src/util/log.ts";
+import { UserError } from "../../../src/util/errors.ts";
+import {
+  captureLogs,
+  configureLogging,
+  formatLine,
+  logger,
+  redactText,
+  reportErrorJson,
+} from "../../../src/util/log.ts";
 
 const KEY =
   "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
@@ -101,4 +109,21 @@ test("logger: levels, and --log-format json through configureLogging", () => {
     identity: "bot-a",
   });
   expect(JSON.parse(lines[1]!).level).toBe("DEBUG");
+});
+
+test("--log-format json: the error a command ends with is a JSON line too, with its exit code", () => {
+  const lines: string[] = [];
+  const restore = captureLogs((l) => lines.push(l));
+  try {
+    configureLogging({ format: "json" });
+    expect(reportErrorJson(new UserError("no such token", "bad_parameter"), false)).toBe(1);
+    expect(reportErrorJson(new Error(`boom ${KEY}`), true)).toBe(1);
+  } finally {
+    restore();
+  }
+  const [a, b] = lines.map((l) => JSON.parse(l));
+  expect(a).toMatchObject({ level: "ERROR", component: "TBOT", message: "no such token", exit: true });
+  expect(a.stack).toBeUndefined();
+  expect(b.message).toBe("boom [redacted private key]\n");
+  expect(typeof b.stack).toBe("string");
 });
