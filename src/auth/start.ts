@@ -48,8 +48,9 @@ export interface AuthConfig {
    */
   worker?: { index: number };
   /**
-   * --diag-addr: serve /metrics, /healthz, /readyz over plain HTTP here. With workers, worker
-   * 0 serves it and its metrics cover that worker's process (metrics/prom.ts).
+   * --diag-addr: serve /metrics, /healthz, /readyz over plain HTTP here. With workers, each
+   * worker keeps metrics and hands them to the primary over IPC; the primary serves the
+   * listener with their sum (workers.ts).
    */
   diag?: { host: string; port: number };
 }
@@ -172,12 +173,22 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   if (!cfg.worker) await checkListenable(cfg.listenHost, cfg.listenPort);
   const storage = cfg.storage ?? { type: "sqlite" };
   // Metrics before the service opens, so that its backend is instrumented (service.ts).
-  const serveDiag = cfg.diag && (cfg.worker?.index ?? 0) === 0 ? cfg.diag : undefined;
+  const serveDiag = cfg.diag && !cfg.worker ? cfg.diag : undefined;
   let countInstances: (() => Promise<number>) | undefined;
-  const metrics = serveDiag
+  const metrics = cfg.diag
     ? (await import("./metrics/prom.ts")).createAuthMetrics({ countInstances: () => countInstances!() })
     : undefined;
   installMetricsSink(metrics?.sink);
+  // A worker answers its primary's requests for its metrics (workers.ts gathers them).
+  const onMetricsRequest = (m: unknown) => {
+    const id = (m as { tauthMetrics?: number } | null)?.tauthMetrics;
+    if (id === undefined || !metrics) return;
+    metrics.registry.getMetricsAsJSON().then(
+      (list) => process.send?.({ tauthMetricsReply: id, metrics: list }),
+      (e) => log.warn("Collecting metrics failed", { error: (e as Error).message }),
+    );
+  };
+  if (cfg.worker && metrics) process.on("message", onMetricsRequest);
   const svc = await openService(cfg, storage).catch((e) => {
     installMetricsSink(undefined);
     throw e;
@@ -216,7 +227,11 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
   if (serveDiag && metrics) {
     try {
       const { startAuthDiag } = await import("./metrics/diag.ts");
-      diag = startAuthDiag(serveDiag.host, serveDiag.port, metrics, healthRoutes(svc)[0]!);
+      const readyz = healthRoutes(svc)[0]!;
+      diag = startAuthDiag(serveDiag.host, serveDiag.port, {
+        render: () => metrics.render(),
+        ready: () => readyz.handle({} as never),
+      });
     } catch (e) {
       await new Promise<void>((r) => server.close(() => r()));
       await svc.close();
@@ -274,6 +289,7 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     async close() {
       clearInterval(purge);
       diag?.stop();
+      process.off("message", onMetricsRequest);
       await new Promise<void>((r) => server.close(() => r()));
       await svc.close();
     },

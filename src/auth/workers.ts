@@ -15,12 +15,19 @@
 // connections-per-IP cap (http/limits.ts) apply in each worker, so N workers allow N times them.
 // That is why one process stays the default (--workers auto asks for one per CPU): those
 // limits are exact per address only in one process.
+//
+// Metrics (--diag-addr): each worker keeps its own registry; the primary serves the
+// diagnostics listener and, at each scrape, asks every worker for its metrics over IPC and
+// answers their sum (a worker that does not answer within 5 s is left out of that scrape).
 
 import { createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import type { Subprocess } from "bun";
-import { UserError } from "../util/errors.ts";
+import { connectionProblem, UserError } from "../util/errors.ts";
+import { formatHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
+import type { DiagServer } from "./metrics/diag.ts";
+import type { WorkerMetrics } from "./metrics/prom.ts";
 import { type AuthConfig, prepareAuth } from "./start.ts";
 
 const log = logger("AUTH");
@@ -75,6 +82,8 @@ const RESTART_MAX_MS = 30_000;
 const HEALTHY_AFTER_MS = 10_000;
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** How long a scrape waits for a worker's metrics. */
+const METRICS_TIMEOUT_MS = 5_000;
 
 interface Slot {
   index: number;
@@ -94,6 +103,7 @@ export async function runPrimary(cfg: AuthConfig, count: number, args: string[])
   const port = await choosePort(cfg.listenHost, cfg.listenPort);
   const { cmd, argv0 } = selfCommand(args);
   let stopping = false;
+  let diag: DiagServer | undefined;
   let firstStart: ((err?: Error) => void) | undefined;
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({
     index,
@@ -101,6 +111,30 @@ export async function runPrimary(cfg: AuthConfig, count: number, args: string[])
     failures: 0,
     ready: false,
   }));
+  // Scrapes waiting for workers' metrics, by request id.
+  const pending = new Map<number, (m: WorkerMetrics | undefined) => void>();
+  let requestSeq = 0;
+  const workerMetrics = (slot: Slot) =>
+    new Promise<WorkerMetrics | undefined>((resolve) => {
+      const id = ++requestSeq;
+      const timer = setTimeout(() => finish(undefined), METRICS_TIMEOUT_MS);
+      const finish = (m: WorkerMetrics | undefined) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(m);
+      };
+      pending.set(id, finish);
+      try {
+        slot.proc?.send({ tauthMetrics: id });
+      } catch {
+        finish(undefined);
+      }
+    });
+  const gatherMetrics = async () => {
+    const live = slots.filter((s) => s.proc && s.ready);
+    const all = await Promise.all(live.map(workerMetrics));
+    return all.filter((m): m is WorkerMetrics => !!m);
+  };
 
   const spawnWorker = (slot: Slot) => {
     slot.ready = false;
@@ -110,6 +144,11 @@ export async function runPrimary(cfg: AuthConfig, count: number, args: string[])
       env: { ...process.env, [WORKER_ENV]: String(slot.index), [WORKER_PORT_ENV]: String(port) },
       stdio: ["ignore", "inherit", "inherit"],
       ipc(message) {
+        const reply = message as { tauthMetricsReply?: number; metrics?: WorkerMetrics } | null;
+        if (reply?.tauthMetricsReply !== undefined) {
+          pending.get(reply.tauthMetricsReply)?.(reply.metrics);
+          return;
+        }
         if ((message as { ready?: boolean })?.ready) {
           slot.ready = true;
           if (slots.every((s) => s.ready)) firstStart?.();
@@ -183,6 +222,7 @@ export async function runPrimary(cfg: AuthConfig, count: number, args: string[])
       firstStart = undefined;
     });
     if (outcome === "started") {
+      if (cfg.diag) diag = await startPrimaryDiag(cfg.diag, slots, gatherMetrics);
       log.info("Auth service is listening", {
         cluster: prepared.clusterName,
         addr: `${cfg.listenHost}:${port}`,
@@ -200,6 +240,35 @@ export async function runPrimary(cfg: AuthConfig, count: number, args: string[])
     process.off("SIGINT", onStop);
     process.off("SIGTERM", onStop);
     process.off("SIGHUP", onHup);
+    diag?.stop();
     await stopAll();
   }
+}
+
+/** The primary's diagnostics listener: the workers' metrics summed; ready while every worker is. */
+async function startPrimaryDiag(
+  addr: { host: string; port: number },
+  slots: Slot[],
+  gather: () => Promise<WorkerMetrics[]>,
+): Promise<DiagServer> {
+  const { aggregateWorkerMetrics } = await import("./metrics/prom.ts");
+  const { startAuthDiag } = await import("./metrics/diag.ts");
+  let diag: DiagServer;
+  try {
+    diag = startAuthDiag(addr.host, addr.port, {
+      render: async () => aggregateWorkerMetrics(await gather()),
+      async ready() {
+        const down = slots.filter((s) => !(s.proc && s.ready)).map((s) => s.index);
+        if (down.length) throw connectionProblem(`not ready: worker ${down.join(", ")} not running`);
+        return { status: "ready", workers: slots.length };
+      },
+    });
+  } catch (e) {
+    throw new UserError(`cannot listen on --diag-addr ${formatHostPort(addr)}: ${(e as Error).message}`);
+  }
+  log.info("Diagnostics are listening (plain HTTP: /metrics, /healthz, /readyz)", {
+    addr: formatHostPort({ host: addr.host, port: diag.port }),
+    workers: slots.length,
+  });
+  return diag;
 }

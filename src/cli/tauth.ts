@@ -47,7 +47,7 @@ Flags for start:
       --diag-addr HOST:PORT
                            Serve /metrics (Prometheus), /healthz and /readyz over plain HTTP
                            here (":PORT" is 127.0.0.1:PORT); off unless set. With --workers,
-                           worker 0 serves it, with its own process's metrics
+                           the primary serves it with every worker's metrics summed
   -d, --debug              Debug logging
       --log-format FORMAT  text (default) or json
 

@@ -177,6 +177,33 @@ scrape_configs:
     expect(await prom.stop()).toBe(0);
   }, 120_000);
 
+  test("--workers 2: the primary serves the workers' metrics summed", async () => {
+    const waddr = `127.0.0.1:${await freePort()}`;
+    const w = await scope.tauth({ extraArgs: ["--workers", "2", "--diag-addr", waddr] });
+    expect(w.proc.output()).toMatch(/Diagnostics are listening.*workers:2/);
+    const K = 8;
+    for (let i = 0; i < K; i++) {
+      const r = await fetch(`https://${w.addr}/v1/ping`, {
+        tls: { rejectUnauthorized: false },
+        keepalive: false,
+      } as RequestInit);
+      expect(r.status).toBe(200);
+    }
+    const ready = await fetch(`http://${waddr}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", workers: 2 });
+    const text = await (await fetch(`http://${waddr}/metrics`)).text();
+    expect(
+      sample(text, 'tauth_http_request_duration_seconds_count{route="/v1/ping",method="GET",code="200"}'),
+    ).toBe(K);
+    // The backend-wide gauge is not multiplied by the workers.
+    expect(sample(text, "tauth_bot_instances")).toBe(0);
+    const file = writeText(join(work, "metrics-workers.txt"), text);
+    const check = run(["sh", "-c", `promtool check metrics < ${file}`]);
+    expect(`${check.stdout}${check.stderr}`.trim()).toBe("");
+    expect(await w.stop()).toBe(0);
+  }, 60_000);
+
   test("without --diag-addr: no listener, prom-client not loaded", async () => {
     const plain = await scope.tauth({ extraArgs: ["-d"] });
     expect(plain.proc.output()).not.toContain("Metrics module loaded");

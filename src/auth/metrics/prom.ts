@@ -1,10 +1,19 @@
 // tauth's Prometheus metrics with prom-client. Imported only when --diag-addr is set
 // (start.ts), so tauth without a diagnostics listener never loads prom-client.
 //
-// The metrics cover the process that serves them: with --workers N each worker process keeps
-// its own; only worker 0 serves the diagnostics listener (see start.ts and docs/commands.md).
+// With --workers N each worker process keeps its own registry; the primary asks each for it
+// over IPC and serves their sum (aggregate below; workers.ts).
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 import { logger } from "../../util/log.ts";
 import type { AuthMetricsSink } from "./observer.ts";
 
@@ -87,6 +96,8 @@ export function createAuthMetrics(opts: {
     name: "tauth_bot_instances",
     help: `Bot instances in the backend (unexpired), read at most every ${INSTANCE_COUNT_CACHE_MS / 1000} s.`,
     registers,
+    // Every worker counts the same backend: their sum would multiply it.
+    aggregator: "max",
     async collect() {
       if (!count) return;
       if (!cached || now() - cached.at >= INSTANCE_COUNT_CACHE_MS) {
@@ -120,4 +131,15 @@ export function createAuthMetrics(opts: {
       return { body: await registry.metrics(), contentType: registry.contentType };
     },
   };
+}
+
+/** What a worker sends its primary: its registry as JSON (Registry.getMetricsAsJSON). */
+export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
+
+/** The workers' metrics as one exposition: counters and histograms summed (each metric's aggregator). */
+export async function aggregateWorkerMetrics(
+  perWorker: WorkerMetrics[],
+): Promise<{ body: string; contentType: string }> {
+  const reg = AggregatorRegistry.aggregate(perWorker);
+  return { body: await reg.metrics(), contentType: reg.contentType };
 }
