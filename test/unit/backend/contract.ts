@@ -88,6 +88,15 @@ export function backendContract(name: string, make: () => Promise<Backend>) {
     await b.close();
   });
 
+  test(`${name}: count counts the live items under a prefix (tauth_bot_instances)`, async () => {
+    const b = await make();
+    for (const k of ["/c/b", "/c/a", "/cz", "/d/a"]) await b.put({ key: k, value: "{}" });
+    await b.put({ key: "/c/old", value: "{}", expires: new Date(Date.now() - 1000) });
+    expect(await b.count?.("/c/")).toBe(2);
+    expect(await b.count?.("/none/")).toBe(0);
+    await b.close();
+  });
+
   test(`${name}: keys sort as bytes (upper case before "_" before lower case before non-ASCII)`, async () => {
     const b = await make();
     for (const k of ["/o/é", "/o/a", "/o/_", "/o/B"]) await b.put({ key: k, value: "{}" });
