@@ -5,17 +5,15 @@
 // output retries with its own backoff and delays no other. The last good outputs are never
 // removed when a renewal fails.
 
-import { arch, hostname, platform } from "node:os";
-import type { BotHeartbeat } from "../protocol/messages.ts";
 import { paths } from "../protocol/messages.ts";
 import { UserError } from "../util/errors.ts";
 import { defaultAuthPort, defaultProxyPort, requireHostPort } from "../util/host-port.ts";
 import { logger } from "../util/log.ts";
-import { VERSION } from "../version.ts";
 import { isTransient, retryDelay, Waiter } from "./backoff.ts";
 import type { BotConfig } from "./config/index.ts";
 import { isProxyAddress, serverAddress } from "./connect.ts";
 import { Health, type IterationObserver } from "./health.ts";
+import { buildHeartbeat, heartbeatStatics } from "./heartbeat.ts";
 import { IdentityManager } from "./identity/acquire.ts";
 import { produceOutput, type ScheduledOutput, scheduleOutputs } from "./services/produce.ts";
 import { outputDescriptor } from "./services/registry.ts";
@@ -23,7 +21,8 @@ import type { OutputService, ServiceContext } from "./services/service.ts";
 import { openStore } from "./storage/open.ts";
 
 const log = logger("TBOT");
-const HEARTBEAT_INTERVAL_MS = 30 * 60_000;
+/** After a renewal, the heartbeat waits at most this long for the outputs' pass. */
+const HEARTBEAT_PASS_WAIT_MS = 30_000;
 /** One-shot runs try this often (the reference's 7) before giving up on a transient failure. */
 const ONESHOT_ATTEMPTS = 7;
 const ONESHOT_BACKOFF_CAP_MS = 5_000;
@@ -72,25 +71,47 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
   const startedAt = Date.now();
   const waiter = new Waiter();
   let stopping = false;
-  let lastHeartbeat = 0;
+  let heartbeats = 0;
+  const statics = heartbeatStatics(cfg);
+  const outputNames = services.map((s) => ({ name: s.name, type: s.type }));
 
-  async function heartbeat(isStartup: boolean) {
-    const hb: BotHeartbeat = {
-      is_startup: isStartup,
-      hostname: hostname(),
-      version: VERSION,
-      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
-      one_shot: cfg.oneshot,
-      architecture: arch(),
-      os: platform(),
-    };
-    lastHeartbeat = Date.now();
+  /** Best effort: a failure is logged (with -d) and the next renewal sends another. */
+  async function heartbeat() {
+    const hb = buildHeartbeat(statics, health, outputNames, heartbeats++ === 0, Date.now() - startedAt);
     try {
       await ids.api().post(paths.botHeartbeat, hb);
     } catch (e) {
       log.debug("Heartbeat failed (best effort)", { error: (e as Error).message });
     }
   }
+
+  // Runs of each output (written or failed), so a heartbeat can wait for a renewal's pass.
+  const runs = new Map<ScheduledOutput, number>(outputs.map((o) => [o, 0]));
+  const runListeners = new Set<() => void>();
+  function noteRun(o: ScheduledOutput) {
+    runs.set(o, (runs.get(o) ?? 0) + 1);
+    for (const l of [...runListeners]) l();
+  }
+  /** Snapshot now; resolves once every output that follows the bot has run since, or after `ms`. */
+  function passAfter(ms: number): () => Promise<void> {
+    const following = outputs.filter((o) => o.followsBot);
+    const before = new Map(following.map((o) => [o, runs.get(o) ?? 0]));
+    return () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(finish, ms);
+        function finish() {
+          clearTimeout(t);
+          runListeners.delete(check);
+          resolve();
+        }
+        function check() {
+          if (stopping || following.every((o) => (runs.get(o) ?? 0) > before.get(o)!)) finish();
+        }
+        runListeners.add(check);
+        check();
+      });
+  }
+  let heartbeatChain: Promise<void> = Promise.resolve();
 
   const identityIterations = health.iterations("bot-identity", "identity");
   const outputIterations = new Map(
@@ -125,13 +146,6 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
     };
   }
 
-  /** The heartbeat is best effort and independent of the outputs: sent when one is due. */
-  function heartbeatIfDue(): Promise<void> | null {
-    return lastHeartbeat === 0 || Date.now() - lastHeartbeat > HEARTBEAT_INTERVAL_MS
-      ? heartbeat(lastHeartbeat === 0)
-      : null;
-  }
-
   /** One output once: its health follows the write, then the exec. Throws when either failed. */
   async function produceOnce(o: ScheduledOutput, nextRun: (() => Date) | undefined): Promise<void> {
     const name = o.service.name;
@@ -158,7 +172,6 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
     await refreshIdentity();
     const failures: string[] = [];
     let allTransient = true;
-    const beat = heartbeatIfDue();
     await Promise.all(
       outputs.map(async (o) => {
         try {
@@ -169,7 +182,8 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
         }
       }),
     );
-    await beat;
+    // After the outputs, so it carries their health and expiry.
+    await heartbeat();
     if (failures.length)
       throw new UserError(
         `output failed: ${failures.join("; ")}`,
@@ -214,9 +228,10 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
         await refreshIdentity();
         attempt = 0;
         firstIdentity();
-        const beat = heartbeatIfDue();
+        // After each renewal, once the outputs it wakes have run: their health and expiry.
+        const pass = passAfter(HEARTBEAT_PASS_WAIT_MS);
         for (const [o, w] of outputWaiters) if (o.followsBot || reload) w.wake();
-        await beat;
+        heartbeatChain = heartbeatChain.then(pass).then(() => (stopping ? undefined : heartbeat()));
         // A long-running agent idles between renewals: give memory back now rather than at
         // the next allocation burst (keeps the daemon's RSS flat).
         Bun.gc(true);
@@ -265,7 +280,9 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
         await produceOnce(o, nextRun);
         attempt = 0;
         wait = untilNext();
+        noteRun(o);
       } catch (e) {
+        noteRun(o);
         if (e instanceof ExecFailed) {
           attempt = 0;
           wait = untilNext();
@@ -298,6 +315,7 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       const loops = outputs.map((o) => outputLoop(o));
       await identityLoop();
       await Promise.all(loops);
+      await heartbeatChain;
       // Services that hold something open (the Workload API's socket) release it.
       await Promise.all(services.map((s) => s.stop?.().catch(() => {})));
       return 0;
@@ -319,6 +337,7 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       firstIdentity();
       waiter.wake();
       for (const w of outputWaiters.values()) w.wake();
+      for (const l of [...runListeners]) l();
     },
   };
 }

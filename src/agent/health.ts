@@ -25,6 +25,8 @@ export class Health {
   private readonly execRuns = new Map<string, number>();
   /** Service name → [service kind, unix ms of the last successful iteration]. */
   readonly lastSuccess = new Map<string, [string, number]>();
+  /** Output name → the notAfter (unix ms) of the certificate last issued to it. */
+  readonly outputExpiresAt = new Map<string, number>();
   /** The bot identity's TLS certificate's notAfter (unix ms), once there is one. */
   identityExpiresAt: number | undefined;
   observer: IterationObserver | undefined;

@@ -6,11 +6,12 @@
 // identity's expiry, the last successful renewal; the health and exec counts kept by Health;
 // and prom-client's default process and runtime metrics.
 
-import { X509Certificate } from "node:crypto";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { parseSshCertificate } from "../crypto/ssh/certificate.ts";
 import { logger } from "../util/log.ts";
+import { certificateExpiry } from "./cert-expiry.ts";
 import type { Health, IterationObserver } from "./health.ts";
+
+export { certificateExpiry };
 
 export interface Metrics extends IterationObserver {
   readonly registry: Registry;
@@ -138,19 +139,4 @@ export function createMetrics(): Metrics {
       if (at !== undefined) outputExpiry.set({ name }, at / 1000);
     },
   };
-}
-
-/** The notAfter (unix ms) of a PEM TLS certificate, else of an SSH certificate; undefined if unreadable. */
-export function certificateExpiry(certs: { tls?: string; ssh?: string }): number | undefined {
-  try {
-    if (certs.tls) {
-      const t = Date.parse(new X509Certificate(certs.tls).validTo);
-      return Number.isNaN(t) ? undefined : t;
-    }
-    if (certs.ssh) {
-      const v = parseSshCertificate(certs.ssh).validBefore;
-      return v === "forever" ? undefined : v.getTime();
-    }
-  } catch {}
-  return undefined;
 }

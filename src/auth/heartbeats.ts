@@ -1,5 +1,7 @@
 // Bot instance heartbeats: best-effort status reports, accepted only from the bot's internal
 // identity (an output certificate handed to another program must not speak for the instance).
+// The instance keeps the last MAX_HEARTBEATS; only the newest keeps its configuration (up to
+// 16 KiB), so an instance stays small however often its bot reports.
 
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { BotHeartbeat } from "../protocol/messages.ts";
@@ -8,7 +10,17 @@ import { requireBot } from "./bot-identity.ts";
 import { instanceKey, notePresented } from "./instances.ts";
 import { assertInternalIdentity } from "./output-certs.ts";
 import type { AuthService } from "./service.ts";
-import { MAX_HEARTBEATS } from "./store/types.ts";
+import { type Heartbeat, MAX_HEARTBEATS } from "./store/types.ts";
+
+/** The history with `hb` appended: the last MAX_HEARTBEATS, the configuration on the newest only. */
+export function appendHeartbeat(history: Heartbeat[], hb: Heartbeat): Heartbeat[] {
+  const older = history.slice(-(MAX_HEARTBEATS - 1)).map((h) => {
+    if (h.config === undefined) return h;
+    const { config: _, ...rest } = h;
+    return rest;
+  });
+  return [...older, hb];
+}
 
 export async function recordBotHeartbeat(
   svc: AuthService,
@@ -24,10 +36,10 @@ export async function recordBotHeartbeat(
     const cur = await svc.instances.get(key);
     if (!cur) return { ok: false };
     const next = structuredClone(cur.value);
-    next.status.latest_heartbeats = [
-      ...next.status.latest_heartbeats,
-      { ...hb, recorded_at: new Date().toISOString() },
-    ].slice(-MAX_HEARTBEATS);
+    next.status.latest_heartbeats = appendHeartbeat(next.status.latest_heartbeats, {
+      ...hb,
+      recorded_at: new Date().toISOString(),
+    });
     try {
       await svc.instances.compareAndSwap(key, cur.revision, next, cur.expires);
       return { ok: true };

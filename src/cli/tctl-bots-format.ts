@@ -31,6 +31,18 @@ interface HeartbeatView {
   architecture?: string;
   one_shot?: boolean;
   uptime_seconds?: number;
+  join_method?: string;
+  renewal_interval_seconds?: number;
+  outputs?: OutputHealthView[];
+  config?: string;
+}
+
+interface OutputHealthView {
+  name: string;
+  type: string;
+  healthy: boolean;
+  reason?: string;
+  expires?: string;
 }
 
 export interface BotView {
@@ -100,11 +112,58 @@ export function botsTable(bots: BotView[], instances: InstanceView[] | Map<strin
   return renderTable({ headers: ["Bot", "User", "Roles", "Instances", "Last Seen"], rows });
 }
 
+/**
+ * An instance's health as `bots instances ls` shows it, from its latest heartbeat: "stale" when
+ * a daemon has not sent one for more than twice its renewal interval (by `nowMs`, the cluster's
+ * clock), else "healthy" or "N failing" (outputs not healthy); "unknown" before any heartbeat.
+ * A one-shot instance is never stale (it heartbeats once per run): its last run's health.
+ */
+export function instanceHealth(i: InstanceView, nowMs: number): string {
+  const hb = latest(i.status.latest_heartbeats);
+  if (!hb) return "unknown";
+  const interval = hb.renewal_interval_seconds;
+  const at = Date.parse(hb.recorded_at);
+  if (!hb.one_shot && interval && !Number.isNaN(at) && nowMs - at > 2 * interval * 1000) return "stale";
+  const failing = (hb.outputs ?? []).filter((o) => !o.healthy).length;
+  return failing ? `${failing} failing` : "healthy";
+}
+
+/** `tctl bots instances ls` as text: one row per instance, with its health. */
+export const INSTANCE_HEADERS = [
+  "Bot",
+  "Instance ID",
+  "Join Method",
+  "Generation",
+  "Last Seen",
+  "Version",
+  "Health",
+];
+
+export function instancesTable(instances: InstanceView[], nowMs: number): string {
+  return renderTable({ headers: INSTANCE_HEADERS, rows: instancesRows(instances, nowMs) });
+}
+
+/** The table's rows for one page of instances. */
+export function instancesRows(instances: InstanceView[], nowMs: number): string[][] {
+  return instances.map((i) => {
+    const s = instanceSummary(i, nowMs);
+    return [
+      s.bot_name,
+      s.instance_id,
+      s.join_method,
+      String(s.generation),
+      s.last_seen,
+      s.version ?? "",
+      s.health,
+    ];
+  });
+}
+
 /** How many authentications `bots instances show` lists, newest first. */
 export const RECENT_AUTHENTICATIONS = 5;
 
 /** `tctl bots instances show --format=json`: the instance's facts under stable names. */
-export function instanceSummary(i: InstanceView) {
+export function instanceSummary(i: InstanceView, nowMs: number = Date.now()) {
   const first = i.status.initial_authentication;
   const auths = authentications(i);
   const last = latest(auths);
@@ -112,7 +171,7 @@ export function instanceSummary(i: InstanceView) {
   return {
     bot_name: i.spec.bot_name,
     instance_id: i.spec.instance_id,
-    join_method: first?.join_method ?? last?.join_method ?? "",
+    join_method: first?.join_method ?? last?.join_method ?? hb?.join_method ?? "",
     join_token: first?.join_token || undefined,
     joined_at: first?.authenticated_at ?? "",
     last_authenticated_at: last?.authenticated_at ?? "",
@@ -124,6 +183,16 @@ export function instanceSummary(i: InstanceView) {
     os: hb?.os,
     architecture: hb?.architecture,
     one_shot: hb?.one_shot,
+    renewal_interval_seconds: hb?.renewal_interval_seconds,
+    health: instanceHealth(i, nowMs),
+    outputs: hb?.outputs?.map((o) => ({
+      name: o.name,
+      type: o.type,
+      healthy: o.healthy,
+      reason: o.reason,
+      expires: o.expires,
+    })),
+    config: hb?.config,
     recent_authentications: auths
       .slice(-RECENT_AUTHENTICATIONS)
       .reverse()
@@ -137,8 +206,8 @@ export function instanceSummary(i: InstanceView) {
 }
 
 /** `tctl bots instances show` as text: labelled lines, then the recent authentications. */
-export function instanceText(i: InstanceView): string {
-  const s = instanceSummary(i);
+export function instanceText(i: InstanceView, nowMs: number = Date.now()): string {
+  const s = instanceSummary(i, nowMs);
   const unknown = "(no heartbeat yet)";
   const fields: [string, string][] = [
     ["Bot", s.bot_name],
@@ -153,6 +222,9 @@ export function instanceText(i: InstanceView): string {
     ["Host name", s.hostname ?? unknown],
     ["OS/arch", s.os ? `${s.os}/${s.architecture ?? ""}` : unknown],
     ["Mode", s.one_shot === undefined ? unknown : s.one_shot ? "one-shot" : "daemon"],
+    ["Last heartbeat", s.last_heartbeat_at ?? unknown],
+    ["Renewal interval", s.renewal_interval_seconds ? `${s.renewal_interval_seconds}s` : unknown],
+    ["Health", s.health],
   ];
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
   const head = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join("");
@@ -165,7 +237,26 @@ export function instanceText(i: InstanceView): string {
       a.remote_addr ?? "",
     ]),
   });
-  return `${head}\nRecent authentications (newest first):\n${table}`;
+  const outputs = s.outputs
+    ? s.outputs.length
+      ? renderTable({
+          headers: ["Output", "Type", "Health", "Expires", "Reason"],
+          rows: s.outputs.map((o) => [
+            o.name,
+            o.type,
+            o.healthy ? "healthy" : "unhealthy",
+            o.expires ?? "",
+            (o.reason ?? "").replace(/\s+/g, " "),
+          ]),
+        })
+      : "(no outputs)\n"
+    : `${unknown}\n`;
+  const config = s.config ? s.config.replace(/^/gm, "  ").replace(/\s*$/, "\n") : `  ${unknown}\n`;
+  return (
+    `${head}\nOutputs (as of the last heartbeat):\n${outputs}` +
+    `\nEffective configuration (secrets removed):\n${config}` +
+    `\nRecent authentications (newest first):\n${table}`
+  );
 }
 
 export interface BotUpdateView {

@@ -13,12 +13,14 @@ import {
   type BotView,
   botsTable,
   botUpdateText,
+  INSTANCE_HEADERS,
   type InstanceView,
   instanceSummary,
+  instancesRows,
   instanceText,
 } from "./tctl-bots-format.ts";
 import { admin, format, list, one, type TctlCommand } from "./tctl-commands.ts";
-import { formatResources } from "./tctl-format.ts";
+import { formatResources, renderTable } from "./tctl-format.ts";
 import { getAll, pages } from "./tctl-paging.ts";
 
 const given = (opts: TctlOptions, flag: string) => opts[flag] !== undefined;
@@ -92,6 +94,20 @@ export const tctlBotCommands: TctlCommand[] = [
     },
   },
   {
+    // A page at a time: each page's rows are kept (strings), never the instances themselves.
+    // Health is judged by the cluster's clock (the server's Date header).
+    name: "bots instances ls",
+    async run(a) {
+      const f = format(a.opts, ["text", "yaml", "json"], "text");
+      const filter = { kind: "bot_instance", bot: a.args[0] };
+      if (f !== "text") return a.out(formatResources("bot_instance", await getAll(a.api, filter), f));
+      const rows: string[][] = [];
+      for await (const page of pages<InstanceView>(a.api, "get", filter, "resources"))
+        rows.push(...instancesRows(page, a.api.serverDate ?? Date.now()));
+      a.out(renderTable({ headers: INSTANCE_HEADERS, rows }));
+    },
+  },
+  {
     name: "bots instances show",
     async run(a) {
       const ref = one(a.args, "bot instance (tctl bots instances show BOT/INSTANCE-ID)");
@@ -105,7 +121,10 @@ export const tctlBotCommands: TctlCommand[] = [
         throw notFound(
           `bot instance "${ref}" not found; see "tctl bots instances ls${bot ? ` ${bot}` : ""}"`,
         );
-      a.out(f === "json" ? `${JSON.stringify(instanceSummary(found), null, 2)}\n` : instanceText(found));
+      const now = a.api.serverDate ?? Date.now();
+      a.out(
+        f === "json" ? `${JSON.stringify(instanceSummary(found, now), null, 2)}\n` : instanceText(found, now),
+      );
     },
   },
 ];

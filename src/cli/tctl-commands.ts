@@ -238,7 +238,6 @@ export const tctlCommands: TctlCommand[] = [
       a.out(`Bot "${name}" deleted successfully.\n`);
     },
   },
-  { name: "bots instances ls", run: (a) => listKind(a, "bot_instance", { bot: a.args[0] }) },
   {
     name: "bots instances add",
     async run(a) {

@@ -30,6 +30,9 @@ export class ApiClient {
     this.baseUrl = `https://${addr}`;
   }
 
+  /** The server's clock (its last response's Date header, unix ms): tctl judges staleness by it. */
+  serverDate: number | undefined;
+
   withIdentity(cert: string, key: string): ApiClient {
     return new ApiClient(this.addr, { ...this.tls, cert, key });
   }
@@ -67,6 +70,8 @@ export class ApiClient {
     } catch (e) {
       throw describeFetchError(this.addr, e as Error);
     }
+    const date = Date.parse(res.headers.get("date") ?? "");
+    if (!Number.isNaN(date)) this.serverDate = date;
     const text = await res.text();
     let parsed: unknown;
     try {

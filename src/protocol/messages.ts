@@ -480,6 +480,23 @@ export interface NodeResolveResponse {
   addr: string;
 }
 
+/** One output's state in a heartbeat: its last run's health and its certificate's expiry. */
+export interface HeartbeatOutput {
+  name: string;
+  type: string;
+  healthy: boolean;
+  /** Why it is not healthy ("initializing" before its first run), trimmed. */
+  reason?: string;
+  /** When the certificate last issued to it expires (RFC 3339), when known. */
+  expires?: string;
+}
+
+/** Bounds of a heartbeat: the server refuses a bigger one (the agent trims to fit). */
+export const HEARTBEAT_MAX_OUTPUTS = 64;
+export const HEARTBEAT_MAX_REASON = 256;
+/** The effective configuration (redacted YAML), in characters. */
+export const HEARTBEAT_MAX_CONFIG = 16 << 10;
+
 export interface BotHeartbeat {
   is_startup: boolean;
   hostname: string;
@@ -488,7 +505,22 @@ export interface BotHeartbeat {
   one_shot: boolean;
   architecture: string;
   os: string;
+  /** The rest is absent from older agents. */
+  join_method?: string;
+  /** The bot's renewal interval: an instance not heard from for twice this is stale. */
+  renewal_interval_seconds?: number;
+  outputs?: HeartbeatOutput[];
+  /** The effective configuration as YAML, secrets removed (src/agent/config/redact.ts). */
+  config?: string;
 }
+
+export const HeartbeatOutputSchema: Schema<HeartbeatOutput> = obj<HeartbeatOutput>({
+  name: str({ max: 128 }),
+  type: str({ max: 64 }),
+  healthy: bool(),
+  reason: optional(str({ max: HEARTBEAT_MAX_REASON })),
+  expires: optional(rfc3339()),
+});
 
 export const BotHeartbeatSchema: Schema<BotHeartbeat> = obj<BotHeartbeat>({
   is_startup: bool(),
@@ -498,6 +530,10 @@ export const BotHeartbeatSchema: Schema<BotHeartbeat> = obj<BotHeartbeat>({
   one_shot: bool(),
   architecture: str({ max: 64 }),
   os: str({ max: 64 }),
+  join_method: optional(str({ max: 64 })),
+  renewal_interval_seconds: optional(int({ min: 0, max: 10 * 365 * 86400 })),
+  outputs: optional(arr(HeartbeatOutputSchema, { max: HEARTBEAT_MAX_OUTPUTS })),
+  config: optional(str({ max: HEARTBEAT_MAX_CONFIG })),
 });
 
 export interface ErrorBody {

@@ -2,6 +2,7 @@
 // one-shot path and the daemon's per-output loops (bot.ts), so both log and count alike.
 
 import { logger } from "../../util/log.ts";
+import { certificateExpiry } from "../cert-expiry.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { Health } from "../health.ts";
 import { defaultExecTimeoutMs, describeExec, execEnvironment, forLog, runExec } from "./exec.ts";
@@ -50,9 +51,14 @@ export async function produceOutput(
   nextRun: (() => Date) | undefined,
 ): Promise<string | undefined> {
   const s = o.service;
-  const issued = health.observer?.issued ? watchIssued(ctx) : undefined;
-  await s.run({ ...ctx, ...issued?.ctx, credentialTtlMs: o.ttlMs, renewalIntervalMs: o.intervalMs });
-  if (issued?.certs.tls || issued?.certs.ssh) health.observer?.issued?.(s.name, issued.certs);
+  // The certificates it is issued: their expiry goes into heartbeats (and /metrics).
+  const issued = watchIssued(ctx);
+  await s.run({ ...ctx, ...issued.ctx, credentialTtlMs: o.ttlMs, renewalIntervalMs: o.intervalMs });
+  if (issued.certs.tls || issued.certs.ssh) {
+    const at = certificateExpiry(issued.certs);
+    if (at !== undefined) health.outputExpiresAt.set(s.name, at);
+    health.observer?.issued?.(s.name, issued.certs);
+  }
   const next = nextRun?.();
   log.info("Generated output", {
     service: s.name,

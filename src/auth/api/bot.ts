@@ -49,6 +49,7 @@ function spiffeBundleResponse(svc: AuthService): RawResponse {
 /** Body caps: a join or a certificate request is a few KiB at most (keys ≤ 4 KiB each). */
 const JOIN_MAX_BODY = 16 << 10;
 const CERTS_MAX_BODY = 16 << 10;
+const HEARTBEAT_MAX_BODY = 64 << 10;
 
 export function botRoutes(svc: AuthService): Route[] {
   return [
@@ -155,7 +156,8 @@ export function botRoutes(svc: AuthService): Route[] {
       path: paths.botHeartbeat,
       access: "bot",
       body: BotHeartbeatSchema,
-      maxBody: CERTS_MAX_BODY,
+      // Outputs and a configuration of up to 16 KiB (the schema's caps).
+      maxBody: HEARTBEAT_MAX_BODY,
       handle: (c) => recordBotHeartbeat(svc, c.caller!, c.body as BotHeartbeat),
     },
     {
