@@ -232,12 +232,14 @@ function describeParseError(e: Error & { code?: string }): string {
 
 /** Each output mode's help section (but identity's, written out below), from its descriptor. */
 const modeHelpTitle = (mode: string) => `start ${mode} / configure ${mode} flags`;
-const modeHelpSections = outputModes
-  .filter((m) => m.mode !== "identity" && m.help)
-  .map(
-    (m) =>
-      `${modeHelpTitle(m.mode)} (and --destination, --reader-user/--reader-group):\n${m.help!.trimEnd()}`,
-  );
+const modeHelpSections = outputRegistry
+  .filter((d) => d.startMode && d.startMode.mode !== "identity" && d.startMode.help)
+  .map((d) => {
+    const m = d.startMode!;
+    // A service without a destination (the Workload API) takes none of the destination flags.
+    const also = d.noDestination ? "" : " (and --destination, --reader-user/--reader-group)";
+    return `${modeHelpTitle(m.mode)}${also}:\n${m.help!.trimEnd()}`;
+  });
 const startHelpSections = [
   "start / configure flags",
   ...outputModes.map((m) => modeHelpTitle(m.mode)),
