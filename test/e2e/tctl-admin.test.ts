@@ -317,8 +317,11 @@ describe("tctl lock, bots", () => {
     expect(instanceIds(auth, "ephemeral").sort()).toEqual([a.instance!, b.instance!].sort());
     const table = auth.tctl(["bots", "instances", "ls", "ephemeral"]);
     expect(table.code).toBe(0);
+    // Bot, instance, join method, generation, last seen, version, health (one-shot: never stale).
     for (const i of [a.instance!, b.instance!])
-      expect(table.stdout).toMatch(new RegExp(`^ephemeral\\s+${i}\\s+token\\s+1\\s+\\S+$`, "m"));
+      expect(table.stdout).toMatch(
+        new RegExp(`^ephemeral\\s+${i}\\s+token\\s+1\\s+\\S+\\s+\\S+\\s+healthy$`, "m"),
+      );
     // Two instances, and when one was last seen (a join, a renewal or a heartbeat).
     expect(auth.tctl(["bots", "ls"]).stdout).toMatch(
       /^ephemeral\s+bot-ephemeral\s+access\s+2\s+\d{4}-\d\d-\d\dT\S+Z$/m,

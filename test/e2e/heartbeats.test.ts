@@ -1,0 +1,142 @@
+// Heartbeats on the compiled binary: a daemon bot with two outputs, one failing (its exec is
+// /bin/false), reports each output's health and expiry and its effective configuration with
+// the join token removed; `tctl bots instances show` (text and JSON) and `ls` show them, and
+// after the bot is killed the instance turns stale once twice its renewal interval has passed
+// without a heartbeat. The token appears nowhere: not in tctl's output, not in tauth's files.
+
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { tbotBin } from "../harness/binary.ts";
+import { addBot, fileScope, instanceIds, until, writeText } from "../harness/extra.ts";
+import { startProcess } from "../harness/proc.ts";
+import type { TauthHandle } from "../harness/tauth.ts";
+
+setDefaultTimeout(90_000);
+
+const scope = fileScope();
+let auth: TauthHandle;
+let work: string;
+
+beforeAll(async () => {
+  auth = await scope.tauth();
+  work = scope.tempDir("heartbeats-");
+});
+
+interface Summary {
+  health: string;
+  renewal_interval_seconds?: number;
+  join_method: string;
+  outputs?: { name: string; type: string; healthy: boolean; reason?: string; expires?: string }[];
+  config?: string;
+}
+
+function show(ref: string, json: boolean): string {
+  const r = auth.tctl(["bots", "instances", "show", ref, ...(json ? ["--format=json"] : [])]);
+  if (r.code !== 0) throw new Error(`tctl bots instances show: ${r.stderr}`);
+  return r.stdout;
+}
+
+function ls(bot: string): string {
+  const r = auth.tctl(["bots", "instances", "ls", bot]);
+  if (r.code !== 0) throw new Error(`tctl bots instances ls: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every file under `dir`, read as bytes (latin1 keeps every byte). */
+function allFiles(dir: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...allFiles(p));
+    else if (st.isFile()) out.push([p, readFileSync(p).toString("latin1")]);
+  }
+  return out;
+}
+
+describe("bot instance heartbeats", () => {
+  test("outputs' health and expiry, the redacted config, the Health column, stale after 2× the interval", async () => {
+    const token = addBot(auth, "hbbot");
+    const out = (n: string) => join(work, `out-${n}`);
+    const cfg = writeText(
+      join(work, "tbot.yaml"),
+      `version: v2
+auth_server: ${auth.addr}
+onboarding:
+  join_method: token
+  token: ${token}
+  ca_pins: [${auth.pin}]
+storage:
+  type: directory
+  path: ${join(work, "data")}
+credential_ttl: 1m
+renewal_interval: 2s
+services:
+  - type: identity
+    name: good
+    destination: {type: directory, path: ${out("good")}}
+  - type: identity
+    name: bad
+    destination: {type: directory, path: ${out("bad")}}
+    exec: ["/bin/false"]
+`,
+    );
+    const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg]));
+    await bot.waitFor(/Output exec failed/, 30_000);
+    await until(() => instanceIds(auth, "hbbot").length === 1, "the instance", 15_000);
+    const ref = `hbbot/${instanceIds(auth, "hbbot")[0]}`;
+
+    let s: Summary = { health: "", join_method: "" };
+    await until(
+      () => {
+        s = JSON.parse(show(ref, true)) as Summary;
+        return s.outputs?.length === 2 && !!s.outputs[0]?.expires && s.outputs[1]?.healthy === false;
+      },
+      "a heartbeat with both outputs' health",
+      20_000,
+    );
+    const [good, bad] = s.outputs!;
+    expect(good).toMatchObject({ name: "good", type: "identity", healthy: true });
+    // Expires within the credential TTL (1m), in the future.
+    const exp = Date.parse(good!.expires!);
+    expect(exp).toBeGreaterThan(Date.now());
+    expect(exp).toBeLessThanOrEqual(Date.now() + 70_000);
+    expect(bad).toMatchObject({ name: "bad", type: "identity", healthy: false });
+    expect(bad!.reason).toMatch(/false/);
+    expect(s.health).toBe("1 failing");
+    expect(s.renewal_interval_seconds).toBe(2);
+    expect(s.join_method).toBe("token");
+    expect(s.config).toContain("renewal_interval: 2s");
+    expect(s.config).toContain("token: REDACTED");
+    expect(s.config).toContain(out("bad"));
+
+    const text = show(ref, false);
+    expect(text).toMatch(/good\s+identity\s+healthy\s+\d{4}-\d\d-\d\dT/);
+    expect(text).toMatch(/bad\s+identity\s+unhealthy\s+.*false/);
+    expect(text).toContain("Effective configuration (secrets removed):");
+    expect(text).toContain("token: REDACTED");
+    expect(text).toMatch(/Health:\s+1 failing/);
+
+    const table = ls("hbbot");
+    expect(table.split("\n")[0]).toMatch(
+      /Bot\s+Instance ID\s+Join Method\s+Generation\s+Last Seen\s+Version\s+Health/,
+    );
+    expect(table).toContain("1 failing");
+
+    // The join token is nowhere: tctl's outputs, the JSON, tauth's data directory (database and all).
+    for (const o of [text, JSON.stringify(s), table, show(ref, true)]) expect(o).not.toContain(token);
+    const leaks = allFiles(auth.dataDir)
+      .filter(([, body]) => body.includes(token))
+      .map(([p]) => p);
+    expect(leaks).toEqual([]);
+
+    // Killed: no more heartbeats; stale once 2 × 2s have passed by the cluster's clock.
+    await bot.stop("SIGKILL");
+    const killedAt = Date.now();
+    await until(() => ls("hbbot").includes("stale"), "the instance shown stale", 15_000);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2_000);
+    expect((JSON.parse(show(ref, true)) as Summary).health).toBe("stale");
+    expect(show(ref, false)).toMatch(/Health:\s+stale/);
+  });
+});
