@@ -35,6 +35,9 @@ APT_PACKAGES+=(python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
 # Diagnostics (Part 11): promtool checks tbot's /metrics exposition, and the tests start a real
 # Prometheus server (own port, own storage dir) that scrapes tbot and answers PromQL.
 APT_PACKAGES+=(prometheus)
+# Web console (Part 11): the browser tests drive Debian's chromium headless with playwright-core
+# (no browser download).
+APT_PACKAGES+=(chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

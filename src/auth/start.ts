@@ -24,6 +24,8 @@ import type { DiagServer } from "./metrics/diag.ts";
 import { installMetricsSink } from "./metrics/observer.ts";
 import { checkPackagesDirOutside, PackageDir } from "./packages.ts";
 import { AuthService } from "./service.ts";
+import { webAdminRoutes } from "./web/admin-route.ts";
+import { webRoutes } from "./web/routes.ts";
 
 const log = logger("AUTH");
 
@@ -211,6 +213,8 @@ export async function startAuth(cfg: AuthConfig): Promise<RunningAuth> {
     ...adminRoutes(svc),
     ...downloadRoutes(svc, { packages, defaultAddr }),
     ...healthRoutes(svc),
+    ...webAdminRoutes(svc),
+    ...webRoutes(svc),
   );
   const server = await startHttpServer(
     svc,

@@ -11,6 +11,7 @@ import { tctlBotCommands } from "./tctl-bots.ts";
 import { tctlCommands as baseCommands } from "./tctl-commands.ts";
 import { connectAdmin } from "./tctl-connect.ts";
 import { tctlSignCommands } from "./tctl-sign.ts";
+import { tctlWebCommands } from "./tctl-web.ts";
 import { unknownFlag, unknownOptionOf } from "./unknown-flag.ts";
 import { writeStdout } from "./write-out.ts";
 
@@ -54,6 +55,8 @@ Commands:
            [--limit=N] [--format=text|json]
                                           The audit log of every replica, oldest first
                                           (e.g. --since=2h --kind=bot.update)
+  web login                               A one-time link (5 minutes) that signs a browser in to
+                                          the web console at https://AUTH/web as this admin
   version
 
 Listings are read a page at a time and printed whole (env TCTL_PAGE_SIZE: page size, default 500).
@@ -61,7 +64,13 @@ Listings are read a page at a time and printed whole (env TCTL_PAGE_SIZE: page s
 Exit codes: 0 success, 1 error, 2 usage error.
 `;
 
-const tctlCommands = [...baseCommands, ...tctlBotCommands, ...tctlAuditCommands, ...tctlSignCommands];
+const tctlCommands = [
+  ...baseCommands,
+  ...tctlBotCommands,
+  ...tctlAuditCommands,
+  ...tctlSignCommands,
+  ...tctlWebCommands,
+];
 
 export interface TctlOptions {
   [k: string]: string | boolean | string[] | undefined;

@@ -15,6 +15,8 @@ export interface RequestContext<B = unknown> {
   remoteAddr: string;
   /** The address the client used (HTTP/2 :authority or Host), unvalidated. */
   host?: string;
+  /** The request's headers (the web console reads its cookie, Origin and Sec-Fetch-Site). */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 export type Access = "public" | "identity" | "bot" | "admin";
@@ -41,6 +43,8 @@ export interface Route<B = unknown> {
   raw?: boolean;
   /** Match every path under `path` (which ends in "/"), e.g. /packages/<file>. */
   prefix?: boolean;
+  /** POST bodies handed over unparsed (a Buffer in ctx.body): the web console's HTML forms. */
+  rawBody?: boolean;
 }
 
 /** A route with its body type checked against its schema. */
@@ -50,6 +54,7 @@ export function route<B>(r: Route<B>): Route {
 
 /** Parses and validates a POST body for `r`: JSON nesting bounded, then the route's schema. */
 export function decodeBody(r: Route, raw: Buffer): unknown {
+  if (r.rawBody) return raw;
   const text = raw.length ? raw.toString("utf8") : "";
   const value = text.trim() ? parseJsonBounded(text) : r.body ? {} : undefined;
   return r.body ? r.body.parse(value, "") : value;

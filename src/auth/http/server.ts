@@ -135,7 +135,7 @@ function send(
   headers: Record<string, string> = {},
 ): void {
   if (body instanceof RawResponse) {
-    res.writeHead(status, body.headers);
+    res.writeHead(body.status ?? status, body.headers);
     if (typeof body.data === "object" && "file" in body.data) {
       // Packages are tens of MiB: stream them rather than hold each download in memory.
       const stream = createReadStream(body.data.file);
@@ -152,7 +152,9 @@ function send(
 export class RawResponse {
   constructor(
     readonly data: Uint8Array | string | { file: string },
-    readonly headers: Record<string, string>,
+    readonly headers: Record<string, string | string[]>,
+    /** The status to answer with (the web console: 303 redirects, 401 sign-in pages); default 200. */
+    readonly status?: number,
   ) {}
 }
 
@@ -269,6 +271,7 @@ export function startHttpServer(
           caller,
           remoteAddr,
           host: req.authority || req.headers.host,
+          headers: req.headers,
         };
         send(res, 200, await route.handle(ctx));
       } catch (e) {
