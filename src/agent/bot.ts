@@ -315,7 +315,8 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       const loops = outputs.map((o) => outputLoop(o));
       await identityLoop();
       await Promise.all(loops);
-      await heartbeatChain;
+      // A heartbeat in flight may finish, but never holds up the exit for long.
+      await Promise.race([heartbeatChain, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
       // Services that hold something open (the Workload API's socket) release it.
       await Promise.all(services.map((s) => s.stop?.().catch(() => {})));
       return 0;
