@@ -96,7 +96,26 @@ function seed(templateBot: string): void {
       const id = randomUUID();
       v.metadata.name = `${name}/${id}`;
       v.spec = { bot_name: name, instance_id: id };
-      for (const h of v.status.latest_heartbeats ?? []) h.hostname = `host-${i}`;
+      // Every tenth runs an old version; every twentieth has a failing output.
+      v.status.latest_heartbeats = [
+        {
+          ...(v.status.latest_heartbeats?.at(-1) ?? {}),
+          recorded_at: new Date().toISOString(),
+          hostname: `host-${i}`,
+          version: i % 10 === 0 ? "0.0.1-old" : "1.0.0",
+          one_shot: true,
+          outputs: [
+            i % 20 === 0
+              ? { name: "app", type: "identity", healthy: false, reason: "permission denied" }
+              : {
+                  name: "app",
+                  type: "identity",
+                  healthy: true,
+                  expires: new Date(Date.now() + 3600_000).toISOString(),
+                },
+          ],
+        },
+      ];
       insert.run(`/bot_instances/${name}/${id}`, JSON.stringify(v), randomUUID());
     }
   })();
@@ -254,6 +273,41 @@ describe("web console", () => {
     expect(n).toBe(250);
   });
 
+  test("filters on fields outside the key (health, version) are applied on the server, a bounded read per page", async () => {
+    const collect = async (query: string) => {
+      await page.goto(`${base}/web/instances?${query}`);
+      const all: { bot: string; id: string }[] = [];
+      const cells: string[] = [];
+      for (;;) {
+        all.push(...(await rowsOf(page)));
+        cells.push(
+          ...(await page.$$eval("#instances tbody tr", (trs) =>
+            trs.map((tr) => `${tr.children[6]!.textContent}|${tr.children[8]!.textContent}`),
+          )),
+        );
+        if (!(await page.$("#next"))) break;
+        await page.click("#next");
+      }
+      return { all, cells };
+    };
+    const old = await collect("version=0.0.1-old");
+    expect(old.all).toHaveLength(100);
+    expect(old.cells.every((c) => c.startsWith("0.0.1-old|"))).toBe(true);
+    await page.goto(`${base}/web/instances?health=failing&bot=fleet-a`);
+    await shot("instances-failing");
+    const failing = await collect("health=failing");
+    expect(failing.all).toHaveLength(50);
+    expect(failing.cells.every((c) => c.endsWith("|1 failing"))).toBe(true);
+    const failingA = await collect("health=failing&bot=fleet-a");
+    expect(failingA.all.every((r) => r.bot === "fleet-a")).toBe(true);
+    expect(failingA.all).toHaveLength(50);
+    // One instance's page: its outputs with their health.
+    await page.goto(`${base}/web/instances?health=failing&bot=fleet-a`);
+    await page.click("#instances tbody tr a");
+    expect(await page.textContent("#outputs")).toContain("failing: permission denied");
+    await shot("instance-failing");
+  });
+
   test("an instance locked from its page is denied at its next renewal", async () => {
     const id = storedIdentity(botData);
     expect((await renew(auth, id)).ok).toBe(true);
@@ -262,6 +316,7 @@ describe("web console", () => {
     await page.click(`a:text("${iid}")`);
     expect(await page.textContent("h1")).toContain(iid);
     expect(await page.$$eval("h2", (h) => h.map((x) => x.textContent))).toEqual([
+      "Outputs",
       "Heartbeats",
       "Authentications",
       "Recent audit events",

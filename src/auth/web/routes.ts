@@ -4,6 +4,7 @@
 // (Origin / Sec-Fetch-Site) and carry the session's CSRF token (checked in constant time).
 // Changes are audited with the actor "web:admin:<ID>".
 
+import { instanceHealth } from "../../cli/tctl-bots-format.ts";
 import { badParameter, UserError } from "../../util/errors.ts";
 import { auditPage } from "../api/admin-audit.ts";
 import { getResources } from "../api/admin-list.ts";
@@ -14,7 +15,7 @@ import { RawResponse } from "../http/server.ts";
 import { createLock, lockTarget } from "../locks.ts";
 import type { BotResource } from "../resources/index.ts";
 import type { AuthService } from "../service.ts";
-import type { BotInstance, Lock } from "../store/types.ts";
+import type { BotInstance, Heartbeat, Lock } from "../store/types.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { auditChart } from "./chart.ts";
 import { Html, html, query } from "./html.ts";
@@ -50,6 +51,72 @@ function htmlResponse(body: Html, status = 200, extra: Record<string, string | s
     { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS, ...extra },
     status,
   );
+}
+
+export interface InstanceFilter {
+  bot?: string;
+  /** healthy, failing, stale or unknown (as `tctl bots instances ls` shows it). */
+  health?: string;
+  /** The latest heartbeat's version, exactly. */
+  version?: string;
+  /** The join method of the instance's first join. */
+  join_method?: string;
+}
+
+/** Instances read per request at most when filtering on fields that are not in the key. */
+export const MAX_SCAN = 5000;
+
+/**
+ * One page of instances: a bot is a key range (one page read); health, version and join
+ * method are not in the key, so the range is read on a page at a time until WEB_PAGE match or
+ * MAX_SCAN are read, and `next` continues after the last instance read (a page may then hold
+ * fewer rows: only `next` says whether there is more). Never the whole prefix per request.
+ */
+export async function instancePage(
+  svc: AuthService,
+  f: InstanceFilter,
+  after: string | undefined,
+  now: number,
+): Promise<{ items: BotInstance[]; next?: string; scanned?: number }> {
+  const sub = f.bot ? { subPrefix: `${f.bot}/` } : {};
+  if (!f.health && !f.version && !f.join_method) {
+    const page = await svc.instances.listPage({ limit: WEB_PAGE, startAfter: after, ...sub });
+    return { items: page.items.map((x) => x.value), next: page.next };
+  }
+  const keep = (i: BotInstance) => {
+    if (f.health) {
+      const h = instanceHealth(i, now);
+      if (f.health === "failing" ? !h.endsWith(" failing") : h !== f.health) return false;
+    }
+    const beats = i.status.latest_heartbeats ?? [];
+    if (f.version && beats[beats.length - 1]?.version !== f.version) return false;
+    if (f.join_method && i.status.initial_authentication?.join_method !== f.join_method) return false;
+    return true;
+  };
+  const items: BotInstance[] = [];
+  let scanned = 0;
+  let cursor = after;
+  /** Where the next page starts once this one is full: after its last row. */
+  let full: string | undefined;
+  for (;;) {
+    const page = await svc.instances.listPage({ limit: 500, startAfter: cursor, ...sub });
+    for (const it of page.items) {
+      scanned++;
+      cursor = `${it.value.spec.bot_name}/${it.value.spec.instance_id}`;
+      if (keep(it.value)) {
+        // One more match after a full page: there is a next page (no empty last page).
+        if (full !== undefined) return { items, next: full, scanned };
+        items.push(it.value);
+        if (items.length === WEB_PAGE) full = cursor;
+      }
+      if (scanned >= MAX_SCAN) {
+        const more = it !== page.items[page.items.length - 1] || page.next !== undefined;
+        return more ? { items, next: full ?? cursor, scanned } : { items, scanned };
+      }
+    }
+    if (page.next === undefined) return { items, scanned };
+    cursor = page.next;
+  }
 }
 
 const redirect = (to: string, extra: Record<string, string | string[]> = {}) =>
@@ -242,19 +309,34 @@ export function webRoutes(svc: AuthService): Route[] {
       );
     }),
     page("/web/instances", async (p) => {
-      const bot = pick(p.ctx, "bot");
-      const after = pick(p.ctx, "after");
-      const r = await getResources(svc, { kind: "bot_instance", bot, limit: WEB_PAGE, start_after: after });
-      const rows = (r.resources as BotInstance[]).map((i) => instanceRow(svc, i));
+      const f: InstanceFilter = {
+        bot: pick(p.ctx, "bot"),
+        health: pick(p.ctx, "health"),
+        version: pick(p.ctx, "version"),
+        join_method: pick(p.ctx, "join_method"),
+      };
+      const now = svc.clock.now();
+      const r = await instancePage(svc, f, pick(p.ctx, "after"), now);
+      const rows = r.items.map((i) => instanceRow(svc, i, now));
+      const opt = (v: string, cur: string | undefined) =>
+        html`<option value="${v}" ${v === (cur ?? "") ? html`selected` : html``}>${v || "any"}</option>`;
       return layout(
         p,
         "Bot instances",
         "/web/instances",
         html`<form class="filter" method="get" action="/web/instances">
-<label>Bot <input name="bot" value="${bot ?? ""}" placeholder="all bots"></label><button>Filter</button></form>
+<label>Bot <input name="bot" value="${f.bot ?? ""}" placeholder="all bots"></label>
+<label>Health <select name="health">${["", "healthy", "failing", "stale", "unknown"].map((v) => opt(v, f.health))}</select></label>
+<label>Version <input name="version" value="${f.version ?? ""}" size="10"></label>
+<label>Join method <input name="join_method" value="${f.join_method ?? ""}" size="10"></label><button>Filter</button></form>
+${
+  r.scanned !== undefined
+    ? html`<p class="note" id="scan-note">Filtered on the server: ${r.scanned} instances read for this page${r.next !== undefined ? "; Next reads on" : ""}.</p>`
+    : html``
+}
 <table id="instances"><thead><tr><th>Bot</th><th>Instance</th><th>Joined</th><th>Join method</th><th>Generation</th>
-<th>Last heartbeat</th><th>Version</th><th>Host</th><th>Lock</th></tr></thead><tbody>${rows}</tbody></table>
-${pager("/web/instances", { bot }, p.ctx, r.next)}`,
+<th>Last heartbeat</th><th>Version</th><th>Host</th><th>Health</th><th>Lock</th></tr></thead><tbody>${rows}</tbody></table>
+${pager("/web/instances", { ...f }, p.ctx, r.next)}`,
       );
     }),
     page("/web/instance", async (p) => {
@@ -278,7 +360,7 @@ ${pager("/web/instances", { bot }, p.ctx, r.next)}`,
         "/web/instances",
         html`<p>Bot <a href="/web/instances${query({ bot })}">${bot}</a> · generation ${inst.status.generation ?? "?"} ·
 joined ${inst.status.initial_authentication?.authenticated_at ?? "?"} by ${inst.status.initial_authentication?.join_method ?? "?"}
-· lock: ${lockBadge(lock)}</p>
+· health: <span id="health">${instanceHealth(inst, svc.clock.now())}</span> · lock: ${lockBadge(lock)}</p>
 ${
   lock
     ? html``
@@ -290,6 +372,7 @@ ${
 <input type="hidden" name="bot" value="${bot}"><input type="hidden" name="return" value="/web/instance${query({ id })}">
 <button class="danger">Lock the whole bot</button></form>`
 }
+<h2>Outputs</h2>${outputsTable(beats[0])}
 <h2>Heartbeats</h2><table><thead><tr><th>Recorded</th><th>Host</th><th>Version</th><th>OS/arch</th><th>Uptime (s)</th><th>Kind</th></tr></thead>
 <tbody>${beats.map(
           (b) =>
@@ -422,7 +505,7 @@ function targetText(l: Lock): string {
   return "?";
 }
 
-function instanceRow(svc: AuthService, i: BotInstance): Html {
+function instanceRow(svc: AuthService, i: BotInstance, now: number): Html {
   const { bot_name: bot, instance_id: id } = i.spec;
   const beats = i.status.latest_heartbeats ?? [];
   const last = beats[beats.length - 1];
@@ -430,7 +513,17 @@ function instanceRow(svc: AuthService, i: BotInstance): Html {
   return html`<tr><td>${bot}</td><td class="mono"><a href="/web/instance${query({ id: `${bot}/${id}` })}">${id}</a></td>
 <td>${init?.authenticated_at ?? ""}</td><td>${init?.join_method ?? ""}</td><td>${i.status.generation ?? ""}</td>
 <td>${last?.recorded_at ?? ""}</td><td>${last?.version ?? ""}</td><td>${last?.hostname ?? ""}</td>
-<td>${lockBadge(svc.lockIndex.find({ bot, instance: id }))}</td></tr>`;
+<td class="health">${instanceHealth(i, now)}</td><td>${lockBadge(svc.lockIndex.find({ bot, instance: id }))}</td></tr>`;
+}
+
+/** The outputs of the latest heartbeat: health, why not, the certificate's expiry. */
+function outputsTable(hb: Heartbeat | undefined): Html {
+  const outs = hb?.outputs ?? [];
+  if (!outs.length) return html`<p class="note">No outputs reported${hb ? "" : " (no heartbeat yet)"}.</p>`;
+  return html`<table id="outputs"><thead><tr><th>Output</th><th>Type</th><th>Health</th><th>Expires</th></tr></thead><tbody>${outs.map(
+    (o) =>
+      html`<tr><td>${o.name}</td><td>${o.type}</td><td class="${o.healthy ? "ok" : "bad"}">${o.healthy ? "healthy" : `failing: ${o.reason ?? ""}`}</td><td>${o.expires ?? ""}</td></tr>`,
+  )}</tbody></table>`;
 }
 
 function auditTable(events: { time: string; event: string; [k: string]: unknown }[]): Html {
