@@ -23,6 +23,8 @@ import { openStore } from "./storage/open.ts";
 const log = logger("TBOT");
 /** After a renewal, the heartbeat waits at most this long for the outputs' pass. */
 const HEARTBEAT_PASS_WAIT_MS = 30_000;
+/** A change of an output's health between renewals sends a heartbeat, at most this often. */
+const HEARTBEAT_CHANGE_GAP_MS = 30_000;
 /** One-shot runs try this often (the reference's 7) before giving up on a transient failure. */
 const ONESHOT_ATTEMPTS = 7;
 const ONESHOT_BACKOFF_CAP_MS = 5_000;
@@ -88,13 +90,22 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
   // Runs of each output (written or failed), so a heartbeat can wait for a renewal's pass.
   const runs = new Map<ScheduledOutput, number>(outputs.map((o) => [o, 0]));
   const runListeners = new Set<() => void>();
-  function noteRun(o: ScheduledOutput) {
+  function noteRun(o: ScheduledOutput, before: string | undefined) {
     runs.set(o, (runs.get(o) ?? 0) + 1);
     for (const l of [...runListeners]) l();
+    // An output that turned healthy or unhealthy between renewals (one on its own schedule):
+    // reported at once, at most every HEARTBEAT_CHANGE_GAP_MS (the next renewal's catches up).
+    const now = health.get(o.service.name)?.status;
+    if (before === "initializing" || before === now || Date.now() - lastChangeBeat < HEARTBEAT_CHANGE_GAP_MS)
+      return;
+    lastChangeBeat = Date.now();
+    heartbeatChain = heartbeatChain.then(() => (stopping ? undefined : heartbeat()));
   }
-  /** Snapshot now; resolves once every output that follows the bot has run since, or after `ms`. */
+  let lastChangeBeat = 0;
+  /** Snapshot now; resolves once every output awaited has run since, or after `ms`. */
   function passAfter(ms: number): () => Promise<void> {
-    const following = outputs.filter((o) => o.followsBot);
+    // Those that follow the bot, and any yet to run at all (the first heartbeat waits for all).
+    const following = outputs.filter((o) => o.followsBot || (runs.get(o) ?? 0) === 0);
     const before = new Map(following.map((o) => [o, runs.get(o) ?? 0]));
     return () =>
       new Promise<void>((resolve) => {
@@ -276,13 +287,14 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       };
       const untilNext = () => (o.followsBot ? UNTIL_WOKEN_MS : Math.max(0, next - Date.now()));
       let wait: number;
+      const before = health.get(o.service.name)?.status;
       try {
         await produceOnce(o, nextRun);
         attempt = 0;
         wait = untilNext();
-        noteRun(o);
+        noteRun(o, before);
       } catch (e) {
-        noteRun(o);
+        noteRun(o, before);
         if (e instanceof ExecFailed) {
           attempt = 0;
           wait = untilNext();

@@ -139,4 +139,41 @@ services:
     expect((JSON.parse(show(ref, true)) as Summary).health).toBe("stale");
     expect(show(ref, false)).toMatch(/Health:\s+stale/);
   });
+  test("an output on its own schedule turning unhealthy between renewals is reported at once", async () => {
+    const token = addBot(auth, "hbflip");
+    const flag = join(work, "flip-flag");
+    const cfg = writeText(
+      join(work, "flip.yaml"),
+      `version: v2
+auth_server: ${auth.addr}
+onboarding:
+  join_method: token
+  token: ${token}
+  ca_pins: [${auth.pin}]
+storage:
+  type: directory
+  path: ${join(work, "flip-data")}
+credential_ttl: 2h
+renewal_interval: 1h
+services:
+  - type: identity
+    name: flip
+    renewal_interval: 1s
+    credential_ttl: 1m
+    destination: {type: directory, path: ${join(work, "out-flip")}}
+    exec: ["/bin/sh", "-c", "test ! -e ${flag}"]
+`,
+    );
+    const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg]));
+    await bot.waitFor(/Output exec succeeded/, 30_000);
+    await until(() => instanceIds(auth, "hbflip").length === 1, "the instance", 15_000);
+    const ref = `hbflip/${instanceIds(auth, "hbflip")[0]}`;
+    await until(() => (JSON.parse(show(ref, true)) as Summary).health === "healthy", "healthy", 20_000);
+    writeText(flag, "x");
+    // The bot renews hourly: only the change itself can have sent this heartbeat.
+    await until(() => ls("hbflip").includes("1 failing"), "the failure reported", 15_000);
+    const s = JSON.parse(show(ref, true)) as Summary;
+    expect(s.outputs?.[0]).toMatchObject({ name: "flip", healthy: false });
+    await bot.stop("SIGKILL");
+  });
 });
