@@ -332,6 +332,12 @@ describe("web console", () => {
     await page.goto(`${base}/web/locks`);
     expect(await page.textContent("tbody")).toContain(`instance ${iid}`);
     await shot("locks");
+    // Unlocked from the locks page: the instance renews again.
+    await page.click('#locks tbody tr button:text("Unlock")');
+    expect(await page.$$("#locks tbody tr")).toHaveLength(0);
+    expect((await renew(auth, id)).ok).toBe(true);
+    const log = auth.auditLog();
+    expect(log.some((e) => e.event === "lock.delete" && String(e.by).startsWith("web:admin:"))).toBe(true);
   });
 
   test("requests without the session cookie, with a wrong CSRF token or from another origin are refused", async () => {
@@ -408,7 +414,7 @@ describe("web console", () => {
     expect(tok.some((t) => t.includes("web:admin:"))).toBe(true);
     await page.goto(`${base}/web/audit`);
     const totals = (await page.textContent("#chart-totals"))!;
-    expect(totals).toMatch(/joins 2 · renewals 1 · denials \d+/);
+    expect(totals).toMatch(/joins 2 · renewals 2 · denials \d+/);
     await shot("audit");
   });
 

@@ -400,7 +400,7 @@ ${
         p,
         "Locks",
         "/web/locks",
-        html`<table><thead><tr><th>Lock</th><th>Target</th><th>Message</th><th>By</th><th>At</th><th></th></tr></thead>
+        html`<table id="locks"><thead><tr><th>Lock</th><th>Target</th><th>Message</th><th>By</th><th>At</th><th></th></tr></thead>
 <tbody>${rows}</tbody></table>${pager("/web/locks", {}, p.ctx, r.next)}`,
       );
     }),
