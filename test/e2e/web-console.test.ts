@@ -44,6 +44,7 @@ let page: Page;
 let link: string;
 let botData: string;
 let shots: string;
+const cspErrors: string[] = [];
 
 const shot = (name: string, p: Page = page) =>
   p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -165,6 +166,12 @@ beforeAll(async () => {
   });
   ctx = await browser.newContext({ ignoreHTTPSErrors: false, viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();
+  // Anything the Content-Security-Policy blocks shows up here (inline style or script, a
+  // resource from elsewhere): the pages must need none.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/i.test(m.text()))
+      cspErrors.push(m.text());
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -416,6 +423,10 @@ describe("web console", () => {
     const totals = (await page.textContent("#chart-totals"))!;
     expect(totals).toMatch(/joins 2 · renewals 2 · denials \d+/);
     await shot("audit");
+  });
+
+  test("no page needed anything the Content-Security-Policy refuses", () => {
+    expect(cspErrors).toEqual([]);
   });
 
   test("signing out ends the session", async () => {
