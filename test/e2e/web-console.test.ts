@@ -379,7 +379,12 @@ describe("web console", () => {
     await page.goto(`${base}/web/bots`);
     await page.click('a[href="/web/tokens?bot=web-bot"]');
     await page.click("#create-token button");
-    const cmd = (await page.textContent("#tbot-command"))!;
+    // Copied with the page's button, read back from the clipboard: what an administrator pastes.
+    await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await page.click('button:text("Copy command")');
+    await page.waitForSelector('button:text("Copied")');
+    const cmd = await page.evaluate(() => navigator.clipboard.readText());
+    expect(cmd).toBe((await page.textContent("#tbot-command"))!);
     await shot("token-created");
     expect(cmd).toContain("--join-method=token");
     expect(cmd).toContain(`--auth-server=${auth.addr}`);
