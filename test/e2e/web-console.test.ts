@@ -347,6 +347,20 @@ describe("web console", () => {
     expect(log.some((e) => e.event === "lock.delete" && String(e.by).startsWith("web:admin:"))).toBe(true);
   });
 
+  test("a whole bot is locked from the bots page and unlocked from the locks page", async () => {
+    await page.goto(`${base}/web/bots`);
+    await page.click('tr:has(a:text-is("fleet-d")) form.lock-bot button');
+    expect(new URL(page.url()).pathname).toBe("/web/bots");
+    expect(await page.textContent('tr:has(a:text-is("fleet-d")) td:nth-child(4)')).toBe("locked");
+    await shot("bots-locked");
+    await page.goto(`${base}/web/locks`);
+    expect(await page.textContent("#locks tbody")).toContain("bot fleet-d");
+    await page.click('#locks tr:has(td:text-is("bot fleet-d")) button:text("Unlock")');
+    expect(await page.$$("#locks tbody tr")).toHaveLength(0);
+    await page.goto(`${base}/web/bots`);
+    expect(await page.$('tr:has(a:text-is("fleet-d")) form.lock-bot button')).not.toBeNull();
+  });
+
   test("requests without the session cookie, with a wrong CSRF token or from another origin are refused", async () => {
     const cookie = (await ctx.cookies()).find((x) => x.name === "tauth_session")!;
     const csrf = await page.getAttribute("input[name=csrf]", "value");
@@ -383,7 +397,8 @@ describe("web console", () => {
     await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     await page.click('button:text("Copy command")');
     await page.waitForSelector('button:text("Copied")');
-    const cmd = await page.evaluate(() => navigator.clipboard.readText());
+    // A string: this project's TypeScript has no DOM types.
+    const cmd = String(await page.evaluate("navigator.clipboard.readText()"));
     expect(cmd).toBe((await page.textContent("#tbot-command"))!);
     await shot("token-created");
     expect(cmd).toContain("--join-method=token");
@@ -393,7 +408,7 @@ describe("web console", () => {
       .replace(/\\\n/g, " ")
       .split(/\s+/)
       .filter(Boolean)
-      .map((a) =>
+      .map((a: string) =>
         a.replace("./tbot-user", join(work, "new-out")).replace("./tbot-data", join(work, "new-data")),
       );
     expect(args.slice(0, 2)).toEqual(["tbot", "start"]);
@@ -418,7 +433,7 @@ describe("web console", () => {
   test("the audit page shows the console's changes with their actor, filtered, and the chart counts them", async () => {
     await page.goto(`${base}/web/audit?kind=lock.create`);
     const rows = await page.$$eval("table.audit tbody tr", (trs) => trs.map((t) => t.textContent ?? ""));
-    expect(rows).toHaveLength(1);
+    expect(rows).toHaveLength(2);
     expect(rows[0]).toContain("web:admin:");
     await shot("audit-locks");
     await page.goto(`${base}/web/audit?kind=join_token.create&bot=web-bot`);

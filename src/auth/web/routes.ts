@@ -297,7 +297,7 @@ export function webRoutes(svc: AuthService): Route[] {
           i,
         ) => html`<tr><td><a href="/web/instances${query({ bot: b.metadata.name })}">${b.metadata.name}</a></td>
 <td>${(b.spec.roles ?? []).join(", ")}</td><td class="count">${counts[i] ?? "?"}</td>
-<td>${lockBadge(svc.lockIndex.find({ bot: b.metadata.name }))}</td>
+<td>${lockCell(p, svc.lockIndex.find({ bot: b.metadata.name }), b.metadata.name, `/web/bots${query({ after })}`)}</td>
 <td><a href="/web/tokens${query({ bot: b.metadata.name })}">New join token</a></td></tr>`,
       );
       return layout(
@@ -494,6 +494,13 @@ function lockBadge(lock: Lock | null): Html {
   return lock
     ? html`<span class="bad" title="${lock.spec.message}">locked</span>`
     : html`<span class="ok">—</span>`;
+}
+
+/** A bot's lock: a link to it on the locks page (to lift it), or a button that locks the bot. */
+function lockCell(p: PageCtx, lock: Lock | null, bot: string, back: string): Html {
+  if (lock) return html`<a href="/web/locks" class="bad" title="${lock.spec.message}">locked</a>`;
+  return html`<form method="post" action="/web/locks/create" class="inline lock-bot">${csrfField(p)}
+<input type="hidden" name="bot" value="${bot}"><input type="hidden" name="return" value="${back}"><button>Lock</button></form>`;
 }
 
 function targetText(l: Lock): string {
