@@ -199,8 +199,12 @@ describe("web console", () => {
     expect(link).toMatch(
       new RegExp(`^https://127\\.0\\.0\\.1:${auth.port}/web/login\\?t=[A-Za-z0-9_-]{43}$`),
     );
+    // Opening the link shows a button; only its POST uses the link up.
     const resp = await page.goto(link);
     expect(resp!.status()).toBe(200);
+    await shot("sign-in");
+    expect((await page.goto(link))!.status()).toBe(200);
+    await page.click("#sign-in button");
     expect(new URL(page.url()).pathname).toBe("/web/bots");
     const cookies = await ctx.cookies();
     const c = cookies.find((x) => x.name === "tauth_session")!;
@@ -385,6 +389,18 @@ describe("web console", () => {
       cookie: "tauth_session=forged-session-id",
     });
     expect(forged.status).toBe(401);
+    // A sign-in POSTed from another site is refused and leaves the link unused.
+    const link2 = auth.tctl(["web", "login"]).stdout.trim();
+    const t = new URL(link2).searchParams.get("t")!;
+    const foreign = await post("/web/login", `t=${t}`, {
+      origin: "https://evil.example",
+      "sec-fetch-site": "cross-site",
+    });
+    expect(foreign.status).toBe(403);
+    const ok = await post("/web/login", `t=${t}`);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get("set-cookie")).toContain("tauth_session=");
+    expect((await post("/web/login", `t=${t}`)).status).toBe(403);
     // None of them locked anything.
     expect(auth.tctl(["get", "locks", "--format=json"]).stdout).not.toContain("fleet-a");
   });

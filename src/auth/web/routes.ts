@@ -24,6 +24,7 @@ import {
   cookieValue,
   csrfMatches,
   endSession,
+  loginLinkUsable,
   redeemLoginLink,
   SESSION_COOKIE,
   sessionCookie,
@@ -263,14 +264,42 @@ export function webRoutes(svc: AuthService): Route[] {
       handle: async () => redirect("/web/bots"),
     },
     {
+      // Opening the link does not use it up (link previews, scanners): it shows a button that
+      // POSTs it. An unknown, used or expired link is refused here already.
       method: "GET",
       path: "/web/login",
       access: "public",
       raw: true,
+      rateLimitUnauthenticated: true,
+      handle: async (ctx) => {
+        const t = ctx.query.get("t") ?? "";
+        if (!(await loginLinkUsable(svc, t)))
+          return signInPage(403, "This sign-in link is invalid, expired or already used.");
+        return htmlResponse(
+          layout(
+            null,
+            "Sign in",
+            "",
+            html`<form method="post" action="/web/login" id="sign-in"><input type="hidden" name="t" value="${t}">
+<p>Sign in to the cluster's console with this one-time link?</p><button>Sign in</button></form>`,
+          ),
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: "/web/login",
+      access: "public",
+      raw: true,
+      rawBody: true,
+      maxBody: 1 << 10,
       // Unauthenticated: the same per-address limit as joins (the secret is 256 bits anyway).
       rateLimitUnauthenticated: true,
       handle: async (ctx) => {
-        const r = await redeemLoginLink(svc, ctx.query.get("t") ?? "", ctx.remoteAddr);
+        const cross = crossOrigin(ctx);
+        if (cross) return signInPage(403, `This sign-in was not sent from this console (${cross}).`);
+        const t = new URLSearchParams((ctx.body as Buffer).toString("utf8")).get("t") ?? "";
+        const r = await redeemLoginLink(svc, t, ctx.remoteAddr);
         await svc.audit.flush?.();
         if (!r) return signInPage(403, "This sign-in link is invalid, expired or already used.");
         // Off the URL with the secret at once (history, screenshots), into the session.

@@ -54,6 +54,13 @@ export async function mintLoginLink(
   return { token, expires: link.expires };
 }
 
+/** Whether a sign-in secret would be accepted now (without using it up). */
+export async function loginLinkUsable(svc: AuthService, token: string): Promise<boolean> {
+  if (!token || token.length > 128) return false;
+  const item = await svc.backend.get(LINKS + hash(token));
+  return !!item && Date.parse(parseItem<StoredLink>(item).expires) > Date.now();
+}
+
 /**
  * Redeems a sign-in secret once: a new session (its ID, for the cookie) or null when the
  * link is unknown, used or expired.

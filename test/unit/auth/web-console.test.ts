@@ -15,6 +15,7 @@ import {
   cookieValue,
   csrfMatches,
   endSession,
+  loginLinkUsable,
   mintLoginLink,
   redeemLoginLink,
   sessionCookie,
@@ -66,10 +67,14 @@ describe("cookies and CSRF", () => {
 describe("sign-in links and sessions", () => {
   test("a link is redeemed once, even by concurrent requests; only hashes are stored", async () => {
     const { token } = await mintLoginLink(svc, `admin:${adminId}`, adminId);
+    // Looking does not use it up.
+    expect(await loginLinkUsable(svc, token)).toBe(true);
+    expect(await loginLinkUsable(svc, token)).toBe(true);
     const results = await Promise.all(Array.from({ length: 8 }, () => redeemLoginLink(svc, token, "test")));
     const won = results.filter((r) => r !== null);
     expect(won).toHaveLength(1);
     expect(await redeemLoginLink(svc, token, "test")).toBeNull();
+    expect(await loginLinkUsable(svc, token)).toBe(false);
     const session = await sessionOf(svc, won[0]!.id);
     expect(session?.admin).toBe(`admin:${adminId}`);
     const stored = [
