@@ -336,6 +336,12 @@ describe("web console", () => {
     await page.click("#lock-instance button");
     expect(new URL(page.url()).pathname).toBe("/web/instance");
     expect(await page.textContent("main")).toContain("locked");
+    // Its recent audit events: the join and the renewal made above.
+    const recent = await page.$$eval("table.audit tbody tr", (trs) =>
+      trs.map((t) => t.children[1]!.textContent),
+    );
+    expect(recent).toContain("bot.join");
+    expect(recent).toContain("cert.renew");
     await shot("instance-locked");
     const denied = await renew(auth, id);
     expect(denied.ok).toBe(false);
@@ -452,6 +458,9 @@ describe("web console", () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toContain("web:admin:");
     await shot("audit-locks");
+    // A duration back from now, as tctl audit ls takes it.
+    await page.goto(`${base}/web/audit?kind=lock.create&since=1h`);
+    expect(await page.$$("table.audit tbody tr")).toHaveLength(2);
     await page.goto(`${base}/web/audit?kind=join_token.create&bot=web-bot`);
     const tok = await page.$$eval("table.audit tbody tr", (trs) => trs.map((t) => t.textContent ?? ""));
     expect(tok.some((t) => t.includes("web:admin:"))).toBe(true);

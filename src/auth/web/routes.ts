@@ -5,11 +5,13 @@
 // Changes are audited with the actor "web:admin:<ID>".
 
 import { instanceHealth } from "../../cli/tctl-bots-format.ts";
+import { parseDuration } from "../../util/duration.ts";
 import { badParameter, UserError } from "../../util/errors.ts";
 import { auditPage } from "../api/admin-audit.ts";
 import { getResources } from "../api/admin-list.ts";
 import { deleteResource } from "../api/admin-resources.ts";
 import { addBotToken } from "../api/admin-tokens.ts";
+import type { AuditEntry } from "../audit-query.ts";
 import type { RequestContext, Route } from "../http/router.ts";
 import { RawResponse } from "../http/server.ts";
 import { createLock, lockTarget } from "../locks.ts";
@@ -377,12 +379,7 @@ ${pager("/web/instances", { ...f }, p.ctx, r.next)}`,
       const lock = svc.lockIndex.find({ bot, instance: iid });
       const beats = [...(inst.status.latest_heartbeats ?? [])].reverse();
       const auths = [...(inst.status.latest_authentications ?? [])].reverse();
-      const events = await auditPage(svc, {
-        bot,
-        limit: 200,
-        since: new Date(Date.now() - 7 * 86400_000).toISOString(),
-      });
-      const mine = events.events.filter((e) => e.instance_id === iid || e.bot_instance_id === iid).slice(-20);
+      const mine = await recentInstanceEvents(svc, bot, iid, 20);
       return layout(
         p,
         `Instance ${iid}`,
@@ -495,7 +492,7 @@ ${
         "Audit log",
         "/web/audit",
         html`<form class="filter" method="get" action="/web/audit">
-<label>Since (RFC 3339) <input name="since" value="${since ?? ""}" placeholder="2026-01-01T00:00:00Z"></label>
+<label>Since (2h or RFC 3339) <input name="since" value="${since ?? ""}" placeholder="24h"></label>
 <label>Until <input name="until" value="${until ?? ""}"></label>
 <label>Bot <input name="bot" value="${bot ?? ""}"></label>
 <label>Kind <input name="kind" value="${kind ?? ""}" placeholder="bot.join,lock.create"></label><button>Filter</button></form>
@@ -511,12 +508,43 @@ function localPath(p: string | null): string | undefined {
   return p && /^\/web\/[A-Za-z0-9/_?=&%.-]*$/.test(p) && !p.startsWith("//") ? p : undefined;
 }
 
+/** An audit time filter: RFC 3339, or a duration back from now ("2h", as tctl audit ls takes). */
 function timeParam(v: string | undefined, what: string): string | undefined {
   if (!v) return undefined;
+  const back = parseDuration(v);
+  if (typeof back === "number") return new Date(Date.now() - back).toISOString();
   const t = Date.parse(v);
   if (Number.isNaN(t))
-    throw badParameter(`${what}: expected a time such as 2026-01-01T00:00:00Z, got "${v}"`);
+    throw badParameter(
+      `${what}: expected a duration such as 2h or a time such as 2026-01-01T00:00:00Z, got "${v}"`,
+    );
   return new Date(t).toISOString();
+}
+
+/**
+ * The newest events about one instance in the last day: the bot's events are read oldest
+ * first, a page at a time, at most 5,000 of them, keeping the last `n` about the instance.
+ */
+async function recentInstanceEvents(svc: AuthService, bot: string, iid: string, n: number) {
+  const kept: AuditEntry[] = [];
+  let startAfter: string | undefined;
+  let read = 0;
+  const since = new Date(Date.now() - 86400_000).toISOString();
+  const about = (e: AuditEntry) =>
+    e.bot_instance_id === iid ||
+    e.instance_id === iid ||
+    (e.target as { bot_instance_id?: string } | undefined)?.bot_instance_id === iid;
+  do {
+    const page = await auditPage(svc, { bot, since, limit: 1000, start_after: startAfter });
+    for (const e of page.events)
+      if (about(e)) {
+        kept.push(e);
+        if (kept.length > n) kept.shift();
+      }
+    read += page.events.length;
+    startAfter = page.next;
+  } while (startAfter !== undefined && read < 5000);
+  return kept;
 }
 
 function lockBadge(lock: Lock | null): Html {
