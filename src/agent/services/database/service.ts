@@ -3,45 +3,28 @@
 // to that user), for a fresh key each run, with the cluster's CA files and the format's own
 // names, written as one atomic set.
 
-import { certAuthorityLine } from "../../../crypto/identity-file.ts";
-import type {
-  AuthoritiesResponse,
-  DatabaseCertsRequest,
-  DatabaseCertsResponse,
-} from "../../../protocol/messages.ts";
+import type { DatabaseCertsRequest, DatabaseCertsResponse } from "../../../protocol/messages.ts";
 import { paths } from "../../../protocol/messages.ts";
 import { freshKey } from "../../identity/bot-identity.ts";
-import { openStore } from "../../storage/open.ts";
-import type { Store } from "../../storage/store.ts";
-import type { OutputService, ServiceContext } from "../service.ts";
+import type { ServiceContext } from "../service.ts";
+import {
+  bundle,
+  DestinationOutput,
+  issueWithClusterCas,
+  nl,
+  type TlsClientParts,
+  tlsClientFiles,
+} from "../tls-client-files.ts";
 import type { DatabaseService } from "./config.ts";
 
-const nl = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
-const bundle = (pems: readonly string[]) => pems.map(nl).join("");
-
-export interface DatabaseFileParts {
-  keyPem: string;
-  certPem: string;
-  /** The db CA: verifies the database server (sslrootcert). */
-  dbCaPems: string[];
-  hostCaPems: string[];
-  userCaPems: string[];
-  /** `@cert-authority` lines of the host CA, for the identity file. */
-  sshCaLines: string[];
-}
+/** dbCaPems is the db CA: it verifies the database server (sslrootcert). */
+export type DatabaseFileParts = TlsClientParts;
 
 /** The files of one database output, by format (reference §8.1). */
 export function databaseFiles(s: DatabaseService, p: DatabaseFileParts): Record<string, string> {
-  const files: Record<string, string> = {
-    // The identity file as §8.2 lays it out, without an SSH certificate (none is issued for a
-    // database): the key, the database certificate, the host CA's known_hosts lines and TLS CAs.
-    identity: [p.keyPem, p.certPem, ...p.sshCaLines, ...p.hostCaPems].map(nl).join(""),
-    key: p.keyPem,
-    tlscert: p.certPem,
-    "teleport-host-ca.crt": bundle(p.hostCaPems),
-    "teleport-user-ca.crt": bundle(p.userCaPems),
-    "teleport-database-ca.crt": bundle(p.dbCaPems),
-  };
+  // The identity file as §8.2 lays it out, without an SSH certificate (none is issued for a
+  // database): the key, the database certificate, the host CA's known_hosts lines and TLS CAs.
+  const files = tlsClientFiles(p);
   switch (s.format) {
     case "tls":
       files["tls.crt"] = p.certPem;
@@ -65,20 +48,13 @@ export function databaseFiles(s: DatabaseService, p: DatabaseFileParts): Record<
   return files;
 }
 
-export class DatabaseOutput implements OutputService {
+export class DatabaseOutput extends DestinationOutput {
   readonly type = "database";
-  readonly name: string;
-  private readonly store: Store;
   constructor(
     private readonly cfg: DatabaseService,
     index: number,
   ) {
-    this.name = cfg.name ?? `database-${index + 1}`;
-    this.store = openStore(cfg.destination, "destination");
-  }
-
-  init(): Promise<void> {
-    return this.store.init();
+    super(cfg, `database-${index + 1}`);
   }
 
   async run(ctx: ServiceContext): Promise<void> {
@@ -91,20 +67,12 @@ export class DatabaseOutput implements OutputService {
       tls_public_key: key.publicKeys.tls_public_key,
       expires: new Date(Date.now() + ttl).toISOString(),
     };
-    // A refusal (a user or database the roles do not allow, an unknown db) is tauth's one
-    // line, thrown before anything is written.
-    const [res, cas] = await Promise.all([
-      ctx.api.post<DatabaseCertsResponse>(paths.dbCerts, req),
-      ctx.api.get<AuthoritiesResponse>(paths.authorities),
-    ]);
-    const c = ctx.clusterName;
+    const { res, cas } = await issueWithClusterCas<DatabaseCertsResponse>(ctx, paths.dbCerts, req);
     const files = databaseFiles(this.cfg, {
+      ...cas,
       keyPem: key.keyPem,
       certPem: res.tls_cert,
       dbCaPems: res.tls_ca_certs,
-      hostCaPems: cas.host.tls,
-      userCaPems: cas.user.tls,
-      sshCaLines: cas.host.ssh.map((k) => certAuthorityLine([ctx.serverHost, c, `*.${c}`], k)),
     });
     await this.store.writeSet("database", files);
   }
