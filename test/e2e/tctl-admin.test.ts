@@ -450,5 +450,5 @@ describe("tctl and tbot errors", () => {
     ]);
     expect(lines.at(-1)).toStartWith("ERROR: ");
     expect(tbot.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 60_000); // tbot's 6 retries against an unreachable server take seconds: more than bun's default 5 s
 });
