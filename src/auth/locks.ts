@@ -53,7 +53,15 @@ export async function adminIdentityRefusal(svc: AuthService, id: string | undefi
   return null;
 }
 
-export async function assertNotLocked(svc: AuthService, caller: TlsIdentity): Promise<void> {
+/**
+ * Refuses a call whose caller is locked. A locked bot's refusal is reported to `onLocked`
+ * (the server audits it as `request.locked`, aggregated per bot instance: audit-aggregate.ts).
+ */
+export async function assertNotLocked(
+  svc: AuthService,
+  caller: TlsIdentity,
+  onLocked?: (lock: Lock) => void,
+): Promise<void> {
   if (caller.systemRole === "Admin") {
     const refusal = await adminIdentityRefusal(svc, caller.adminIdentityId);
     if (refusal) throw accessDenied(`${refusal}; ${NEW_ADMIN_IDENTITY_HINT}`);
@@ -61,13 +69,15 @@ export async function assertNotLocked(svc: AuthService, caller: TlsIdentity): Pr
   }
   if (!caller.botName) return;
   const lock = await findLock(svc, { bot: caller.botName, instance: caller.botInstanceId });
-  if (lock)
+  if (lock) {
+    onLocked?.(lock);
     throw denial(
       accessDenied(
         `this bot ${lock.spec.target.bot_instance_id ? "instance " : ""}is locked: ${lock.spec.message} (lock ${lock.metadata.name}; remove it with "tctl rm lock/${lock.metadata.name}")`,
       ),
       "locked",
     );
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type { TLSSocket } from "node:tls";
 import { parseTlsIdentity, type TlsIdentity } from "../../crypto/tls-identity.ts";
 import { accessDenied, notFound, UserError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
+import { AuditAggregator } from "../audit-aggregate.ts";
 import { assertNotLocked } from "../locks.ts";
 import { denial, denialReason, metricsSink } from "../metrics/observer.ts";
 import type { AuthService } from "../service.ts";
@@ -192,6 +193,8 @@ export function startHttpServer(
     svc.audit,
     limits.rateAuditWindowMs,
   );
+  // Requests refused by a lock: audited per bot instance, at most two lines a window each.
+  const lockedAudit = new AuditAggregator(svc.audit, "request.locked", limits.rateAuditWindowMs);
   const server = http2.createSecureServer(
     {
       cert: tls.certPem,
@@ -244,7 +247,16 @@ export function startHttpServer(
             );
           if (route.access === "bot" && !caller.botName)
             throw denial(accessDenied("this endpoint is for bots"), "wrong_role");
-          await assertNotLocked(svc, caller);
+          await assertNotLocked(svc, caller, (lock) =>
+            lockedAudit.record(`${caller.botName}/${caller.botInstanceId ?? ""}`, {
+              bot: caller.botName,
+              bot_instance_id: caller.botInstanceId,
+              lock: lock.metadata.name,
+              lock_target: lock.spec.target,
+              route: routeLabel,
+              remote_addr: remoteAddr,
+            }),
+          );
         }
         if (route.rateLimitUnauthenticated && !isClusterBot(svc, caller)) {
           const from = addressGroup(normalizeIp(socket.remoteAddress));
@@ -308,7 +320,10 @@ export function startHttpServer(
     },
   );
   server.on("connection", (sock: Socket) => guard.onConnection(sock));
-  server.on("close", () => joinLimiter.close());
+  server.on("close", () => {
+    joinLimiter.close();
+    lockedAudit.close();
+  });
   // Close connections idle for 15 s. Clients keep connections alive within a join or an
   // output run; a long-running bot gets a new client certificate at every renewal (a new
   // connection), and without this its old idle connections would stay open on both ends.

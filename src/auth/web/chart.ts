@@ -14,7 +14,12 @@ const SERIES = [
   { name: "renewals", kinds: ["cert.renew"], colour: "#1b6e20" },
   {
     name: "denials",
-    kinds: ["bot.join.failed", "cert.renew.failed", "renewable_certificate_generation_mismatch"],
+    kinds: [
+      "bot.join.failed",
+      "cert.renew.failed",
+      "renewable_certificate_generation_mismatch",
+      "request.locked",
+    ],
     colour: "#b3261e",
   },
 ];
@@ -50,7 +55,9 @@ export async function auditChart(
     for (const e of page.events) {
       const b = Math.min(BUCKETS - 1, Math.floor((Date.parse(e.time) - start) / width));
       const s = series.get(e.event);
-      if (s !== undefined && b >= 0) counts[s]![b]!++;
+      // request.locked lines are aggregated: each counts the refusals it stands for.
+      const n = e.event === "request.locked" && typeof e.refused === "number" ? e.refused : 1;
+      if (s !== undefined && b >= 0) counts[s]![b]! += n;
     }
     read += page.events.length;
     startAfter = page.next;
