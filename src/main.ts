@@ -29,6 +29,10 @@ if (args.length === 1 && (args[0] === "version" || args[0] === "--version")) {
 // @peculiar/x509 (tauth only) needs the Reflect polyfill loaded by the entry file before it
 // is imported; inside a compiled bundle an import from a lazily loaded module comes too late.
 if (program === "tauth") await import("reflect-metadata");
+// tbot's work is a renewal every few minutes, never hot enough to be worth optimised code: a
+// higher tier-up threshold (the build's is 8, kept for tauth and tctl) keeps it out of the DFG
+// JIT, whose compiler pages cost a daemon ~3 MiB RSS (bench/README.md, "tbot metrics and RSS").
+if (program === "tbot") Bun.unsafe.setJITPolicy(100);
 const run =
   program === "tctl"
     ? (await import("./cli/tctl.ts")).main
