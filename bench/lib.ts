@@ -1,7 +1,7 @@
 // Shared bench plumbing: a compiled tauth on a free loopback port, tctl, stats. Benches are
 // never tests: they print figures and exit; they stop every process they start.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,21 +36,23 @@ export interface Cluster {
   stop(): void;
 }
 
-export async function startCluster(): Promise<Cluster> {
+/**
+ * `ownBinary`: tauth runs from a copy of the binary, so that no page of it is shared with the tbot
+ * under test. A deployed tbot has no tauth beside it; with the same file mapped by both, the
+ * kernel keeps the shared pages of tbot's binary resident (see src/agent/startup-pages.ts).
+ */
+export async function startCluster(opts: { ownBinary?: boolean } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
+  let tauth = bin("tauth");
+  if (opts.ownBinary) {
+    mkdirSync(join(dir, "bin"));
+    tauth = join(dir, "bin", "tauth");
+    copyFileSync(bin("tauth"), tauth);
+  }
   const proc: Subprocess = spawn(
-    [
-      bin("tauth"),
-      "start",
-      "--data-dir",
-      join(dir, "auth"),
-      "--listen",
-      addr,
-      "--cluster-name",
-      "bench.test",
-    ],
+    [tauth, "start", "--data-dir", join(dir, "auth"), "--listen", addr, "--cluster-name", "bench.test"],
     // Every bench client comes from 127.0.0.1; real fleets come from many addresses. Lift the
     // per-address join rate and connection caps so the figures measure the server, not them.
     {

@@ -14,7 +14,7 @@ import { bin, ensureBuilt, ms, startCluster, summary } from "./lib.ts";
 
 const runs = Number(process.argv[2] ?? 20);
 ensureBuilt();
-const cluster = await startCluster();
+const cluster = await startCluster({ ownBinary: true });
 /** tbot start with the guide's legacy flags: storage and output under `dir`, a token join. */
 const tbotStart = (dir: string, token: string) => [
   bin("tbot"),

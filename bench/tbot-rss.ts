@@ -32,7 +32,7 @@ for (const b of values.build ?? []) {
 }
 for (const b of builds) if (!existsSync(b.tbot)) throw new Error(`${b.tbot} is missing: build it first`);
 
-const cluster = await startCluster();
+const cluster = await startCluster({ ownBinary: true });
 let seq = 0;
 const tokenFor = () =>
   JSON.parse(

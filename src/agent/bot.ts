@@ -18,6 +18,7 @@ import { IdentityManager } from "./identity/acquire.ts";
 import { produceOutput, type ScheduledOutput, scheduleOutputs } from "./services/produce.ts";
 import { outputDescriptor } from "./services/registry.ts";
 import type { OutputService, ServiceContext } from "./services/service.ts";
+import { releaseStartupPages } from "./startup-pages.ts";
 import { openStore } from "./storage/open.ts";
 
 const log = logger("TBOT");
@@ -82,6 +83,7 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
     const hb = buildHeartbeat(statics, health, outputNames, heartbeats++ === 0, Date.now() - startedAt);
     try {
       await ids.api().post(paths.botHeartbeat, hb);
+      log.debug("Heartbeat sent");
     } catch (e) {
       log.debug("Heartbeat failed (best effort)", { error: (e as Error).message });
     }
@@ -123,6 +125,22 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
       });
   }
   let heartbeatChain: Promise<void> = Promise.resolve();
+  let startupPagesReleased = false;
+  /** Once, after the first renewal's outputs and heartbeat (see startup-pages.ts). */
+  function releaseStartupPagesOnce(): void {
+    if (startupPagesReleased || stopping) return;
+    startupPagesReleased = true;
+    try {
+      const r = releaseStartupPages();
+      log.debug("Released the start-up pages of the binary", {
+        mappings: r.mappings,
+        rss_before_kb: r.rssBeforeKb,
+        rss_after_kb: r.rssAfterKb,
+      });
+    } catch (e) {
+      log.debug("Start-up pages not released", { error: (e as Error).message });
+    }
+  }
 
   const identityIterations = health.iterations("bot-identity", "identity");
   const outputIterations = new Map(
@@ -242,7 +260,10 @@ export async function startBot(cfg: BotConfig, observer?: IterationObserver): Pr
         // After each renewal, once the outputs it wakes have run: their health and expiry.
         const pass = passAfter(HEARTBEAT_PASS_WAIT_MS);
         for (const [o, w] of outputWaiters) if (o.followsBot || reload) w.wake();
-        heartbeatChain = heartbeatChain.then(pass).then(() => (stopping ? undefined : heartbeat()));
+        heartbeatChain = heartbeatChain
+          .then(pass)
+          .then(() => (stopping ? undefined : heartbeat()))
+          .then(releaseStartupPagesOnce);
         // A long-running agent idles between renewals: give memory back now rather than at
         // the next allocation burst (keeps the daemon's RSS flat).
         Bun.gc(true);
