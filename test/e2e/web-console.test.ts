@@ -16,8 +16,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -155,8 +154,10 @@ beforeAll(async () => {
   ]);
   if (r.code !== 0) throw new Error(`tbot one-shot failed: ${r.stderr}`);
   seed("web-bot");
-  const root = process.env.TBOT_TEST_ARTEFACTS || mkdtempSync(join(tmpdir(), "artefacts-"));
+  // Kept after the run (test-artefacts/ is git-ignored), replaced by the next one.
+  const root = process.env.TBOT_TEST_ARTEFACTS || join(import.meta.dir, "..", "..", "test-artefacts");
   shots = join(root, "web-console");
+  rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
   console.log(`web console screenshots: ${shots}`);
   browser = await chromium.launch({

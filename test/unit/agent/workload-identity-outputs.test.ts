@@ -5,8 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig, renderConfigYaml } from "../../../src/agent/config/index.ts";
 import { freshKey } from "../../../src/agent/identity/bot-identity.ts";
@@ -15,7 +14,10 @@ import { listenProblem } from "../../../src/agent/services/workload-identity-api
 import { workloadX509Files } from "../../../src/agent/services/workload-identity-x509/service.ts";
 import { parseTbotArgs } from "../../../src/cli/tbot-args.ts";
 import { buildStartConfig } from "../../../src/cli/tbot-start-config.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
 import { caught, caughtAsync, expectMessage } from "../config/expect-error.ts";
+
+cleanupAfterFile();
 
 const H = "version: v2\nproxy_server: example.com:443\nservices:\n";
 const dest = "    destination: {type: directory, path: /opt/svid}\n";
@@ -113,7 +115,7 @@ describe("workload-identity-x509", () => {
     expect(files["svid.pem"]).toBe("CERT-A\n");
     expect(files["svid_bundle.pem"]).toBe("CA1\nCA2\n");
     expect(files["svid_key.pem"]).toStartWith("-----BEGIN PRIVATE KEY-----\n");
-    const dir = mkdtempSync(join(tmpdir(), "wi-"));
+    const dir = tempDir("wi-");
     writeFileSync(join(dir, "k.pem"), files["svid_key.pem"]!);
     writeFileSync(join(dir, "orig.pem"), key.keyPem);
     const pub = (f: string) => execFileSync("openssl", ["pkey", "-in", join(dir, f), "-pubout"]).toString();

@@ -9,7 +9,9 @@ import { Authorities, caTypes } from "../../../src/auth/authorities.ts";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
 import { AuthService } from "../../../src/auth/service.ts";
 import { generateKeyPair, publicKeyPem } from "../../../src/crypto/keys.ts";
-import { tempDir } from "../../harness/proc.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
+
+cleanupAfterFile();
 
 const ouOf = (pem: string) => /OU=([^\n]+)/.exec(new X509Certificate(pem).subject)?.[1];
 

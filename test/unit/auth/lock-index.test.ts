@@ -12,8 +12,10 @@ import { LOCK_PREFIX, LockIndex } from "../../../src/auth/lock-index.ts";
 import { createLock, findLock } from "../../../src/auth/locks.ts";
 import { AuthService } from "../../../src/auth/service.ts";
 import type { Lock, LockTarget } from "../../../src/auth/store/types.ts";
-import { tempDir } from "../../harness/proc.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
 import { pgFixture } from "../backend/pg-fixture.ts";
+
+cleanupAfterFile();
 
 const pg = pgFixture();
 

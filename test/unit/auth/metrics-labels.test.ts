@@ -3,8 +3,6 @@
 // counts conflicts; the instance gauge reads the backend at most every 15 s.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
 import { HttpStatusError } from "../../../src/auth/http/server.ts";
@@ -21,6 +19,9 @@ import {
 } from "../../../src/auth/metrics/observer.ts";
 import { createAuthMetrics } from "../../../src/auth/metrics/prom.ts";
 import { accessDenied, badParameter, compareFailed, notFound, UserError } from "../../../src/util/errors.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
+
+cleanupAfterFile();
 
 describe("denial reasons", () => {
   test("a tag wins; else access_denied and 429 by code; other errors are no denial", () => {
@@ -79,7 +80,7 @@ function recordingSink(): AuthMetricsSink & { ops: [BackendOp, BackendResult][] 
 
 describe("instrumented backend", () => {
   test("labels each operation, counts conflicts, passes results and errors on", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tauth-metrics-"));
+    const dir = tempDir("tauth-metrics-");
     const sink = recordingSink();
     const b = instrumentBackend(new SqliteBackend(join(dir, "t.db")), sink);
     const a = await b.create({ key: "/bot_instances/b/1", value: "{}" });

@@ -13,7 +13,9 @@ import { AuthService } from "../../../src/auth/service.ts";
 import { issueJwtSvids, issueX509Svids } from "../../../src/auth/workload-identity-certs.ts";
 import { generateKeyPair, publicKeyPem } from "../../../src/crypto/keys.ts";
 import type { TlsIdentity } from "../../../src/crypto/tls-identity.ts";
-import { tempDir } from "../../harness/proc.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
+
+cleanupAfterFile();
 
 const resources = `kind: role
 version: v7

@@ -9,8 +9,10 @@ import { SCHEMA_VERSION } from "../../../src/auth/backend/postgres-schema.ts";
 import { SqliteBackend } from "../../../src/auth/backend/sqlite.ts";
 import { isCode } from "../../../src/util/errors.ts";
 import { startPgProxy } from "../../harness/pg-proxy.ts";
-import { tempDir } from "../../harness/proc.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
 import { PASSWORD, pgFixture, ROLE } from "./pg-fixture.ts";
+
+cleanupAfterFile();
 
 const pg = pgFixture();
 

@@ -8,6 +8,7 @@ import { githubIssuerOverride } from "../../../src/join/github/issuer-override.t
 import { githubJoinServer } from "../../../src/join/github/server.ts";
 import type { GithubSpec } from "../../../src/join/github/token-spec.ts";
 import { type OidcIssuer, startOidcIssuer } from "../../harness/oidc-issuer.ts";
+import { cleanupAfterFile } from "../../harness/proc.ts";
 import {
   CLUSTER,
   fakeAuth,
@@ -18,6 +19,8 @@ import {
   trustingFetch,
   vector,
 } from "./oidc/method-fixture.ts";
+
+cleanupAfterFile();
 
 let ghes: OidcIssuer;
 let host: string;

@@ -7,6 +7,7 @@ import { gitlabJoinClient } from "../../../src/join/gitlab/client.ts";
 import { gitlabJoinServer } from "../../../src/join/gitlab/server.ts";
 import type { GitlabSpec } from "../../../src/join/gitlab/token-spec.ts";
 import { type OidcIssuer, startOidcIssuer } from "../../harness/oidc-issuer.ts";
+import { cleanupAfterFile } from "../../harness/proc.ts";
 import {
   CLUSTER,
   fakeAuth,
@@ -16,6 +17,8 @@ import {
   trustingFetch,
   vector,
 } from "./oidc/method-fixture.ts";
+
+cleanupAfterFile();
 
 let gl: OidcIssuer;
 let domain: string;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { kubernetesJoinClient, kubernetesTokenPath } from "../../../src/join/kubernetes/client.ts";
 import { kubernetesJoinServer } from "../../../src/join/kubernetes/server.ts";
 import { kubernetesClaims, type OidcIssuer, startOidcIssuer } from "../../harness/oidc-issuer.ts";
-import { tempDir } from "../../harness/proc.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
 import {
   CLUSTER,
   fakeAuth,
@@ -19,6 +19,8 @@ import {
   trustingFetch,
   vector,
 } from "./oidc/method-fixture.ts";
+
+cleanupAfterFile();
 
 let k8s: OidcIssuer;
 let jwks: string;

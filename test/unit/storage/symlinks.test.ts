@@ -4,8 +4,7 @@
 // follows links. "No openat2" is simulated with the probe's test switch (this kernel has it).
 
 import { afterEach, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { DirectoryStore } from "../../../src/agent/storage/directory.ts";
 import {
@@ -17,11 +16,14 @@ import {
   RESOLVE_NO_SYMLINKS,
   setOpenat2ForTest,
 } from "../../../src/agent/storage/fsat.ts";
+import { cleanupAfterFile, tempDir } from "../../harness/proc.ts";
+
+cleanupAfterFile();
 
 afterEach(() => setOpenat2ForTest(null));
 
 function linked() {
-  const root = mkdtempSync(join(tmpdir(), "symlinks-"));
+  const root = tempDir("symlinks-");
   const real = join(root, "real");
   mkdirSync(real, { mode: 0o700 });
   const link = join(root, "link");
