@@ -8,7 +8,7 @@
 // Each: median and p90 of N joins (default 20) after 2 warm-up joins. Then the JWKS cache in a
 // 100-join run (in-process) against a fresh issuer per OIDC method: discovery and JWKS fetches
 // the issuer served, and hits = joins − JWKS fetches.
-//   TBOT_DIST=/work/dist-x bun bench/join-methods.ts [--n 20] [--cache-joins 100] [--only github,gitlab]
+//   TBOT_DIST=/path/to/dist bun bench/join-methods.ts [--n 20] [--cache-joins 100] [--only github,gitlab]
 //
 // The OIDC issuers, the GitHub Actions token endpoint, STS and the instance metadata are the
 // test harnesses (test/harness/oidc-issuer.ts, sts.ts), each HTTPS with a CA of its own; tauth

@@ -3,7 +3,7 @@
 // run), and one-shot token join + identity output wall time, for this build and others (the
 // commit before prom-client; the same commit with the metrics change reverted), interleaved
 // run by run so drift on a shared machine hits every build alike.
-//   TBOT_DIST=/work/dist-metrics bun bench/tbot-rss.ts --baseline /work/dist-metrics-baseline \
+//   TBOT_DIST=/path/to/dist bun bench/tbot-rss.ts --baseline /path/to/baseline-dist \
 //     [--build LABEL=DIST]... [--runs 20] [--rounds 3]
 // No build is made here: build each first (scripts/build.ts honours TBOT_DIST).
 

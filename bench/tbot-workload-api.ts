@@ -2,7 +2,7 @@
 // daemon with a `workload-identity-api` service, SVIDs issued by a compiled tauth, and the
 // Node 20 grpc-js client of test/clients:
 //
-//   TBOT_DIST=/work/dist-spiffeagent bun bench/tbot-workload-api.ts [--streams 100] [--renewals 10]
+//   TBOT_DIST=/path/to/dist bun bench/tbot-workload-api.ts [--streams 100] [--renewals 10]
 //
 // RSS (VmRSS of the tbot process) idle once listening, after one full client run (X.509 SVID,
 // bundles, JWT fetch + validate), with --streams concurrent FetchX509SVID streams over one

@@ -1,7 +1,8 @@
 // Bot instance heartbeats: best-effort status reports, accepted only from the bot's internal
 // identity (an output certificate handed to another program must not speak for the instance).
 // The instance keeps the last MAX_HEARTBEATS; only the newest keeps its configuration (up to
-// 16 KiB), so an instance stays small however often its bot reports.
+// 16 KiB), so an instance stays small however often its bot reports. The first one is also kept
+// for good as `initial_heartbeat` (the reference's field), without its configuration.
 
 import type { TlsIdentity } from "../crypto/tls-identity.ts";
 import type { BotHeartbeat } from "../protocol/messages.ts";
@@ -36,10 +37,12 @@ export async function recordBotHeartbeat(
     const cur = await svc.instances.get(key);
     if (!cur) return { ok: false };
     const next = structuredClone(cur.value);
-    next.status.latest_heartbeats = appendHeartbeat(next.status.latest_heartbeats, {
-      ...hb,
-      recorded_at: new Date().toISOString(),
-    });
+    const recorded: Heartbeat = { ...hb, recorded_at: new Date().toISOString() };
+    next.status.latest_heartbeats = appendHeartbeat(next.status.latest_heartbeats, recorded);
+    if (!next.status.initial_heartbeat) {
+      const { config: _, ...first } = recorded;
+      next.status.initial_heartbeat = first;
+    }
     try {
       await svc.instances.compareAndSwap(key, cur.revision, next, cur.expires);
       return { ok: true };

@@ -12,6 +12,7 @@ export interface InstanceView {
     initial_authentication?: AuthenticationView;
     latest_authentications?: AuthenticationView[];
     latest_heartbeats?: HeartbeatView[];
+    initial_heartbeat?: HeartbeatView;
   };
 }
 
@@ -175,6 +176,8 @@ export function instanceSummary(i: InstanceView, nowMs: number = Date.now()) {
     join_token: first?.join_token || undefined,
     joined_at: first?.authenticated_at ?? "",
     last_authenticated_at: last?.authenticated_at ?? "",
+    first_heartbeat_at: i.status.initial_heartbeat?.recorded_at,
+    first_version: i.status.initial_heartbeat?.version,
     last_heartbeat_at: hb?.recorded_at,
     last_seen: lastSeen(i),
     generation: i.status.generation ?? last?.generation ?? 0,
@@ -222,6 +225,10 @@ export function instanceText(i: InstanceView, nowMs: number = Date.now()): strin
     ["Host name", s.hostname ?? unknown],
     ["OS/arch", s.os ? `${s.os}/${s.architecture ?? ""}` : unknown],
     ["Mode", s.one_shot === undefined ? unknown : s.one_shot ? "one-shot" : "daemon"],
+    [
+      "First heartbeat",
+      s.first_heartbeat_at ? `${s.first_heartbeat_at} (tbot ${s.first_version ?? "?"})` : unknown,
+    ],
     ["Last heartbeat", s.last_heartbeat_at ?? unknown],
     ["Renewal interval", s.renewal_interval_seconds ? `${s.renewal_interval_seconds}s` : unknown],
     ["Health", s.health],

@@ -29,6 +29,10 @@ interface Summary {
   join_method: string;
   outputs?: { name: string; type: string; healthy: boolean; reason?: string; expires?: string }[];
   config?: string;
+  version?: string;
+  first_heartbeat_at?: string;
+  first_version?: string;
+  last_heartbeat_at?: string;
 }
 
 function show(ref: string, json: boolean): string {
@@ -111,7 +115,30 @@ services:
     expect(s.config).toContain("token: REDACTED");
     expect(s.config).toContain(out("bad"));
 
+    // The first heartbeat stays as initial_heartbeat (without config) while later ones arrive.
+    await until(
+      () => {
+        s = JSON.parse(show(ref, true)) as Summary;
+        return !!s.first_heartbeat_at && s.first_heartbeat_at !== s.last_heartbeat_at;
+      },
+      "a later heartbeat",
+      20_000,
+    );
+    expect(Date.parse(s.first_heartbeat_at!)).toBeLessThan(Date.parse(s.last_heartbeat_at!));
+    expect(s.first_version).toBe(s.version!);
+    const raw = auth.tctl(["get", `bot_instance/${ref.split("/")[1]}`, "--format=json"]);
+    expect(raw.code).toBe(0);
+    const [stored] = JSON.parse(raw.stdout) as {
+      status: { initial_heartbeat: { recorded_at: string; is_startup: boolean; config?: string } };
+    }[];
+    expect(stored!.status.initial_heartbeat).toMatchObject({
+      recorded_at: s.first_heartbeat_at,
+      is_startup: true,
+    });
+    expect(stored!.status.initial_heartbeat.config).toBeUndefined();
+
     const text = show(ref, false);
+    expect(text).toMatch(/First heartbeat:\s+\d{4}-\d\d-\d\dT\S+ \(tbot \S+\)/);
     expect(text).toMatch(/good\s+identity\s+healthy\s+\d{4}-\d\d-\d\dT/);
     expect(text).toMatch(/bad\s+identity\s+unhealthy\s+.*false/);
     expect(text).toContain("Effective configuration (secrets removed):");

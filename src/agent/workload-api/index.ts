@@ -1,6 +1,6 @@
 // The SPIFFE Workload API module: a gRPC server on a Unix socket with the `unix` attestor,
-// serving what a WorkloadIdentitySource provides. tbot's `workload-identity-api` service wires
-// it (see /work/notes/workload-api.md for what that wiring needs).
+// serving what a WorkloadIdentitySource provides. tbot's `workload-identity-api` service
+// (src/agent/services/workload-identity-api) wires it to the bot's identity.
 
 export {
   type AttestedPeer,

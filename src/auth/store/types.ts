@@ -34,6 +34,8 @@ export interface BotInstance {
     initial_authentication: Authentication;
     latest_authentications: Authentication[];
     latest_heartbeats: Heartbeat[];
+    /** The first heartbeat (the reference's field), kept when the bounded history moves on; no config. */
+    initial_heartbeat?: Heartbeat;
   };
 }
 

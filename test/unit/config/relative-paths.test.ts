@@ -24,14 +24,14 @@ services:
   - type: identity
     destination: {type: directory, path: ./tbot-user}
   - type: identity
-    destination: {type: directory, path: ../shared/out}
+    destination: {type: directory, path: ../sibling/out}
 `,
       "t.yaml",
     );
     expect(config.storage).toEqual(directoryDestination("./data"));
     expect(config.services.map((s) => s.destination)).toEqual([
       directoryDestination("./tbot-user"),
-      directoryDestination("../shared/out"),
+      directoryDestination("../sibling/out"),
     ]);
   });
 
