@@ -9,116 +9,53 @@
 // (The bot's request is made with the product's own protocol client, standing in for the
 // tbot `database` and `application` outputs.)
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshKey } from "../../src/agent/identity/bot-identity.ts";
 import type { AppCertsResponse, DatabaseCertsResponse } from "../../src/protocol/messages.ts";
 import { paths } from "../../src/protocol/messages.ts";
-import { UserError } from "../../src/util/errors.ts";
-import { clusterApi, type RawIdentity, tokenJoin } from "../harness/identity-api.ts";
-import { nginxAvailable, startNginx, stopAllNginx } from "../harness/nginx.ts";
 import {
-  type PgServer,
-  postgresAvailable,
-  psqlPath,
-  startPostgres,
-  stopAllPostgres,
-} from "../harness/postgres.ts";
+  dbAppResources,
+  signDbServer,
+  startAppNginx,
+  startDbPostgres,
+  stopServersAfterFile,
+} from "../harness/db-app.ts";
+import { fileScope, tauthAndWorkDir, tctlOk } from "../harness/extra.ts";
+import { clusterApi, joinedBot, type RawIdentity, refusal } from "../harness/identity-api.ts";
+import { nginxAvailable } from "../harness/nginx.ts";
+import { type PgServer, postgresAvailable, psqlPath } from "../harness/postgres.ts";
 import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
-import { startTauth, type TauthHandle } from "../harness/tauth.ts";
+import type { TauthHandle } from "../harness/tauth.ts";
 
-afterAll(async () => {
-  await stopAllNginx();
-  await stopAllPostgres();
-});
+stopServersAfterFile();
 cleanupAfterFile();
-
-const RESOURCES = `kind: role
-version: v7
-metadata: {name: db-ro}
-spec:
-  allow:
-    db_labels: {env: prod}
-    db_users: [app_ro]
-    db_names: [app]
----
-kind: role
-version: v7
-metadata: {name: app-prod}
-spec:
-  allow:
-    app_labels: {env: prod}
----
-kind: db
-version: v3
-metadata:
-  name: pg
-  labels: {env: prod}
-spec:
-  protocol: postgres
-  uri: 127.0.0.1:5432
----
-kind: app
-version: v3
-metadata:
-  name: grafana
-  labels: {env: prod}
-spec:
-  uri: https://127.0.0.1:3000
-  public_addr: grafana.example.test
----
-kind: app
-version: v3
-metadata:
-  name: internal
-  labels: {env: dev}
-spec:
-  uri: https://127.0.0.1:3001
-`;
+const scope = fileScope();
 
 let auth: TauthHandle;
 let work: string;
 let bot: RawIdentity;
 
-function tctlOk(args: string[]): string {
-  const r = auth.tctl(args);
-  if (r.code !== 0) throw new Error(`tctl ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof UserError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
-
 const hour = () => new Date(Date.now() + 3600_000).toISOString();
 
 beforeAll(async () => {
-  auth = await startTauth();
-  work = tempDir("dbapp-");
-  writeFileSync(join(work, "resources.yaml"), RESOURCES);
-  tctlOk(["create", join(work, "resources.yaml")]);
-  const add = JSON.parse(tctlOk(["bots", "add", "dbbot", "--roles=db-ro,app-prod", "--format=json"]));
-  const joined = await tokenJoin(auth, add.token_id as string);
-  if (!joined.ok) throw new Error(`join failed: ${joined.message}`);
-  bot = joined.value;
+  ({ auth, work } = await tauthAndWorkDir(scope, {
+    prefix: "dbapp-",
+    resources: dbAppResources({ grafanaPublicAddr: "grafana.example.test" }),
+  }));
+  bot = await joinedBot(auth, "dbbot", "db-ro,app-prod");
 }, 60_000);
 
 describe("resources", () => {
   test("tctl get lists apps and databases (text, yaml), one by name; rm removes", () => {
-    const apps = tctlOk(["get", "apps", "--format=text"]);
+    const apps = tctlOk(auth, ["get", "apps", "--format=text"]);
     expect(apps).toContain("grafana");
     expect(apps).toContain("https://127.0.0.1:3000");
     expect(apps).toContain("grafana.example.test");
-    const dbs = tctlOk(["get", "db", "--format=text"]);
+    const dbs = tctlOk(auth, ["get", "db", "--format=text"]);
     expect(dbs).toMatch(/pg\s+postgres\s+127\.0\.0\.1:5432\s+env=prod/);
-    const one = JSON.parse(tctlOk(["get", "db/pg", "--format=json"]));
+    const one = JSON.parse(tctlOk(auth, ["get", "db/pg", "--format=json"]));
     expect(one).toEqual([
       {
         kind: "db",
@@ -128,15 +65,15 @@ describe("resources", () => {
       },
     ]);
     // Re-applying tctl get's YAML is an upsert with -f, refused without.
-    writeFileSync(join(work, "again.yaml"), tctlOk(["get", "app/grafana"]));
+    writeFileSync(join(work, "again.yaml"), tctlOk(auth, ["get", "app/grafana"]));
     expect(auth.tctl(["create", join(work, "again.yaml")]).stderr).toContain('app "grafana" already exists');
     expect(auth.tctl(["create", "-f", join(work, "again.yaml")]).code).toBe(0);
     writeFileSync(
       join(work, "tmp.yaml"),
       "kind: app\nversion: v3\nmetadata: {name: tmp}\nspec: {uri: http://x}\n",
     );
-    tctlOk(["create", join(work, "tmp.yaml")]);
-    expect(tctlOk(["rm", "app/tmp"])).toContain('app "tmp" has been deleted');
+    tctlOk(auth, ["create", join(work, "tmp.yaml")]);
+    expect(tctlOk(auth, ["rm", "app/tmp"])).toContain('app "tmp" has been deleted');
     const gone = auth.tctl(["get", "app/tmp"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('app "tmp" not found');
@@ -158,20 +95,12 @@ describe.if(postgresAvailable())("database certificates with a real PostgreSQL",
 
   test("tctl auth sign --format=db writes PREFIX.crt, .key (0600), .cas; export --type=db-client is .cas", async () => {
     prefix = join(work, "server");
-    const out = tctlOk([
-      "auth",
-      "sign",
-      "--format=db",
-      "--host=localhost,127.0.0.1",
-      `--out=${prefix}`,
-      "--ttl=2190h",
-    ]);
+    dbClientCa = join(work, "db-client-ca.crt");
+    const out = signDbServer(auth, { prefix, caFile: dbClientCa });
     expect(out).toContain(`Wrote ${prefix}.crt`);
     expect(statSync(`${prefix}.key`).mode & 0o777).toBe(0o600);
-    dbClientCa = join(work, "db-client-ca.crt");
-    writeFileSync(dbClientCa, tctlOk(["auth", "export", "--type=db-client"]));
     expect(readFileSync(dbClientCa, "utf8")).toBe(readFileSync(`${prefix}.cas`, "utf8"));
-    expect(tctlOk(["auth", "export", "--type=db"])).not.toBe(readFileSync(dbClientCa, "utf8"));
+    expect(tctlOk(auth, ["auth", "export", "--type=db"])).not.toBe(readFileSync(dbClientCa, "utf8"));
     const sub = run([
       "openssl",
       "x509",
@@ -184,11 +113,7 @@ describe.if(postgresAvailable())("database certificates with a real PostgreSQL",
     expect(sub.stdout).toContain("DNS:localhost");
     expect(sub.stdout).toContain("IP Address:127.0.0.1");
     expect(sub.stdout).toContain("TLS Web Server Authentication");
-    pg = await startPostgres({
-      serverTls: { certFile: `${prefix}.crt`, keyFile: `${prefix}.key`, caFile: dbClientCa },
-    });
-    pg.createRole("app_ro", "unused-password-x1");
-    pg.createDatabase("app", "app_ro");
+    pg = await startDbPostgres({ prefix, caFile: dbClientCa });
   }, 60_000);
 
   async function dbCert(username: string, database?: string) {
@@ -285,17 +210,9 @@ describe.if(nginxAvailable())("application certificates with a real nginx", () =
   let cas: string;
 
   test("nginx (ssl_verify_client on, app CA): 200 with the app certificate, 400 without or with another", async () => {
-    const prefix = join(work, "nginx");
-    tctlOk(["auth", "sign", "--format=app", "--host=localhost,127.0.0.1", `--out=${prefix}`, "--ttl=24h"]);
-    const appCa = join(work, "app-ca.crt");
-    writeFileSync(appCa, tctlOk(["auth", "export", "--type=app"]));
-    expect(readFileSync(appCa, "utf8")).toBe(readFileSync(`${prefix}.cas`, "utf8"));
-    const nginx = await startNginx({
-      certFile: `${prefix}.crt`,
-      keyFile: `${prefix}.key`,
-      clientCaFile: appCa,
-    });
-    url = `${nginx.url}/`;
+    const nginx = await startAppNginx(auth, work);
+    expect(readFileSync(nginx.appCa, "utf8")).toBe(readFileSync(`${nginx.prefix}.cas`, "utf8"));
+    url = nginx.url;
 
     const key = await freshKey();
     const r = await clusterApi(auth, bot).post<AppCertsResponse>(paths.appCerts, {
@@ -345,7 +262,7 @@ describe.if(nginxAvailable())("application certificates with a real nginx", () =
 
 describe("locks", () => {
   test("a locked bot gets neither", async () => {
-    tctlOk(["lock", "--bot", "dbbot", "--message", "e2e"]);
+    tctlOk(auth, ["lock", "--bot", "dbbot", "--message", "e2e"]);
     const r = await refusal(
       clusterApi(auth, bot).post(paths.appCerts, {
         app_name: "grafana",

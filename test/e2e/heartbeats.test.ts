@@ -8,9 +8,10 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
-import { addBot, fileScope, instanceIds, until, writeText } from "../harness/extra.ts";
+import { addBot, fileScope, instanceIds, tauthAndWorkDir, until, writeText } from "../harness/extra.ts";
 import { startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
+import { tokenJoinYaml } from "../harness/tbot-config.ts";
 
 setDefaultTimeout(90_000);
 
@@ -19,8 +20,7 @@ let auth: TauthHandle;
 let work: string;
 
 beforeAll(async () => {
-  auth = await scope.tauth();
-  work = scope.tempDir("heartbeats-");
+  ({ auth, work } = await tauthAndWorkDir(scope, { prefix: "heartbeats-" }));
 });
 
 interface Summary {
@@ -65,16 +65,10 @@ describe("bot instance heartbeats", () => {
     const out = (n: string) => join(work, `out-${n}`);
     const cfg = writeText(
       join(work, "tbot.yaml"),
-      `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, "data")}
-credential_ttl: 1m
+      tokenJoinYaml(auth, {
+        token,
+        data: join(work, "data"),
+        rest: `credential_ttl: 1m
 renewal_interval: 2s
 services:
   - type: identity
@@ -85,6 +79,7 @@ services:
     destination: {type: directory, path: ${out("bad")}}
     exec: ["/bin/false"]
 `,
+      }),
     );
     const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg]));
     await bot.waitFor(/Output exec failed/, 30_000);
@@ -171,16 +166,10 @@ services:
     const flag = join(work, "flip-flag");
     const cfg = writeText(
       join(work, "flip.yaml"),
-      `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, "flip-data")}
-credential_ttl: 2h
+      tokenJoinYaml(auth, {
+        token,
+        data: join(work, "flip-data"),
+        rest: `credential_ttl: 2h
 renewal_interval: 1h
 services:
   - type: identity
@@ -190,6 +179,7 @@ services:
     destination: {type: directory, path: ${join(work, "out-flip")}}
     exec: ["/bin/sh", "-c", "test ! -e ${flag}"]
 `,
+      }),
     );
     const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg]));
     await bot.waitFor(/Output exec succeeded/, 30_000);

@@ -9,141 +9,53 @@
 // answers 200 with the `application` output's files (and its specific_tls_naming tls.* files),
 // 400 without; psql run as a reader named in `readers` logs in with the key behind the ACL.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
-import { addBot, expectOneErrorLine, fileScope, until, writeText } from "../harness/extra.ts";
-import { nginxAvailable, startNginx, stopAllNginx } from "../harness/nginx.ts";
 import {
-  type PgServer,
-  postgresAvailable,
-  psqlPath,
-  startPostgres,
-  stopAllPostgres,
-} from "../harness/postgres.ts";
+  dbAppResources,
+  signDbServer,
+  startAppNginx,
+  startDbPostgres,
+  stopServersAfterFile,
+} from "../harness/db-app.ts";
+import { expectOneErrorLine, fileScope, outputFailed, tauthAndWorkDir, until } from "../harness/extra.ts";
+import { nginxAvailable } from "../harness/nginx.ts";
+import { type PgServer, postgresAvailable, psqlPath } from "../harness/postgres.ts";
 import { cleanupAfterFile, type RunResult, run, startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
+import { type TokenBots, tokenBots } from "../harness/tbot-config.ts";
 import { canActAsOtherUser } from "../harness/unprivileged.ts";
 
-afterAll(async () => {
-  await stopAllNginx();
-  await stopAllPostgres();
-});
+stopServersAfterFile();
 cleanupAfterFile();
 const scope = fileScope();
 
-const RESOURCES = `kind: role
-version: v7
-metadata: {name: db-ro}
-spec:
-  allow:
-    db_labels: {env: prod}
-    db_users: [app_ro]
-    db_names: [app]
----
-kind: role
-version: v7
-metadata: {name: app-prod}
-spec:
-  allow:
-    app_labels: {env: prod}
----
-kind: db
-version: v3
-metadata:
-  name: pg
-  labels: {env: prod}
-spec:
-  protocol: postgres
-  uri: 127.0.0.1:5432
----
-kind: app
-version: v3
-metadata:
-  name: grafana
-  labels: {env: prod}
-spec:
-  uri: https://127.0.0.1:3000
----
-kind: app
-version: v3
-metadata:
-  name: internal
-  labels: {env: dev}
-spec:
-  uri: https://127.0.0.1:3001
-`;
-
 let auth: TauthHandle;
 let work: string;
-
-function tctlOk(args: string[]): string {
-  const r = auth.tctl(args);
-  if (r.code !== 0) throw new Error(`tctl ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+let bots: TokenBots;
 
 beforeAll(async () => {
-  auth = await scope.tauth();
-  work = scope.tempDir("outputs-db-app-");
-  chmodSync(work, 0o755); // a reader (last test) must reach the destinations below
-  tctlOk(["create", writeText(join(work, "resources.yaml"), RESOURCES)]);
+  // 0755: a reader (last test) must reach the destinations below.
+  ({ auth, work } = await tauthAndWorkDir(scope, {
+    prefix: "outputs-db-app-",
+    resources: dbAppResources(),
+    worldReadable: true,
+  }));
+  bots = tokenBots(auth, work, "dbapp", "db-ro,app-prod");
 }, 60_000);
 
-let n = 0;
 /** A tbot.yaml for a new bot (roles db-ro, app-prod) with one output (`service`: YAML lines). */
-function config(service: string, o: { oneshot?: boolean } = {}): string {
-  const i = n++;
-  const token = addBot(auth, `dbapp${i}`, "db-ro,app-prod");
-  return writeText(
-    join(work, `tbot-${i}.yaml`),
-    `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, `data-${i}`)}
-${o.oneshot === false ? "renewal_interval: 1h" : "oneshot: true"}
-services:
-${service
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
-`,
-  );
-}
-
+const config = (service: string, o: { oneshot?: boolean } = {}): string => bots.config(service, o).path;
 /** The flags of `tbot start <mode>` for a new bot, one-shot, storage in memory. */
-function startFlags(): string[] {
-  const token = addBot(auth, `dbapp${n++}`, "db-ro,app-prod");
-  return [
-    ...["--oneshot", "--auth-server", auth.addr, "--join-method", "token", "--token", token],
-    ...["--ca-pin", auth.pin, "--storage", "memory://"],
-  ];
-}
+const startFlags = (): string[] => bots.startFlags();
 
 const start = (cfg: string): RunResult => run([tbotBin, "start", "-c", cfg]);
 const ok = (r: RunResult): RunResult => {
   if (r.code !== 0) throw new Error(`tbot failed (${r.code}): ${r.stderr}`);
   return r;
 };
-/**
- * A one-shot that failed on an output: exit 1, one `ERROR: output failed: <name>: …` line (after
- * the INFO line of the join), no stack.
- */
-function outputFailed(r: RunResult, name: string): string {
-  expect(r.code).toBe(1);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  const errors = r.stderr.split("\n").filter((l) => l.startsWith("ERROR: "));
-  expect(errors).toHaveLength(1);
-  expect(errors[0]!.startsWith(`ERROR: output failed: ${name}: `)).toBe(true);
-  return errors[0]!;
-}
 const generation = (dest: string, set: string) => readlinkSync(join(dest, `..${set}`));
 const serial = (cert: string) => run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.trim();
 const visible = (dest: string) =>
@@ -155,19 +67,9 @@ describe.if(postgresAvailable())("database output with a real PostgreSQL 15", ()
   let pg: PgServer;
 
   beforeAll(async () => {
-    const prefix = join(work, "pg-server");
-    tctlOk(["auth", "sign", "--format=db", "--host=localhost,127.0.0.1", `--out=${prefix}`, "--ttl=2190h"]);
-    const caFile = writeText(join(work, "db-client-ca.crt"), tctlOk(["auth", "export", "--type=db-client"]));
-    pg = await startPostgres({
-      serverTls: {
-        certFile: `${prefix}.crt`,
-        keyFile: `${prefix}.key`,
-        caFile,
-        hba: ["hostssl all all 127.0.0.1/32 cert clientcert=verify-full"],
-      },
-    });
-    pg.createRole("app_ro", "unused-password-x1");
-    pg.createDatabase("app", "app_ro");
+    const files = { prefix: join(work, "pg-server"), caFile: join(work, "db-client-ca.crt") };
+    signDbServer(auth, files);
+    pg = await startDbPostgres(files);
   }, 60_000);
 
   /** psql "sslmode=verify-full sslrootcert=… sslcert=… sslkey=… host=127.0.0.1 user=app_ro dbname=app". */
@@ -439,15 +341,7 @@ describe.if(nginxAvailable())("application output with a real nginx (ssl_verify_
   let url: string;
 
   beforeAll(async () => {
-    const prefix = join(work, "nginx");
-    tctlOk(["auth", "sign", "--format=app", "--host=localhost,127.0.0.1", `--out=${prefix}`, "--ttl=24h"]);
-    const appCa = writeText(join(work, "app-ca.crt"), tctlOk(["auth", "export", "--type=app"]));
-    const nginx = await startNginx({
-      certFile: `${prefix}.crt`,
-      keyFile: `${prefix}.key`,
-      clientCaFile: appCa,
-    });
-    url = `${nginx.url}/`;
+    url = (await startAppNginx(auth, work)).url;
   }, 60_000);
 
   const curl = (cacert: string, extra: string[]) =>

@@ -13,21 +13,18 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { freshKey } from "../../src/agent/identity/bot-identity.ts";
 import type { WorkloadJwtResponse, WorkloadX509Response } from "../../src/protocol/messages.ts";
 import { paths } from "../../src/protocol/messages.ts";
-import { UserError } from "../../src/util/errors.ts";
-import { clusterApi, type RawIdentity, tokenJoin } from "../harness/identity-api.ts";
-import { cleanupAfterFile, run, tempDir } from "../harness/proc.ts";
-import { startTauth, type TauthHandle } from "../harness/tauth.ts";
+import { fileScope, tauthAndWorkDir, tctlOk, yamlDocs } from "../harness/extra.ts";
+import { clusterApi, joinedBot, type RawIdentity, refusal } from "../harness/identity-api.ts";
+import { cleanupAfterFile, run } from "../harness/proc.ts";
+import { STAGING_WORKLOAD_IDENTITY, SVID_ISSUER_ROLE } from "../harness/spiffe.ts";
+import type { TauthHandle } from "../harness/tauth.ts";
 
 cleanupAfterFile();
+const scope = fileScope();
 
-const RESOURCES = `kind: role
-version: v7
-metadata: {name: svid-issuer}
-spec:
-  allow:
-    workload_identity_labels: {env: prod}
----
-kind: workload_identity
+const RESOURCES = yamlDocs(
+  SVID_ISSUER_ROLE,
+  `kind: workload_identity
 version: v1
 metadata:
   name: by-uid
@@ -45,54 +42,30 @@ spec:
       maximum_ttl: 1h
     jwt:
       extra_claims: {bot: "{{ user.bot_name }}"}
----
-kind: workload_identity
-version: v1
-metadata:
-  name: staging
-  labels: {env: staging}
-spec:
-  spiffe: {id: /staging}
-`;
+`,
+  STAGING_WORKLOAD_IDENTITY,
+);
 
 let auth: TauthHandle;
 let work: string;
 let bot: RawIdentity;
 
-function tctlOk(args: string[]): string {
-  const r = auth.tctl(args);
-  if (r.code !== 0) throw new Error(`tctl ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof UserError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
-
 beforeAll(async () => {
-  auth = await startTauth({ clusterName: "Spiffe.Example" });
-  work = tempDir("spiffe-");
-  writeFileSync(join(work, "resources.yaml"), RESOURCES);
-  tctlOk(["create", join(work, "resources.yaml")]);
-  const add = JSON.parse(tctlOk(["bots", "add", "svcbot", "--roles=svid-issuer", "--format=json"]));
-  const joined = await tokenJoin(auth, add.token_id as string);
-  if (!joined.ok) throw new Error(`join failed: ${joined.message}`);
-  bot = joined.value;
+  ({ auth, work } = await tauthAndWorkDir(scope, {
+    prefix: "spiffe-",
+    resources: RESOURCES,
+    tauth: { clusterName: "Spiffe.Example" },
+  }));
+  bot = await joinedBot(auth, "svcbot", "svid-issuer");
 }, 60_000);
 
 describe("kind workload_identity with tctl", () => {
   test("get (text, json), rm, and an invalid SPIFFE path refused at create", () => {
-    const text = tctlOk(["get", "workload_identities", "--format=text"]);
+    const text = tctlOk(auth, ["get", "workload_identities", "--format=text"]);
     expect(text).toMatch(
       /by-uid\s+\/bots\/\{\{ user\.bot_name \}\}\/uid\/\{\{ workload\.unix\.uid \}\}\s+per-uid\s+env=prod/,
     );
-    const [one] = JSON.parse(tctlOk(["get", "workload_identity/by-uid", "--format=json"]));
+    const [one] = JSON.parse(tctlOk(auth, ["get", "workload_identity/by-uid", "--format=json"]));
     expect(one.spec.spiffe.x509).toEqual({ maximum_ttl: "1h" });
     writeFileSync(
       join(work, "bad.yaml"),
@@ -107,8 +80,10 @@ describe("kind workload_identity with tctl", () => {
       join(work, "tmp.yaml"),
       "kind: workload_identity\nversion: v1\nmetadata: {name: tmp}\nspec: {spiffe: {id: /tmp}}\n",
     );
-    tctlOk(["create", join(work, "tmp.yaml")]);
-    expect(tctlOk(["rm", "workload_identity/tmp"])).toContain('workload_identity "tmp" has been deleted');
+    tctlOk(auth, ["create", join(work, "tmp.yaml")]);
+    expect(tctlOk(auth, ["rm", "workload_identity/tmp"])).toContain(
+      'workload_identity "tmp" has been deleted',
+    );
     expect(auth.tctl(["get", "workload_identity/tmp"]).stderr).toContain('workload_identity "tmp" not found');
   });
 });
@@ -127,9 +102,9 @@ describe("X.509 SVID", () => {
     expect(svid.spiffe_id).toBe("spiffe://spiffe.example/bots/svcbot/uid/1000");
     const bundle = join(work, "svid_bundle.pem");
     const cert = join(work, "svid.pem");
-    writeFileSync(bundle, tctlOk(["auth", "export", "--type=spiffe"]));
+    writeFileSync(bundle, tctlOk(auth, ["auth", "export", "--type=spiffe"]));
     writeFileSync(cert, svid.cert);
-    expect(r.bundle[0]).toBe(tctlOk(["auth", "export", "--type=spiffe"]));
+    expect(r.bundle[0]).toBe(tctlOk(auth, ["auth", "export", "--type=spiffe"]));
     const verify = run(["openssl", "verify", "-CAfile", bundle, cert]);
     expect(verify.stdout.trim()).toBe(`${cert}: OK`);
     const ext = run([
@@ -148,7 +123,7 @@ describe("X.509 SVID", () => {
     expect(ext).toContain("TLS Web Server Authentication, TLS Web Client Authentication");
     // The bundle is also public (GET /v1/spiffe/bundle.pem) and in GET /v1/authorities.
     const pub = await fetch(`https://${auth.addr}${paths.spiffeBundle}`, {
-      tls: { ca: tctlOk(["auth", "export", "--type=tls-host"]) },
+      tls: { ca: tctlOk(auth, ["auth", "export", "--type=tls-host"]) },
     } as RequestInit);
     expect(await pub.text()).toBe(r.bundle[0]!);
   });
@@ -163,7 +138,7 @@ describe("JWT SVID", () => {
     });
     const svid = r.svids[0]!;
     // The JWKS as any relying party fetches it: public, over TLS trusting the host CA.
-    const hostCa = tctlOk(["auth", "export", "--type=tls-host"]);
+    const hostCa = tctlOk(auth, ["auth", "export", "--type=tls-host"]);
     const res = await fetch(`https://${auth.addr}${paths.spiffeJwks}`, {
       tls: { ca: hostCa },
     } as RequestInit);
@@ -208,7 +183,7 @@ describe("refusals", () => {
     const noAud = await refusal(api.post(paths.workloadJwt, { selector: { name: "by-uid" }, audiences: [] }));
     expect(noAud.code).toBe("bad_parameter");
     expect(noAud.message).toContain("audiences");
-    const audit = tctlOk(["audit", "ls", "--format=json"]);
+    const audit = tctlOk(auth, ["audit", "ls", "--format=json"]);
     expect(audit).toContain("spiffe.svid.issued");
     expect(audit).toContain("spiffe.svid.denied");
   });

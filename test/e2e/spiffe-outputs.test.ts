@@ -9,53 +9,34 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { type Subprocess, spawn, spawnSync } from "bun";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { tbotBin } from "../harness/binary.ts";
-import { addBot, fileScope, writeText } from "../harness/extra.ts";
+import { fileScope, outputFailed, tauthAndWorkDir, tctlOk, writeText, yamlDocs } from "../harness/extra.ts";
 import { cleanupAfterFile, type RunResult, run, startProcess } from "../harness/proc.ts";
+import { STAGING_WORKLOAD_IDENTITY, SVID_ISSUER_ROLE } from "../harness/spiffe.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
-import { Lines } from "../harness/workload-api.ts";
+import { type TokenBots, tokenBots } from "../harness/tbot-config.ts";
+import { dirsOwnedBy, localUsers, NODE, runWorkloadClient, type Step } from "../harness/workload-client.ts";
 
 cleanupAfterFile();
 const scope = fileScope();
 
-const root = join(import.meta.dir, "..", "..");
-const nodeClient = join(root, "test/clients/node/workload-client.cjs");
-const pyClient = join(root, "test/clients/python/workload_client.py");
-const USERS = ["spiffe-wa", "spiffe-wb", "spiffe-wc"] as const;
-const uids: Record<string, number> = {};
+const uids = localUsers(["spiffe-wa", "spiffe-wb", "spiffe-wc"]);
 const TD = "spiffe.example";
 const nodeHash = createHash("sha256")
-  .update(readFileSync(realpathSync("/usr/bin/node")))
+  .update(readFileSync(realpathSync(NODE)))
   .digest("hex");
-
-type Step = Record<string, unknown> & { step: string };
 
 let auth: TauthHandle;
 let work: string;
+let bots: TokenBots;
 
-function uidOf(name: string): number {
-  const r = spawnSync(["id", "-u", name]);
-  return r.exitCode === 0 ? Number(r.stdout.toString().trim()) : -1;
-}
-
-function tctlOk(args: string[]): string {
-  const r = auth.tctl(args);
-  if (r.code !== 0) throw new Error(`tctl ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-const resources = () => `kind: role
-version: v7
-metadata: {name: svid-issuer}
-spec:
-  allow:
-    workload_identity_labels: {env: prod}
----
-kind: workload_identity
+const resources = () =>
+  yamlDocs(
+    SVID_ISSUER_ROLE,
+    `kind: workload_identity
 version: v1
 metadata:
   name: files
@@ -63,8 +44,8 @@ metadata:
 spec:
   spiffe:
     id: /bots/{{ user.bot_name }}/files
----
-kind: workload_identity
+`,
+    `kind: workload_identity
 version: v1
 metadata:
   name: per-uid
@@ -78,8 +59,8 @@ spec:
   spiffe:
     id: /svc/uid-{{ workload.unix.uid }}
     hint: per-uid
----
-kind: workload_identity
+`,
+    `kind: workload_identity
 version: v1
 metadata:
   name: short
@@ -88,8 +69,8 @@ spec:
   spiffe:
     id: /short/uid-{{ workload.unix.uid }}
     x509: {maximum_ttl: 6s}
----
-kind: workload_identity
+`,
+    `kind: workload_identity
 version: v1
 metadata:
   name: node-only
@@ -102,62 +83,19 @@ spec:
             eq: {value: "${nodeHash}"}
   spiffe:
     id: /bin/node
----
-kind: workload_identity
-version: v1
-metadata:
-  name: staging
-  labels: {env: staging}
-spec:
-  spiffe: {id: /staging}
-`;
+`,
+    STAGING_WORKLOAD_IDENTITY,
+  );
 
 beforeAll(async () => {
-  for (const u of USERS) {
-    if (uidOf(u) < 0) {
-      const r = spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", u]);
-      if (r.exitCode !== 0) throw new Error(`useradd ${u}: ${r.stderr.toString()}`);
-    }
-    uids[u] = uidOf(u);
-  }
-  auth = await scope.tauth({ clusterName: "Spiffe.Example" });
-  work = scope.tempDir("spiffe-outputs-");
-  chmodSync(work, 0o755);
-  tctlOk(["create", writeText(join(work, "resources.yaml"), resources())]);
+  ({ auth, work } = await tauthAndWorkDir(scope, {
+    prefix: "spiffe-outputs-",
+    resources: resources(),
+    tauth: { clusterName: "Spiffe.Example" },
+    worldReadable: true,
+  }));
+  bots = tokenBots(auth, work, "svid", "svid-issuer");
 }, 60_000);
-
-afterAll(() => {
-  for (const u of USERS) spawnSync(["userdel", u]);
-});
-
-let n = 0;
-/** A tbot.yaml for a new bot (role svid-issuer) with these services (YAML lines). */
-function config(services: string, o: { oneshot?: boolean } = {}): { path: string; bot: string } {
-  const i = n++;
-  const bot = `svid${i}`;
-  const token = addBot(auth, bot, "svid-issuer");
-  const path = writeText(
-    join(work, `tbot-${i}.yaml`),
-    `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, `data-${i}`)}
-${o.oneshot === false ? "renewal_interval: 1h" : "oneshot: true"}
-services:
-${services
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
-`,
-  );
-  return { path, bot };
-}
 
 const start = (cfg: string): RunResult => run([tbotBin, "start", "-c", cfg]);
 const openssl = (args: string[]) => {
@@ -170,21 +108,11 @@ const sanOf = (cert: string) =>
     .replace(/^ critical/, "")
     .trim();
 
-/** A one-shot that failed on an output: exit 1, one `ERROR: output failed: <name>: …` line. */
-function outputFailed(r: RunResult, name: string): string {
-  expect(r.code).toBe(1);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  const errors = r.stderr.split("\n").filter((l) => l.startsWith("ERROR: "));
-  expect(errors).toHaveLength(1);
-  expect(errors[0]!.startsWith(`ERROR: output failed: ${name}: `)).toBe(true);
-  return errors[0]!;
-}
-
 describe("files: workload-identity-x509 and workload-identity-jwt", () => {
   test("one-shot: svid.pem verifies against svid_bundle.pem, SAN exactly the templated URI; jwt_svid verifies with jose against the published JWKS", async () => {
     const x = join(work, "x509");
     const j = join(work, "jwt");
-    const { path, bot } = config(`
+    const { path, bot } = bots.config(`
 - type: workload-identity-x509
   destination: {type: directory, path: ${x}}
   selector: {name: files}
@@ -205,7 +133,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
     );
     expect(sanOf(join(x, "svid.pem"))).toBe(`URI:spiffe://${TD}/bots/${bot}/files`);
     expect(readFileSync(join(x, "svid_bundle.pem"), "utf8").trim()).toBe(
-      tctlOk(["auth", "export", "--type=spiffe"]).trim(),
+      tctlOk(auth, ["auth", "export", "--type=spiffe"]).trim(),
     );
     // The key is PKCS#8 and the certificate's.
     expect(readFileSync(join(x, "svid_key.pem"), "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
@@ -219,7 +147,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
     expect(readdirSync(j).filter((f) => !f.startsWith("."))).toEqual(["jwt_svid"]);
     const token = readFileSync(join(j, "jwt_svid"), "utf8");
     const res = await fetch(`https://${auth.addr}/v1/spiffe/jwks.json`, {
-      tls: { ca: tctlOk(["auth", "export", "--type=tls-host"]) },
+      tls: { ca: tctlOk(auth, ["auth", "export", "--type=tls-host"]) },
     } as RequestInit);
     const jwks = (await res.json()) as JSONWebKeySet;
     const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
@@ -232,13 +160,12 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
 
   test("tbot start workload-identity-x509 --name-selector (one-shot, flags only)", () => {
     const dest = join(work, "x509-flags");
-    const token = addBot(auth, `svid${n++}`, "svid-issuer");
     const r = run([
       tbotBin,
       "start",
       "workload-identity-x509",
-      ...["--oneshot", "--auth-server", auth.addr, "--join-method", "token", "--token", token],
-      ...["--ca-pin", auth.pin, "--storage", "memory://", "--destination", dest, "--name-selector", "files"],
+      ...bots.startFlags(),
+      ...["--destination", dest, "--name-selector", "files"],
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(openssl(["verify", "-CAfile", join(dest, "svid_bundle.pem"), join(dest, "svid.pem")])).toContain(
@@ -247,7 +174,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
   });
 
   test("refusals in one line: an identity the roles do not grant; a template needing a workload attribute; a bad SPIFFE path at tctl create", () => {
-    const notGranted = config(`
+    const notGranted = bots.config(`
 - type: workload-identity-x509
   destination: {type: directory, path: ${join(work, "refused-1")}}
   selector: {name: staging}
@@ -256,7 +183,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
       `: bot "${notGranted.bot}": no role grants workload_identity "staging" (labels {env: staging}): add workload_identity_labels that match it to one of the bot's roles`,
     );
     expect(existsSync(join(work, "refused-1", "svid.pem"))).toBe(false);
-    const missing = config(`
+    const missing = bots.config(`
 - type: workload-identity-jwt
   destination: {type: directory, path: ${join(work, "refused-2")}}
   selector: {name: per-uid}
@@ -270,8 +197,8 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
       join(work, "tmpl.yaml"),
       "kind: workload_identity\nversion: v1\nmetadata: {name: tmpl, labels: {env: prod}}\nspec:\n  spiffe: {id: '/u/{{ workload.unix.uid }}'}\n",
     );
-    tctlOk(["create", tmpl]);
-    const tm = config(`
+    tctlOk(auth, ["create", tmpl]);
+    const tm = bots.config(`
 - type: workload-identity-x509
   destination: {type: directory, path: ${join(work, "refused-3")}}
   selector: {name: tmpl}
@@ -279,7 +206,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
     expect(outputFailed(start(tm.path), "workload-identity-x509-1")).toEndWith(
       `: bot "${tm.bot}": workload identity "tmpl": template {{ workload.unix.uid }} needs attribute workload.unix.uid, which the workload did not provide`,
     );
-    tctlOk(["rm", "workload_identity/tmpl"]);
+    tctlOk(auth, ["rm", "workload_identity/tmpl"]);
     const bad = writeText(
       join(work, "bad.yaml"),
       'kind: workload_identity\nversion: v1\nmetadata: {name: bad}\nspec:\n  spiffe: {id: "/a/../b"}\n',
@@ -290,7 +217,7 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
       `ERROR: ${bad}:5:16: spec.spiffe.id: SPIFFE ID path "/a/../b" has a ".." segment`,
     );
     // The API service in one-shot: refused at start, one line.
-    const os = config(`
+    const os = bots.config(`
 - type: workload-identity-api
   listen: unix://${join(work, "never.sock")}
   selector: {name: per-uid}
@@ -303,55 +230,6 @@ describe("files: workload-identity-x509 and workload-identity-jwt", () => {
     );
   });
 });
-
-interface ClientRun {
-  out: Lines;
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  step(name: string): Promise<Step>;
-  done(): Promise<Step[]>;
-}
-
-function runClient(
-  stack: "node" | "python",
-  socket: string,
-  opts: { user?: string; out?: string; watch?: number } = {},
-): ClientRun {
-  const base =
-    stack === "node"
-      ? ["/usr/bin/node", nodeClient, "--socket", socket]
-      : ["/usr/bin/python3", pyClient, "--socket", socket];
-  if (opts.out) base.push("--out", opts.out);
-  if (opts.watch) base.push("--watch", String(opts.watch));
-  const cmd = opts.user
-    ? ["setpriv", `--reuid=${uids[opts.user]}`, `--regid=${uids[opts.user]}`, "--clear-groups", ...base]
-    : base;
-  const proc = spawn(cmd, {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    cwd: "/",
-    env: { PATH: "/usr/bin:/bin", HOME: "/tmp" },
-  });
-  const out = new Lines(proc.stdout);
-  const steps = () => out.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Step);
-  return {
-    out,
-    proc,
-    async step(name: string) {
-      const l = await out.waitFor((x) => x.startsWith("{") && (JSON.parse(x) as Step).step === name, 20_000);
-      return JSON.parse(l) as Step;
-    },
-    async done() {
-      const code = await proc.exited;
-      if (code !== 0) {
-        const err = await new Response(proc.stderr).text();
-        throw new Error(`${stack} client exited ${code}: ${err}\n${out.lines.join("\n")}`);
-      }
-      await Bun.sleep(50);
-      return steps();
-    },
-  };
-}
 
 function expectFullFlow(steps: Step[], spiffeId: string): void {
   const by = (name: string) => steps.find((s) => s.step === name) as Step;
@@ -377,7 +255,7 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
 
   beforeAll(async () => {
     socket = join(work, "run", "workload.sock");
-    const { path } = config(
+    const { path } = bots.config(
       `
 - type: workload-identity-api
   listen: unix://${socket}
@@ -401,7 +279,7 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
   for (const stack of ["node", "python"] as const) {
     test(`${stack}: X.509 SVID + bundles, JWT fetch+validate, no header → InvalidArgument; a tbot renewal (SIGHUP) pushes a new SVID on the open stream`, async () => {
       const out = join(work, `api-${stack}`);
-      const c = runClient(stack, socket, { out, watch: 1 });
+      const c = runWorkloadClient(stack, socket, { out, watch: 1 });
       const first = await c.step("x509");
       await c.step("waiting");
       const before = bot.output().length;
@@ -423,16 +301,13 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
     const b = uids["spiffe-wb"]!;
     const outA = join(work, "api-a");
     const outB = join(work, "api-b");
-    for (const [d, u] of [
+    dirsOwnedBy([
       [outA, a],
       [outB, b],
-    ] as const) {
-      mkdirSync(d, { recursive: true });
-      spawnSync(["chown", `${u}:${u}`, d]);
-    }
+    ]);
     const [na, pb] = await Promise.all([
-      runClient("node", socket, { user: "spiffe-wa", out: outA }).done(),
-      runClient("python", socket, { user: "spiffe-wb", out: outB }).done(),
+      runWorkloadClient("node", socket, { uid: uids["spiffe-wa"], out: outA }).done(),
+      runWorkloadClient("python", socket, { uid: uids["spiffe-wb"], out: outB }).done(),
     ]);
     expectFullFlow(na, `spiffe://${TD}/svc/uid-${a}`);
     expectFullFlow(pb, `spiffe://${TD}/svc/uid-${b}`);
@@ -443,7 +318,7 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
 
   for (const stack of ["node", "python"] as const) {
     test(`${stack}: a uid the rules do not allow gets PermissionDenied with tauth's reason`, async () => {
-      const steps = await runClient(stack, socket, { user: "spiffe-wc" }).done();
+      const steps = await runWorkloadClient(stack, socket, { uid: uids["spiffe-wc"] }).done();
       const x = steps.find((s) => s.step === "x509") as Step;
       expect(x.error).toBe(true);
       expect(x.code).toBe(7);
@@ -457,7 +332,7 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
 describe("workload-identity-api: SVIDs renewed before they expire", () => {
   test("an identity with x509.maximum_ttl 6s: the open stream gets a new SVID before each expires, with no renewal of the bot", async () => {
     const socket = join(work, "short", "workload.sock");
-    const { path } = config(
+    const { path } = bots.config(
       `
 - type: workload-identity-api
   listen: unix://${socket}
@@ -468,7 +343,7 @@ describe("workload-identity-api: SVIDs renewed before they expire", () => {
     const bot = scope.proc(startProcess([tbotBin, "start", "-c", path]));
     try {
       await bot.waitFor(/Workload API listening/, 30_000);
-      const c = runClient("node", socket, { watch: 2 });
+      const c = runWorkloadClient("node", socket, { watch: 2 });
       const first = await c.step("x509");
       const t0 = Date.now();
       const steps = await c.done();
@@ -488,7 +363,7 @@ describe("workload-identity-api: SVIDs renewed before they expire", () => {
 describe("workload-identity-api: a rule on workload.unix.binary_hash", () => {
   test("only /usr/bin/node gets the identity; python3 gets PermissionDenied naming the attribute", async () => {
     const socket = join(work, "hash", "workload.sock");
-    const { path } = config(
+    const { path } = bots.config(
       `
 - type: workload-identity-api
   listen: unix://${socket}
@@ -499,9 +374,9 @@ describe("workload-identity-api: a rule on workload.unix.binary_hash", () => {
     const bot = scope.proc(startProcess([tbotBin, "start", "-c", path]));
     try {
       await bot.waitFor(/Workload API listening/, 30_000);
-      const node = await runClient("node", socket).done();
+      const node = await runWorkloadClient("node", socket).done();
       expectFullFlow(node, `spiffe://${TD}/bin/node`);
-      const py = await runClient("python", socket).done();
+      const py = await runWorkloadClient("python", socket).done();
       const x = py.find((s) => s.step === "x509") as Step;
       expect(x.code).toBe(7);
       expect(String(x.details)).toContain("workload.unix.binary_hash is ");
@@ -514,19 +389,18 @@ describe("workload-identity-api: a rule on workload.unix.binary_hash", () => {
 describe("tbot start workload-identity-api from flags", () => {
   test("--listen --name-selector: a daemon serving the Workload API; the Python client gets its SVID", async () => {
     const socket = join(work, "flags", "workload.sock");
-    const token = addBot(auth, `svid${n++}`, "svid-issuer");
     const bot = scope.proc(
       startProcess([
         tbotBin,
         "start",
         "workload-identity-api",
-        ...["--auth-server", auth.addr, "--join-method", "token", "--token", token, "--ca-pin", auth.pin],
-        ...["--storage", "memory://", "--listen", `unix://${socket}`, "--name-selector", "per-uid"],
+        ...bots.startFlags({ oneshot: false }),
+        ...["--listen", `unix://${socket}`, "--name-selector", "per-uid"],
       ]),
     );
     try {
       await bot.waitFor(/Workload API listening/, 30_000);
-      expectFullFlow(await runClient("python", socket).done(), `spiffe://${TD}/svc/uid-0`);
+      expectFullFlow(await runWorkloadClient("python", socket).done(), `spiffe://${TD}/svc/uid-0`);
     } finally {
       expect(await bot.stop("SIGTERM")).toBe(0);
     }

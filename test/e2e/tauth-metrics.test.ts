@@ -6,6 +6,7 @@
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { checkExposition, promQuery, startPrometheus } from "../harness/diag.ts";
 import {
   addBot,
   count,
@@ -13,10 +14,10 @@ import {
   fileScope,
   legacyArgs,
   oneShot,
+  tauthAndWorkDir,
   until,
-  writeText,
 } from "../harness/extra.ts";
-import { cleanupAfterFile, freePort, run, startProcess } from "../harness/proc.ts";
+import { cleanupAfterFile, freePort, startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
 
 cleanupAfterFile();
@@ -28,22 +29,11 @@ let diag: string;
 
 beforeAll(async () => {
   diag = `127.0.0.1:${await freePort()}`;
-  auth = await scope.tauth({ extraArgs: ["--diag-addr", diag, "-d"] });
-  work = scope.tempDir("tauth-metrics-");
+  ({ auth, work } = await tauthAndWorkDir(scope, {
+    prefix: "tauth-metrics-",
+    tauth: { extraArgs: ["--diag-addr", diag, "-d"] },
+  }));
 });
-
-async function promQuery(
-  base: string,
-  q: string,
-): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}`);
-  const body = (await r.json()) as {
-    status: string;
-    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-  };
-  expect(body.status).toBe("success");
-  return body.data.result;
-}
 
 /** The value of one sample line `name{labels} value` (labels exactly as written), else undefined. */
 function sample(text: string, series: string): number | undefined {
@@ -96,14 +86,11 @@ describe("tauth diagnostics", () => {
     const joins = N + 1;
 
     const text = await (await fetch(`${base}/metrics`)).text();
-    const file = writeText(join(work, "metrics.txt"), text);
-    const check = run(["sh", "-c", `promtool check metrics < ${file}`]);
+    const check = checkExposition(join(work, "metrics.txt"), text);
     // Nothing at all: every tauth counter ends in _total, every metric has HELP and TYPE.
-    expect(`${check.stdout}${check.stderr}`.trim()).toBe("");
+    expect(check.output).toBe("");
     expect(check.code).toBe(0);
-    const types = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
-    const helps = [...text.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]);
-    expect(helps).toEqual(types);
+    expect(check.helps).toEqual(check.types);
 
     expect(sample(text, 'tauth_joins_total{method="token",result="ok"}')).toBe(joins);
     expect(sample(text, 'tauth_joins_total{method="token",result="denied"}')).toBe(1);
@@ -134,47 +121,18 @@ describe("tauth diagnostics", () => {
     expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
 
     // A real Prometheus scrapes the diagnostics listener; PromQL counts the joins.
-    const promPort = await freePort();
-    const promDir = scope.tempDir("prometheus-");
-    const promCfg = writeText(
-      join(promDir, "prometheus.yml"),
-      `global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: tauth
-    static_configs:
-      - targets: ["${diag}"]
-`,
-    );
-    const prom = scope.proc(
-      startProcess([
-        "prometheus",
-        `--config.file=${promCfg}`,
-        `--storage.tsdb.path=${join(promDir, "data")}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ]),
-    );
-    const promBase = `http://127.0.0.1:${promPort}`;
-    let value = "";
-    let up = "";
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        value =
-          (await promQuery(promBase, 'tauth_joins_total{method="token",result="ok"}'))[0]?.value[1] ?? "";
-        up = (await promQuery(promBase, 'up{job="tauth"}'))[0]?.value[1] ?? "";
-        if (value !== "") break;
-      } catch {}
-      await Bun.sleep(250);
-    }
-    expect(up).toBe("1");
-    expect(value).toBe(String(joins));
-    const denials = await promQuery(promBase, "sum by (reason) (tauth_denials_total)");
+    const prom = await startPrometheus(scope, {
+      job: "tauth",
+      target: diag,
+      query: 'tauth_joins_total{method="token",result="ok"}',
+    });
+    expect(prom.up).toBe("1");
+    expect(prom.value).toBe(String(joins));
+    const denials = await promQuery(prom.base, "sum by (reason) (tauth_denials_total)");
     expect(Object.fromEntries(denials.map((r) => [r.metric.reason!, Number(r.value[1])]))).toEqual({
       bad_token: 1,
     });
-    expect(await prom.stop()).toBe(0);
+    expect(await prom.proc.stop()).toBe(0);
   }, 120_000);
 
   test("--workers 2: the primary serves the workers' metrics summed", async () => {
@@ -198,9 +156,7 @@ scrape_configs:
     ).toBe(K);
     // The backend-wide gauge is not multiplied by the workers.
     expect(sample(text, "tauth_bot_instances")).toBe(0);
-    const file = writeText(join(work, "metrics-workers.txt"), text);
-    const check = run(["sh", "-c", `promtool check metrics < ${file}`]);
-    expect(`${check.stdout}${check.stderr}`.trim()).toBe("");
+    expect(checkExposition(join(work, "metrics-workers.txt"), text).output).toBe("");
     expect(await w.stop()).toBe(0);
   }, 60_000);
 

@@ -11,9 +11,21 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tbotBin } from "../harness/binary.ts";
 import { bkArgs, botYaml, boundKeypairTokenYaml, tctlCreate } from "../harness/bound-keypair.ts";
-import { addBot, count, fetchWhenUp, fileScope, until, writeText } from "../harness/extra.ts";
+import { APP_PROD_ROLE, grafanaApp } from "../harness/db-app.ts";
+import { checkExposition, promQuery, type ReadyzSnapshot, startPrometheus } from "../harness/diag.ts";
+import {
+  addBot,
+  count,
+  fetchWhenUp,
+  fileScope,
+  tauthAndWorkDir,
+  until,
+  writeText,
+  yamlDocs,
+} from "../harness/extra.ts";
 import { cleanupAfterFile, freePort, run, startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
+import { tokenJoinYaml } from "../harness/tbot-config.ts";
 
 cleanupAfterFile();
 
@@ -22,8 +34,7 @@ let auth: TauthHandle;
 let work: string;
 
 beforeAll(async () => {
-  auth = await scope.tauth();
-  work = scope.tempDir("tbot-metrics-");
+  ({ auth, work } = await tauthAndWorkDir(scope, { prefix: "tbot-metrics-" }));
 });
 
 const ALLOWED_LINT = 'tbot_task_iterations_failed counter metrics should have "_total" suffix';
@@ -47,19 +58,6 @@ function jsonLines(text: string): Record<string, unknown>[] {
   return lines.map((l) => JSON.parse(l));
 }
 
-async function promQuery(
-  base: string,
-  q: string,
-): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}`);
-  const body = (await r.json()) as {
-    status: string;
-    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-  };
-  expect(body.status).toBe("success");
-  return body.data.result;
-}
-
 describe("tbot diagnostics", () => {
   test("metrics, Prometheus, /readyz, tbot wait and JSON logs on one daemon", async () => {
     const token = addBot(auth, "diagbot");
@@ -68,16 +66,10 @@ describe("tbot diagnostics", () => {
     const out = (n: string) => join(work, `out-${n}`);
     const cfg = writeText(
       join(work, "diag.yaml"),
-      `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, "data")}
-credential_ttl: 1h
+      tokenJoinYaml(auth, {
+        token,
+        data: join(work, "data"),
+        rest: `credential_ttl: 1h
 renewal_interval: 20m
 services:
   - type: identity
@@ -95,6 +87,7 @@ services:
     principals: [h1.example.com]
     destination: {type: directory, path: ${out("denied")}}
 `,
+      }),
     );
     const bot = scope.proc(
       startProcess([tbotBin, "start", "-c", cfg, "--diag-addr", diag, "--log-format", "json", "-d"]),
@@ -123,13 +116,10 @@ services:
 
     // /metrics: promtool finds nothing but the reference's own counter name.
     const text = await (await fetch(`${base}/metrics`)).text();
-    const metricsFile = writeText(join(work, "metrics.txt"), text);
-    const check = run(["sh", "-c", `promtool check metrics < ${metricsFile}`]);
-    const problems = `${check.stdout}${check.stderr}`.trim().split("\n").filter(Boolean);
+    const check = checkExposition(join(work, "metrics.txt"), text);
+    const problems = check.output.split("\n").filter(Boolean);
     expect(problems).toEqual([ALLOWED_LINT]);
-    const types = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
-    const helps = [...text.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]);
-    expect(helps).toEqual(types);
+    expect(check.helps).toEqual(check.types);
     expect(text).toContain(`tbot_task_iterations_total{service="bot-identity",name="identity"} ${N + 1}\n`);
     expect(text).toContain(`tbot_task_iterations_total{service="identity",name="ok"} ${N + 1}\n`);
     expect(text).toContain(`tbot_task_iterations_successful_count{service="identity",name="ok"} ${N + 1}\n`);
@@ -152,61 +142,26 @@ services:
     expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
 
     // A real Prometheus scrapes tbot; PromQL counts the renewals.
-    const promPort = await freePort();
-    const promDir = scope.tempDir("prometheus-");
-    const promCfg = writeText(
-      join(promDir, "prometheus.yml"),
-      `global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: tbot
-    static_configs:
-      - targets: ["${diag}"]
-`,
-    );
-    const prom = scope.proc(
-      startProcess([
-        "prometheus",
-        `--config.file=${promCfg}`,
-        `--storage.tsdb.path=${join(promDir, "data")}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ]),
-    );
-    const promBase = `http://127.0.0.1:${promPort}`;
-    let value = "";
-    let up = "";
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        const r = await promQuery(
-          promBase,
-          'tbot_task_iterations_total{service="bot-identity",name="identity"}',
-        );
-        value = r[0]?.value[1] ?? "";
-        up = (await promQuery(promBase, 'up{job="tbot"}'))[0]?.value[1] ?? "";
-        if (value !== "") break;
-      } catch {}
-      await Bun.sleep(250);
-    }
-    expect(up).toBe("1");
-    expect(value).toBe(String(N + 1));
-    const byName = await promQuery(promBase, "sum by (name) (tbot_task_iterations_total)");
+    const prom = await startPrometheus(scope, {
+      job: "tbot",
+      target: diag,
+      query: 'tbot_task_iterations_total{service="bot-identity",name="identity"}',
+    });
+    expect(prom.up).toBe("1");
+    expect(prom.value).toBe(String(N + 1));
+    const byName = await promQuery(prom.base, "sum by (name) (tbot_task_iterations_total)");
     const counts = Object.fromEntries(byName.map((r) => [r.metric.name!, Number(r.value[1])]));
     expect(counts.identity).toBe(N + 1);
     expect(counts.ok).toBe(N + 1);
     expect(counts.other).toBe(N + 1);
-    const failedQ = await promQuery(promBase, 'tbot_task_iterations_failed{name="broken"}');
+    const failedQ = await promQuery(prom.base, 'tbot_task_iterations_failed{name="broken"}');
     expect(failedQ[0]?.value[1]).toBe(String(N + 1));
-    expect(await prom.stop()).toBe(0);
+    expect(await prom.proc.stop()).toBe(0);
 
     // /readyz: unhealthy (503) while broken and denied fail, with their reasons; others healthy.
     const all = await fetch(`${base}/readyz`);
     expect(all.status).toBe(503);
-    const snap = (await all.json()) as {
-      status: string;
-      services: Record<string, { status: string; reason?: string }>;
-    };
+    const snap = (await all.json()) as ReadyzSnapshot;
     expect(snap.status).toBe("unhealthy");
     expect(Object.keys(snap.services).sort()).toEqual(["broken", "denied", "identity", "ok", "other"]);
     expect(snap.services.ok).toEqual({ status: "healthy" });
@@ -307,28 +262,17 @@ scrape_configs:
   test("a role revoked with tctl: that output's /readyz turns 503 with the reason, the others stay healthy; tbot wait 1/0", async () => {
     const resources = writeText(
       join(work, "app-resources.yaml"),
-      `kind: role
+      yamlDocs(
+        `kind: role
 version: v7
 metadata: {name: diag-base}
 spec:
   allow:
     logins: [root]
----
-kind: role
-version: v7
-metadata: {name: app-prod}
-spec:
-  allow:
-    app_labels: {env: prod}
----
-kind: app
-version: v3
-metadata:
-  name: grafana
-  labels: {env: prod}
-spec:
-  uri: https://127.0.0.1:3000
 `,
+        APP_PROD_ROLE,
+        grafanaApp(),
+      ),
     );
     expect(auth.tctl(["create", resources]).code).toBe(0);
     const token = addBot(auth, "revokee", "diag-base,app-prod");
@@ -336,16 +280,10 @@ spec:
     const diag = `127.0.0.1:${port}`;
     const cfg = writeText(
       join(work, "revokee.yaml"),
-      `version: v2
-auth_server: ${auth.addr}
-onboarding:
-  join_method: token
-  token: ${token}
-  ca_pins: [${auth.pin}]
-storage:
-  type: directory
-  path: ${join(work, "revokee-data")}
-credential_ttl: 1h
+      tokenJoinYaml(auth, {
+        token,
+        data: join(work, "revokee-data"),
+        rest: `credential_ttl: 1h
 renewal_interval: 20m
 services:
   - type: identity
@@ -356,6 +294,7 @@ services:
     app_name: grafana
     destination: {type: directory, path: ${join(work, "revokee-app")}}
 `,
+      }),
     );
     const bot = scope.proc(startProcess([tbotBin, "start", "-c", cfg, "--diag-addr", diag]));
     await bot.waitFor(/Generated output service:grafana/, 20_000);
@@ -384,10 +323,7 @@ services:
     await until(() => /Generated output service:web/.test(bot.output().slice(mark)), "web renewed", 20_000);
     const all = await fetch(`${base}/readyz`);
     expect(all.status).toBe(503);
-    const snap = (await all.json()) as {
-      status: string;
-      services: Record<string, { status: string; reason?: string }>;
-    };
+    const snap = (await all.json()) as ReadyzSnapshot;
     expect(snap.status).toBe("unhealthy");
     expect(snap.services.web).toEqual({ status: "healthy" });
     expect(snap.services.identity).toEqual({ status: "healthy" });

@@ -12,24 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn, spawnSync } from "bun";
 import { Lines } from "../harness/workload-api.ts";
+import { dirsOwnedBy, localUsers, NODE, runWorkloadClient, type Step } from "../harness/workload-client.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const harness = join(root, "test/harness/workload-api.ts");
-const nodeClient = join(root, "test/clients/node/workload-client.cjs");
-const pyClient = join(root, "test/clients/python/workload_client.py");
-const NODE = "/usr/bin/node";
-const PYTHON = "/usr/bin/python3";
 
-type Step = Record<string, unknown> & { step: string };
-
-const USERS = ["wlapi-a", "wlapi-b", "wlapi-c"] as const;
-const uids: Record<string, number> = {};
+const uids = localUsers(["wlapi-a", "wlapi-b", "wlapi-c"]);
 let work = "";
-
-function uidOf(name: string): number {
-  const r = spawnSync(["id", "-u", name]);
-  return r.exitCode === 0 ? Number(r.stdout.toString().trim()) : -1;
-}
 
 interface Harness {
   proc: Subprocess<"pipe", "pipe", "pipe">;
@@ -68,71 +57,14 @@ async function startHarness(cmd: string[], socket: string, rules: string[]): Pro
   };
 }
 
-interface ClientRun {
-  out: Lines;
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  steps(): Step[];
-  step(name: string): Promise<Step>;
-  done(): Promise<Step[]>;
-}
-
-function runClient(
-  stack: "node" | "python",
-  socket: string,
-  opts: { user?: string; out?: string; watch?: number } = {},
-): ClientRun {
-  const base =
-    stack === "node" ? [NODE, nodeClient, "--socket", socket] : [PYTHON, pyClient, "--socket", socket];
-  if (opts.out) base.push("--out", opts.out);
-  if (opts.watch) base.push("--watch", String(opts.watch));
-  const cmd = opts.user
-    ? ["setpriv", `--reuid=${uids[opts.user]}`, `--regid=${uids[opts.user]}`, "--clear-groups", ...base]
-    : base;
-  const proc = spawn(cmd, {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    cwd: "/",
-    env: { PATH: "/usr/bin:/bin", HOME: "/tmp" },
-  });
-  const out = new Lines(proc.stdout);
-  const steps = () => out.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Step);
-  return {
-    out,
-    proc,
-    steps,
-    async step(name: string) {
-      const l = await out.waitFor((x) => x.startsWith("{") && (JSON.parse(x) as Step).step === name);
-      return JSON.parse(l) as Step;
-    },
-    async done() {
-      const code = await proc.exited;
-      if (code !== 0) {
-        const err = await new Response(proc.stderr).text();
-        throw new Error(`${stack} client exited ${code}: ${err}\n${out.lines.join("\n")}`);
-      }
-      await Bun.sleep(50);
-      return steps();
-    },
-  };
-}
-
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 beforeAll(() => {
-  for (const u of USERS) {
-    if (uidOf(u) < 0) {
-      const r = spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", u]);
-      if (r.exitCode !== 0) throw new Error(`useradd ${u}: ${r.stderr.toString()}`);
-    }
-    uids[u] = uidOf(u);
-  }
   work = mkdtempSync(join(tmpdir(), "wlapi-e2e-"));
   chmodSync(work, 0o755);
 });
 
 afterAll(() => {
-  for (const u of USERS) spawnSync(["userdel", u]);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -186,7 +118,7 @@ describe("Workload API: two client stacks", () => {
   for (const stack of ["node", "python"] as const) {
     test(`${stack}: X.509 SVID, bundles, JWT fetch+validate, no header → InvalidArgument, rotation pushed on the open stream`, async () => {
       const out = join(work, `out-${stack}`);
-      const c = runClient(stack, h.socket, { out, watch: 1 });
+      const c = runWorkloadClient(stack, h.socket, { out, watch: 1 });
       const first = await c.step("x509");
       await c.step("waiting");
       h.send("rotate");
@@ -208,17 +140,14 @@ describe("Workload API: two client stacks", () => {
     const b = uids["wlapi-b"];
     const outA = join(work, "out-a");
     const outB = join(work, "out-b");
-    for (const [d, u] of [
-      [outA, a],
-      [outB, b],
-    ] as const) {
-      mkdirSync(d, { recursive: true });
-      spawnSync(["chown", `${u}:${u}`, d]);
-    }
+    dirsOwnedBy([
+      [outA, a!],
+      [outB, b!],
+    ]);
     const [na, pb, nb] = await Promise.all([
-      runClient("node", h.socket, { user: "wlapi-a", out: outA }).done(),
-      runClient("python", h.socket, { user: "wlapi-b", out: outB }).done(),
-      runClient("node", h.socket, { user: "wlapi-b" }).done(),
+      runWorkloadClient("node", h.socket, { uid: uids["wlapi-a"], out: outA }).done(),
+      runWorkloadClient("python", h.socket, { uid: uids["wlapi-b"], out: outB }).done(),
+      runWorkloadClient("node", h.socket, { uid: uids["wlapi-b"] }).done(),
     ]);
     expectFullFlow(na, `spiffe://example.org/svc/uid-${a}`);
     expectFullFlow(pb, `spiffe://example.org/svc/uid-${b}`);
@@ -232,7 +161,7 @@ describe("Workload API: two client stacks", () => {
 
   for (const stack of ["node", "python"] as const) {
     test(`${stack}: a uid no rule allows gets PermissionDenied`, async () => {
-      const steps = await runClient(stack, h.socket, { user: "wlapi-c" }).done();
+      const steps = await runWorkloadClient(stack, h.socket, { uid: uids["wlapi-c"] }).done();
       const x = steps.find((s) => s.step === "x509") as Step;
       expect(x.error).toBe(true);
       expect(x.code).toBe(7);
@@ -245,7 +174,7 @@ describe("Workload API: shutdown and the compiled binary", () => {
   test("shutdown ends an open stream with Unavailable and removes the socket", async () => {
     const socket = join(work, "shutdown", "api.sock");
     const h = await startHarness([process.execPath, harness], socket, ["workload.unix.uid=0:/svc/root"]);
-    const c = runClient("node", socket, { watch: 1 });
+    const c = runWorkloadClient("node", socket, { watch: 1 });
     await c.step("waiting");
     await h.stop();
     const steps = await c.done();
@@ -284,15 +213,15 @@ describe("Workload API: shutdown and the compiled binary", () => {
       `workload.unix.uid=${uids["wlapi-a"]}:/svc/uid-{{workload.unix.uid}}`,
     ]);
     try {
-      const c = runClient("python", socket, { watch: 1 });
+      const c = runWorkloadClient("python", socket, { watch: 1 });
       await c.step("waiting");
       h.send("rotate");
       expectFullFlow(await c.done(), "spiffe://example.org/svc/root");
-      const a = await runClient("node", socket, { user: "wlapi-a" }).done();
+      const a = await runWorkloadClient("node", socket, { uid: uids["wlapi-a"] }).done();
       expect(a.find((s) => s.step === "x509")?.spiffe_ids).toEqual([
         `spiffe://example.org/svc/uid-${uids["wlapi-a"]}`,
       ]);
-      const denied = await runClient("node", socket, { user: "wlapi-c" }).done();
+      const denied = await runWorkloadClient("node", socket, { uid: uids["wlapi-c"] }).done();
       expect(denied.find((s) => s.step === "x509")?.code).toBe(7);
     } finally {
       await h.stop();

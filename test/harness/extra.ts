@@ -3,8 +3,8 @@
 
 import { afterAll, expect } from "bun:test";
 import { createHash } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { tbotBin } from "./binary.ts";
 import { type Proc, type RunResult, run, tempDir } from "./proc.ts";
 import { startTauth, type TauthHandle } from "./tauth.ts";
@@ -48,6 +48,37 @@ export function fileScope() {
       return d;
     },
   };
+}
+
+export type FileScope = ReturnType<typeof fileScope>;
+
+/** `tctl ARGS` that must succeed: its stdout (else an error with the exit code and output). */
+export function tctlOk(h: TauthHandle, args: string[]): string {
+  const r = h.tctl(args);
+  if (r.code !== 0) throw new Error(`tctl ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/**
+ * A tauth of this file's `scope` (started with `tauth`'s options) and then a work directory of
+ * its own (`prefix`); with `resources`, that YAML text is created there by `tctl create`.
+ * `worldReadable`: the directory is 0755, for tests that reach it as another user.
+ */
+export async function tauthAndWorkDir(
+  scope: FileScope,
+  o: {
+    prefix: string;
+    tauth?: Parameters<typeof startTauth>[0];
+    resources?: string;
+    worldReadable?: boolean;
+  },
+): Promise<{ auth: TauthHandle; work: string }> {
+  const auth = await scope.tauth(o.tauth);
+  const work = scope.tempDir(o.prefix);
+  if (o.worldReadable) chmodSync(work, 0o755);
+  if (o.resources !== undefined)
+    tctlOk(auth, ["create", writeText(join(work, "resources.yaml"), o.resources)]);
+  return { auth, work };
 }
 
 /** `tctl bots add NAME` and the join token it printed. */
@@ -135,6 +166,20 @@ export function expectOneErrorLine(r: RunResult): string {
   return lines[0]!;
 }
 
+/**
+ * A tbot one-shot that failed on an output: exit 1, exactly one `ERROR: output failed: <name>: …`
+ * line (other lines, such as the INFO line of the join, may come before it), no stack trace;
+ * returns that line.
+ */
+export function outputFailed(r: RunResult, name: string): string {
+  expect(r.code).toBe(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("ERROR: "));
+  expect(errors).toHaveLength(1);
+  expect(errors[0]!.startsWith(`ERROR: output failed: ${name}: `)).toBe(true);
+  return errors[0]!;
+}
+
 /** Polls `cond` every 50 ms until it holds; throws with `what` after `timeoutMs`. */
 export async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -147,6 +192,9 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 15_00
 export function count(re: RegExp, text: string): number {
   return (text.match(new RegExp(re.source, re.flags.includes("g") ? re.flags : `${re.flags}g`)) ?? []).length;
 }
+
+/** YAML documents (each ending in a newline) as one multi-document text. */
+export const yamlDocs = (...docs: string[]): string => docs.join("---\n");
 
 export function writeText(path: string, text: string): string {
   writeFileSync(path, text);

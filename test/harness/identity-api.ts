@@ -95,3 +95,22 @@ export async function outputCerts(h: TauthHandle, id: RawIdentity): Promise<Outc
     }),
   );
 }
+
+/**
+ * `tctl bots add NAME --roles=ROLES` and a token join of that bot through the product's own
+ * client: the bot's identity, for requests the test makes as the bot.
+ */
+export async function joinedBot(h: TauthHandle, name: string, roles: string): Promise<RawIdentity> {
+  const r = h.tctl(["bots", "add", name, `--roles=${roles}`, "--format=json"]);
+  if (r.code !== 0) throw new Error(`tctl bots add ${name} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  const joined = await tokenJoin(h, JSON.parse(r.stdout).token_id as string);
+  if (!joined.ok) throw new Error(`join failed: ${joined.message}`);
+  return joined.value;
+}
+
+/** The refusal a request ends in (its code and message); throws if it succeeds or fails otherwise. */
+export async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const o = await outcome(p);
+  if (o.ok) throw new Error("expected a refusal");
+  return { code: o.code, message: o.message };
+}
