@@ -251,6 +251,11 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
     ],
     ["empty storage path", `${base}storage: {type: directory, path: ""}\n`, "storage.path must not be empty"],
     ["unknown key", `${base}storage: {type: directory, path: ./d, mode: 0700}\n`, 'unknown field "mode"'],
+    [
+      "fips: true, which this build cannot honour",
+      `${head}fips: true\n`,
+      "FIPS mode is not available in this build",
+    ],
   ];
   const firstError = (r: Ran) => r.stderr.split("\n").find((l) => l.startsWith("ERROR: ")) ?? "";
 
@@ -286,5 +291,22 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
     expect(firstError(configure)).toContain('"a:b" is not a user name or a numeric uid');
     expect(firstError(start)).toBe(firstError(configure));
     expect([start.code, configure.code]).toEqual([1, 1]);
+  });
+
+  test("and --fips, from configure and start alike; fips: false is accepted", () => {
+    const cwd = workDir("cfg-agree-fips-");
+    const args = ["--auth-server=127.0.0.1:1", "--token=t", `--ca-pin=${PIN}`, "--storage=./d"];
+    const configure = tbot(cwd, ["configure", ...args, "--fips"]);
+    const start = tbot(cwd, ["start", ...args, "--fips", "--oneshot"], 15_000);
+    expect(firstError(configure)).toBe(
+      'ERROR: fips: FIPS mode is not available in this build (it has no FIPS 140 validated cryptographic module); remove "fips: true" or --fips to run without it',
+    );
+    expect(firstError(start)).toBe(firstError(configure));
+    expect([start.code, configure.code]).toEqual([1, 1]);
+    expect(existsSync(join(cwd, "d"))).toBe(false);
+    writeFileSync(join(cwd, "tbot.yaml"), `${head}fips: false\n`);
+    const ok = tbot(cwd, ["configure", "-c", "tbot.yaml"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain("fips");
   });
 });

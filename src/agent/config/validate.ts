@@ -21,6 +21,7 @@ import { validateServices } from "./validate-services.ts";
 /** Throws a UserError for the first problem; returns warnings for doubtful but usable settings. */
 export function validateConfig(c: BotConfig, places: ConfigPlaces = new ConfigPlaces()): string[] {
   const warnings: string[] = [];
+  validateFips(c, places);
   validateAddresses(c, places);
   validateOnboarding(c, places, warnings);
   validateTtlPair(c.credentialTtlMs, c.renewalIntervalMs, c.oneshot, botTtlScope, places, warnings);
@@ -28,6 +29,18 @@ export function validateConfig(c: BotConfig, places: ConfigPlaces = new ConfigPl
   validateMemoryStorageJoin(c, places);
   validateServices(c, places, warnings);
   return warnings;
+}
+
+/**
+ * `fips: true` (or --fips) asks for FIPS 140 mode. This build has no validated cryptographic
+ * module, so it refuses rather than run while the operator believes it is in FIPS mode.
+ */
+function validateFips(c: BotConfig, places: ConfigPlaces): void {
+  if (c.fips)
+    throw places.error(
+      "fips",
+      'fips: FIPS mode is not available in this build (it has no FIPS 140 validated cryptographic module); remove "fips: true" or --fips to run without it',
+    );
 }
 
 function validateAddresses(c: BotConfig, places: ConfigPlaces): void {
