@@ -252,6 +252,11 @@ describe("(e) configure -c refuses what start -c refuses, with the same message 
     ["empty storage path", `${base}storage: {type: directory, path: ""}\n`, "storage.path must not be empty"],
     ["unknown key", `${base}storage: {type: directory, path: ./d, mode: 0700}\n`, 'unknown field "mode"'],
     [
+      "allow_reissue: true, which this build cannot honour",
+      `${head}services: [{type: identity, allow_reissue: true, destination: {type: directory, path: ./o}}]\n`,
+      "allow_reissue: true is not supported",
+    ],
+    [
       "fips: true, which this build cannot honour",
       `${head}fips: true\n`,
       "FIPS mode is not available in this build",

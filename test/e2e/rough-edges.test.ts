@@ -355,3 +355,33 @@ describe("smaller ones", () => {
     expect(await other.stop()).toBe(0);
   });
 });
+
+describe("identity output settings this build cannot honour", () => {
+  test("cluster naming another cluster fails that output in one line; naming this one works", () => {
+    const cfg = (name: string, cluster: string) =>
+      writeText(
+        join(work, `${name}.yaml`),
+        `version: v2
+auth_server: ${auth.addr}
+onboarding: {join_method: token, token: ${addBot(auth, name)}, ca_pins: [${auth.pin}]}
+storage: {type: directory, path: ${join(work, `${name}-data`)}}
+services:
+  - type: identity
+    cluster: ${cluster}
+    destination: {type: directory, path: ${join(work, `${name}-out`)}}
+`,
+      );
+    const status = auth.tctl(["status"]);
+    const clusterName = /Cluster\s+(\S+)/.exec(status.stdout)?.[1] ?? "";
+    expect(clusterName).not.toBe("");
+    const leaf = run([tbotBin, "start", "-c", cfg("leafbot", "leaf.example.com"), "--oneshot"]);
+    expect(leaf.code).toBe(1);
+    expect(leaf.stderr).toContain(
+      `ERROR: output failed: identity-1: cluster "leaf.example.com" is not this cluster ("${clusterName}") and this build has no leaf clusters; remove cluster or set it to "${clusterName}"`,
+    );
+    expect(existsSync(join(work, "leafbot-out", "identity"))).toBe(false);
+    const own = run([tbotBin, "start", "-c", cfg("rootbot", clusterName), "--oneshot"]);
+    expect({ code: own.code, stderr: own.code === 0 ? "" : own.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(existsSync(join(work, "rootbot-out", "identity"))).toBe(true);
+  });
+});

@@ -5,7 +5,7 @@
 import type { MapReader, YNode } from "../../../util/yaml-source.ts";
 import type { Destination, OutputConfig } from "../../config/types.ts";
 import { describe, nonEmptyText, yamlBool } from "../../config/yaml-values.ts";
-import type { CommonFields } from "../descriptor.ts";
+import type { CommonFields, ValidateKit } from "../descriptor.ts";
 
 export type IdentityService = OutputConfig & {
   type: "identity";
@@ -30,6 +30,18 @@ export function decodeIdentity(m: MapReader, common: CommonFields): IdentityServ
   };
   if (m.has("cluster")) s.cluster = nonEmptyText(m.get("cluster"));
   return s;
+}
+
+/**
+ * allow_reissue: true asks for output certificates that can obtain further certificates; this
+ * build never issues those, so it is refused rather than silently ignored.
+ */
+export function validateIdentity(s: IdentityService, { key, label, places }: ValidateKit): void {
+  if (s.allowReissue)
+    throw places.error(
+      places.has(`${key}.allow_reissue`) ? `${key}.allow_reissue` : key,
+      `${label}.allow_reissue: true is not supported: this build's output certificates can never be used to obtain further certificates; remove it (or --allow-reissue)`,
+    );
 }
 
 /** ssh_config is documented as on/off; a boolean means the same. */

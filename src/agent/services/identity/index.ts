@@ -8,6 +8,7 @@ import {
   identityKeys,
   identityModeFlags,
   renderIdentity,
+  validateIdentity,
 } from "./config.ts";
 
 export const identityOutput: OutputDescriptor<IdentityService> = {
@@ -15,6 +16,7 @@ export const identityOutput: OutputDescriptor<IdentityService> = {
   keys: identityKeys,
   defaultNamePrefix: "identity",
   decode: (m, common) => decodeIdentity(m, common),
+  validate: validateIdentity,
   render: renderIdentity,
   startMode: { mode: "identity", flags: identityModeFlags, fromFlags: identityFromFlags },
   async create(c, index) {

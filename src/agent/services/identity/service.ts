@@ -5,6 +5,7 @@
 import { certAuthorityLine, renderIdentityFile } from "../../../crypto/identity-file.ts";
 import type { AuthoritiesResponse, Certificates, UserCertsRequest } from "../../../protocol/messages.ts";
 import { paths } from "../../../protocol/messages.ts";
+import { UserError } from "../../../util/errors.ts";
 import { freshKey } from "../../identity/bot-identity.ts";
 import { openStore } from "../../storage/open.ts";
 import type { Store } from "../../storage/store.ts";
@@ -29,6 +30,11 @@ export class IdentityOutput implements OutputService {
   }
 
   async run(ctx: ServiceContext): Promise<void> {
+    // There are no leaf clusters: `cluster` may only name this one (known once connected).
+    if (this.cfg.cluster !== undefined && this.cfg.cluster !== ctx.clusterName)
+      throw new UserError(
+        `cluster "${this.cfg.cluster}" is not this cluster ("${ctx.clusterName}") and this build has no leaf clusters; remove cluster or set it to "${ctx.clusterName}"`,
+      );
     const key = await freshKey();
     const ttl = this.cfg.credentialTtlMs ?? ctx.credentialTtlMs;
     const req: UserCertsRequest = {
