@@ -1,11 +1,10 @@
 // Compact JWS (RFC 7515) for bound-keypair joining: the bot signs the server's challenge
-// (with @noble/curves: deterministic, pure, audited) and the server signs join-state
-// documents; verification uses WebCrypto (native). Algorithms: EdDSA (Ed25519), ES256
-// (ECDSA P-256, r||s), RS256 (server-side verification only).
+// (signChallengeJws: Ed25519 with WebCrypto, ECDSA P-256 with @noble/curves from jws-noble.ts,
+// loaded only for such a key) and the server signs join-state documents; verification uses
+// WebCrypto (native). Algorithms: EdDSA (Ed25519), ES256 (ECDSA P-256, r||s), RS256
+// (server-side verification only).
 
 import { createPrivateKey } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { p256 } from "@noble/curves/nist.js";
 import { webCryptoBytes } from "./bytes.ts";
 
 export type JwsAlg = "EdDSA" | "ES256" | "RS256";
@@ -14,31 +13,27 @@ export const b64url = (data: Uint8Array | string): string =>
   Buffer.from(typeof data === "string" ? new TextEncoder().encode(data) : data).toString("base64url");
 export const fromB64url = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64url"));
 
-/** A private key ready for noble: algorithm and raw secret (Ed25519 seed or P-256 scalar). */
-export interface NobleKey {
-  alg: "EdDSA" | "ES256";
-  secret: Uint8Array;
-}
-
-export function nobleKeyFromPem(pem: string): NobleKey {
-  const ko = createPrivateKey(pem);
-  const jwk = ko.export({ format: "jwk" }) as { d?: string; crv?: string };
-  if (!jwk.d) throw new Error("not a private key");
-  if (ko.asymmetricKeyType === "ed25519") return { alg: "EdDSA", secret: fromB64url(jwk.d) };
-  if (ko.asymmetricKeyType === "ec" && jwk.crv === "P-256")
-    return { alg: "ES256", secret: fromB64url(jwk.d) };
-  throw new Error(`unsupported key type for signing challenges: ${ko.asymmetricKeyType} ${jwk.crv ?? ""}`);
-}
-
-/** Sign `payload` exactly as given (the challenge bytes as received). */
-export function signJwsNoble(payload: string, key: NobleKey): string {
-  const header = b64url(JSON.stringify({ alg: key.alg, typ: "JWT" }));
-  const input = new TextEncoder().encode(`${header}.${b64url(payload)}`);
-  const sig =
-    key.alg === "EdDSA"
-      ? ed25519.sign(input, key.secret)
-      : p256.sign(input, key.secret, { prehash: true, format: "compact" });
-  return `${header}.${b64url(payload)}.${b64url(sig)}`;
+/**
+ * Answer a bound-keypair challenge: sign `payload` exactly as given (the challenge bytes as
+ * received) with the private key in `privateKeyPem` (PKCS#8, or SEC1 for P-256). Ed25519 signs
+ * with WebCrypto, native: RFC 8032 signatures are deterministic, so these are the very bytes
+ * @noble/curves makes (test/unit/crypto/jws.test.ts), without its cold start (~70 ms in a
+ * one-shot tbot). A P-256 key keeps noble's RFC 6979 deterministic ECDSA.
+ */
+export async function signChallengeJws(payload: string, privateKeyPem: string): Promise<string> {
+  const ko = createPrivateKey(privateKeyPem);
+  if (ko.asymmetricKeyType !== "ed25519") {
+    const { nobleKeyFromPem, signJwsNoble } = await import("./jws-noble.ts");
+    return signJwsNoble(payload, nobleKeyFromPem(privateKeyPem));
+  }
+  const pkcs8 = ko.export({ type: "pkcs8", format: "der" });
+  let key: CryptoKey;
+  try {
+    key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  } finally {
+    pkcs8.fill(0);
+  }
+  return signJwsWebCrypto(payload, key);
 }
 
 function verifyParams(key: CryptoKey): { alg: JwsAlg; params: Parameters<typeof crypto.subtle.verify>[0] } {

@@ -8,7 +8,7 @@ import { createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshKey } from "../../src/agent/identity/bot-identity.ts";
-import { nobleKeyFromPem, signJwsNoble } from "../../src/crypto/jws.ts";
+import { nobleKeyFromPem, signJwsNoble } from "../../src/crypto/jws-noble.ts";
 import type { BoundKeypairChallenge, BoundKeypairInit } from "../../src/join/bound-keypair/messages.ts";
 import { ApiClient } from "../../src/protocol/client.ts";
 import type { JoinRequest, JoinResponse, PublicKeys } from "../../src/protocol/messages.ts";

@@ -3,7 +3,7 @@
 // new key when asked to rotate — saved to the history *before* the public key is sent, so an
 // interrupted rotation completes on the next join — and keep the join state for next time.
 
-import { nobleKeyFromPem, signJwsNoble } from "../../crypto/jws.ts";
+import { signChallengeJws } from "../../crypto/jws.ts";
 import { generateKeyPair, pkcs8Pem } from "../../crypto/keys.ts";
 import { sshPublicKeyLine } from "../../crypto/ssh/index.ts";
 import type { JoinResult } from "../../protocol/messages.ts";
@@ -92,7 +92,7 @@ export function boundKeypairClient(opts: BoundKeypairClientOptions): JoinMethodC
           );
         const sol: BoundKeypairSolution = {
           type: "bound_keypair_challenge_solution",
-          solution: signJwsNoble(ch.challenge, nobleKeyFromPem(key.privateKeyPem)),
+          solution: await signChallengeJws(ch.challenge, key.privateKeyPem),
         };
         return { ...sol };
       }
