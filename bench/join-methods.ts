@@ -15,7 +15,7 @@
 // trusts them through SSL_CERT_FILE (one bundle file of their CAs). A method this build does not
 // implement (not in src/join/registry.ts) is listed as skipped.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawn, spawnSync } from "bun";
@@ -387,6 +387,7 @@ try {
   cluster.stop();
   for (const i of issuers) await i.stop();
   await sts?.stop();
+  rmSync(work, { recursive: true, force: true });
 }
 
 const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
