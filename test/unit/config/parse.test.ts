@@ -106,7 +106,7 @@ services:
   - type: identity
     name: ci+out_1
     ssh_config: off
-    allow_reissue: true
+    allow_reissue: false
     cluster: leaf
     credential_ttl: 2h
     renewal_interval: 30m
@@ -140,7 +140,7 @@ services:
       type: "identity",
       name: "ci+out_1",
       sshConfig: false,
-      allowReissue: true,
+      allowReissue: false,
       cluster: "leaf",
       credentialTtlMs: 7_200_000,
       renewalIntervalMs: 1_800_000,

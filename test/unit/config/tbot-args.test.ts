@@ -407,7 +407,6 @@ describe("buildStartConfig", () => {
       "file:///opt/id",
       "--ssh-config",
       "off",
-      "--allow-reissue",
       "--cluster",
       "leaf",
       "--join-uri",
@@ -424,11 +423,25 @@ describe("buildStartConfig", () => {
           readers: [],
         },
         sshConfig: false,
-        allowReissue: true,
+        allowReissue: false,
         cluster: "leaf",
       },
     ]);
     expect(config.joinUri).toBe("tbot+proxy+token://t@p.example.com");
+  });
+
+  test("start identity --allow-reissue is refused in one line, naming the flag", async () => {
+    await expect(
+      build([
+        "start",
+        "identity",
+        "--destination",
+        "file:///opt/id",
+        "--allow-reissue",
+        "--join-uri",
+        "tbot+proxy+token://t@p.example.com",
+      ]),
+    ).rejects.toThrow(/allow_reissue: true is not supported: .*\(or --allow-reissue\)$/);
   });
 
   test("errors in flags and the environment name the flag or variable", async () => {
