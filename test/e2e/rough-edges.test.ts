@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { tauthBin, tbotBin, tctlBin } from "../harness/binary.ts";
+import { bkArgs, botYaml, boundKeypairTokenYaml, tctlCreate } from "../harness/bound-keypair.ts";
 import { addBot, fetchWhenUp, fileScope, instanceIds, legacyArgs, writeText } from "../harness/extra.ts";
 import { cleanupAfterFile, freePort, run, startProcess } from "../harness/proc.ts";
 import type { TauthHandle } from "../harness/tauth.ts";
@@ -82,6 +83,39 @@ oneshot: true
     const id2 = instanceOf(rejoined.stderr)!;
     expect(id2).not.toBe(id);
     expect(instanceIds(auth, "tokfile").sort()).toEqual([id, id2].sort());
+  });
+});
+
+describe("a bound_keypair token name read from a file deleted after the first join", () => {
+  test("the bot keeps refreshing with the name it joined with (same instance, no recovery)", () => {
+    tctlCreate(auth, join(work, "bkfile-bot.yaml"), botYaml("bkfile"));
+    tctlCreate(
+      auth,
+      join(work, "bkfile-token.yaml"),
+      boundKeypairTokenYaml("bkfile-token", "bkfile", { onboarding: ["registration_secret: bkfile-secret"] }),
+    );
+    const tokenFile = writeText(join(work, "bkfile.token"), "bkfile-token\n");
+    const args = bkArgs(auth, {
+      token: tokenFile,
+      secret: "bkfile-secret",
+      data: join(work, "bkfile-data"),
+      dest: join(work, "bkfile-out"),
+      extra: ["--oneshot"],
+    });
+    const joined = run(args);
+    expect(joined.stderr).not.toContain("ERROR");
+    expect(joined.code).toBe(0);
+    const id = instanceOf(joined.stderr)!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+
+    rmSync(tokenFile);
+    for (let i = 0; i < 2; i++) {
+      const again = run(args);
+      expect(again.stderr).not.toContain("ERROR");
+      expect(again.stderr).toContain(`Renewed bot identity identity:bot-bkfile instance:${id}`);
+      expect(again.code).toBe(0);
+    }
+    expect(instanceIds(auth, "bkfile")).toEqual([id]);
   });
 });
 

@@ -3,7 +3,8 @@
 // the others re-join over an authenticated connection, which keeps their bot instance. A
 // changed token re-onboards (the reference's tokenhash rule); an expired identity is
 // discarded and the bot joins again (for bound keypair: a recovery). A token file deleted
-// after the join it served is not a changed token (storage remembers the file it came from).
+// after the join it served is not a changed token (storage remembers the file it came from),
+// and for the methods whose refresh re-joins by name, storage keeps that name too.
 
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -166,15 +167,30 @@ export class IdentityManager {
     const isToken = this.method === "token";
     const src = resolveTokenSource(joinSettings(this.cfg).token);
     let token = src.token;
-    // Only the token method's name is a secret whose change means "re-onboard".
+    // Only the token method's name is a secret whose change means "re-onboard". The other
+    // methods' names are not secret; one read from a file is kept for refreshes (below).
     const marks: TokenMarks = {
       tokenHash: token && isToken ? tokenHash(token) : "",
-      ...(src.file && isToken ? { tokenFile: tokenFileHash(src.file) } : {}),
+      ...(src.file ? { tokenFile: tokenFileHash(src.file) } : {}),
+      ...(src.file && !isToken && token ? { tokenName: token } : {}),
     };
     // A running bot keeps its identity: the token only matters when it starts.
     const stored: StoredIdentity | null = this.current
       ? { identity: this.current, ...marks }
       : await loadIdentity(this.storage);
+    if (
+      !isToken &&
+      src.missingFile &&
+      stored?.tokenName &&
+      stored.tokenFile === tokenFileHash(src.missingFile)
+    ) {
+      // The file this identity's token name came from is gone: refresh with that name, not the path.
+      token = stored.tokenName;
+      if (!this.current)
+        log.info("The token file is gone; using the token name this identity joined with", {
+          path: src.missingFile,
+        });
+    }
     const decision = stored && isToken ? tokenDecision(stored, src) : "reuse";
     let reuse = stored !== null;
     if (decision === "gone") {
@@ -223,13 +239,20 @@ export class IdentityManager {
         (await this.runJoin(this.client(old), token, key, old.tls.clusterName)).certificates,
       );
     }
-    // What the identity was joined with stays recorded: a renewal does not change it.
+    // What the identity was joined with stays recorded: a renewal does not change it. A
+    // by-name refresh records the name it just used when it came from a file that exists.
     const stored = await loadIdentity(this.storage);
+    const tokenFile = (marks.tokenName ? marks.tokenFile : undefined) ?? stored?.tokenFile;
+    const tokenName = marks.tokenName ?? stored?.tokenName;
     await saveIdentity(
       this.storage,
       id,
       stored
-        ? { tokenHash: stored.tokenHash, ...(stored.tokenFile ? { tokenFile: stored.tokenFile } : {}) }
+        ? {
+            tokenHash: stored.tokenHash,
+            ...(tokenFile ? { tokenFile } : {}),
+            ...(tokenName ? { tokenName } : {}),
+          }
         : marks,
     );
     // Saved: the kept key is the identity's own now.

@@ -66,6 +66,12 @@ export interface TokenMarks {
   tokenHash: string;
   /** tokenFileHash of the file the token was read from, when it came from a file. */
   tokenFile?: string;
+  /**
+   * The token's name, for methods other than `token` (bound_keypair, tpm, ...) when it was read
+   * from a file: those names are not secret, and every refresh re-joins with it, so a file
+   * deleted after the join (as the reference allows) must not leave the bot without it.
+   */
+  tokenName?: string;
 }
 
 // Appendix A keeps CA lists "$"-separated in one file; so do we.
@@ -82,6 +88,7 @@ export async function saveIdentity(store: Store, id: BotIdentity, marks: TokenMa
     tokenhash: marks.tokenHash,
     // Only for a token read from a file: a literal token leaves storage as the reference has it.
     ...(marks.tokenFile ? { tokenfile: marks.tokenFile } : {}),
+    ...(marks.tokenName ? { tokenname: `${marks.tokenName}\n` } : {}),
   });
 }
 
@@ -90,10 +97,18 @@ export interface StoredIdentity extends TokenMarks {
 }
 
 export async function loadIdentity(store: Store): Promise<StoredIdentity | null> {
-  const [key, pub, cert, tls, cas, sshcas, th, tf] = await Promise.all(
-    ["key", "key.pub", "key-cert.pub", "tlscert", "tlscacerts", "sshcacerts", "tokenhash", "tokenfile"].map(
-      (n) => store.read(n),
-    ),
+  const [key, pub, cert, tls, cas, sshcas, th, tf, tn] = await Promise.all(
+    [
+      "key",
+      "key.pub",
+      "key-cert.pub",
+      "tlscert",
+      "tlscacerts",
+      "sshcacerts",
+      "tokenhash",
+      "tokenfile",
+      "tokenname",
+    ].map((n) => store.read(n)),
   );
   if (!key || !tls || !cas) return null;
   try {
@@ -109,6 +124,7 @@ export async function loadIdentity(store: Store): Promise<StoredIdentity | null>
       },
       tokenHash: (th ?? "").trim(),
       ...(tf?.trim() ? { tokenFile: tf.trim() } : {}),
+      ...(tn?.trim() ? { tokenName: tn.trim() } : {}),
     };
   } catch {
     return null; // unreadable leftovers: treat as no identity and join again
