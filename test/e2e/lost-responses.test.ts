@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { freshKey } from "../../src/agent/identity/bot-identity.ts";
+import { tbotBin } from "../harness/binary.ts";
 import {
   bkArgs,
   botYaml,
@@ -269,15 +270,32 @@ describe("theft is still caught", () => {
   });
 });
 
+const DB_FILES = ["tauth.db", "tauth.db-wal", "tauth.db-shm"];
+
+/** Stop tauth, copy its database aside as `name`, start it again. */
+async function backUp(name: string): Promise<void> {
+  await auth.stop();
+  for (const f of DB_FILES)
+    if (existsSync(join(auth.dataDir, f))) copyFileSync(join(auth.dataDir, f), join(work, `${name}-${f}`));
+  await auth.restart();
+}
+
+/** Stop tauth, put the database copied as `name` back in place of its own, start it again. */
+async function restore(name: string): Promise<void> {
+  await auth.stop();
+  for (const f of DB_FILES) {
+    rmSync(join(auth.dataDir, f), { force: true });
+    if (existsSync(join(work, `${name}-${f}`)))
+      copyFileSync(join(work, `${name}-${f}`), join(auth.dataDir, f));
+  }
+  await auth.restart();
+}
+
 describe("a restored database backup is not theft", () => {
   test("bots that renewed after the backup renew on, the counter moves past theirs, and it is audited", async () => {
     const bot = joinedBot("restored");
     addBot(auth, "restored-late");
-    const db = ["tauth.db", "tauth.db-wal", "tauth.db-shm"];
-    await auth.stop();
-    for (const f of db)
-      if (existsSync(join(auth.dataDir, f))) copyFileSync(join(auth.dataDir, f), join(work, `backup-${f}`));
-    await auth.restart();
+    await backUp("backup");
     for (let i = 0; i < 3; i++) expect(oneShot(auth, bot).code).toBe(0);
     expect(generationOf(storedIdentity(bot.data))).toBe(4);
     // This bot's instance is made after the backup: the restored database has never heard of it.
@@ -287,13 +305,7 @@ describe("a restored database backup is not theft", () => {
       dest: join(work, "restored-late-out"),
     };
     expect(oneShot(auth, late).code).toBe(0);
-    await auth.stop();
-    for (const f of db) {
-      rmSync(join(auth.dataDir, f), { force: true });
-      if (existsSync(join(work, `backup-${f}`)))
-        copyFileSync(join(work, `backup-${f}`), join(auth.dataDir, f));
-    }
-    await auth.restart();
+    await restore("backup");
     const after = oneShot(auth, bot);
     expect(after.stderr).not.toContain("ERROR");
     expect(after.code).toBe(0);
@@ -309,6 +321,62 @@ describe("a restored database backup is not theft", () => {
       ["restored-late", 1],
     ]);
     expect(mismatches().filter((e) => String(e.bot).startsWith("restored"))).toEqual([]);
+  });
+
+  test("bound keypair bots whose tokens the backup holds unbound join again by themselves (secret and initial key)", async () => {
+    const pub = JSON.parse(
+      run([
+        tbotBin,
+        "keypair",
+        "create",
+        ...["--auth-server", auth.addr, "--ca-pin", auth.pin, "--storage", join(work, "bk-key-data")],
+        ...["--format", "json"],
+      ]).stdout,
+    ).public_key as string;
+    const bots = [
+      { name: "bk-restored-secret", onboarding: ["registration_secret: bk-rs"], secret: "bk-rs" },
+      { name: "bk-restored-key", onboarding: [`initial_public_key: "${pub}"`], data: "bk-key-data" },
+    ];
+    const argsOf = (b: (typeof bots)[number]) =>
+      bkArgs(auth, {
+        token: b.name,
+        data: join(work, b.data ?? `${b.name}-data`),
+        dest: join(work, `${b.name}-out`),
+        ...(b.secret ? { secret: b.secret } : {}),
+        extra: ["--oneshot"],
+      });
+    for (const b of bots) {
+      tctlCreate(auth, join(work, `${b.name}-bot.yaml`), botYaml(b.name));
+      tctlCreate(
+        auth,
+        join(work, `${b.name}-token.yaml`),
+        boundKeypairTokenYaml(b.name, b.name, { limit: 1, onboarding: b.onboarding }),
+      );
+    }
+    const locksBefore = locks(auth).length;
+    await backUp("bk-backup");
+    // Joined (the one recovery the limit allows) and refreshed, after the backup.
+    for (const b of bots) for (let i = 0; i < 2; i++) expect(run(argsOf(b)).code).toBe(0);
+    await restore("bk-backup");
+    for (const b of bots) {
+      expect(tokenStatus(auth, b.name).bound_public_key).toBeUndefined();
+      const again = run(argsOf(b));
+      expect(again.stderr).not.toContain("ERROR");
+      expect(again.code).toBe(0);
+      const st = tokenStatus(auth, b.name);
+      expect(st.recovery_count).toBe(1);
+      expect(st.bound_bot_instance_id).toBe(
+        instanceOf(storedIdentity(join(work, b.data ?? `${b.name}-data`))),
+      );
+      // And it refreshes on as usual.
+      expect(run(argsOf(b)).code).toBe(0);
+    }
+    expect(locks(auth)).toHaveLength(locksBefore);
+    expect(
+      events("bound_keypair.join_state_verification_failed").filter((e) =>
+        String(e.token).startsWith("bk-restored"),
+      ),
+    ).toEqual([]);
   });
 
   test("an instance an operator removed stays removed: its certificates renew no more", () => {

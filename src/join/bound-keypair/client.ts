@@ -76,8 +76,10 @@ export function boundKeypairClient(opts: BoundKeypairClientOptions): JoinMethodC
       const s = await load();
       const init: BoundKeypairInit = {};
       if (s.joinState) init.previous_join_state = s.joinState;
-      // The secret matters only until a key is bound; after that the join state speaks for us.
-      else if (opts.registrationSecret) init.initial_join_secret = opts.registrationSecret;
+      // The secret matters only while no key is bound, which is also the case again after the
+      // server's database is restored from a backup made before this bot registered: sent
+      // every time, so that bot registers again by itself (the server reads it only then).
+      if (opts.registrationSecret) init.initial_join_secret = opts.registrationSecret;
       return { ...init };
     },
     async solve(raw) {

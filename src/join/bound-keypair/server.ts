@@ -71,11 +71,11 @@ async function loadToken(ctx: JoinContext, name: string): Promise<StoredTokenVie
 
 function classify(ctx: JoinContext, t: TokenResource): JoinCase {
   const st = statusOf(t);
-  if (!st.bound_public_key) {
-    if (ctx.caller)
-      throw badParameter("this token has no bound key yet, so it cannot be used to refresh an identity");
-    return specOf(t).onboarding.initial_public_key ? "initial_key" : "registration";
-  }
+  // No key bound yet: a first binding, by the initial key or the registration secret, whoever
+  // asks. A bot that refreshes with a certificate meets this after its database was restored
+  // from a backup made before its token was bound: its certificate proves nothing here, so it
+  // binds again exactly as it first did (same proof, same recovery used), as a new instance.
+  if (!st.bound_public_key) return specOf(t).onboarding.initial_public_key ? "initial_key" : "registration";
   if (!st.bound_bot_instance_id)
     throw new UserError("bad backend state: bound key without bound bot instance", "internal");
   return ctx.caller ? "refresh" : "recovery";
