@@ -18,6 +18,7 @@ const { values } = parseArgs({
 const INSTANCES = Number(values.instances);
 const RUNS = Number(values.runs);
 const BOTS = 10;
+const SCATTER = 618_033_988_749;
 
 ensureBuilt();
 const c = await startCluster();
@@ -44,13 +45,17 @@ try {
   ]);
   if (j.exitCode !== 0) throw new Error(`tbot one-shot: ${j.stderr}`);
 
-  // Copies of it: bots fleet-0…9, instances with the template's ID's last 12 digits numbered.
+  // Copies of it: bots fleet-0…9, instances with the template's ID's last 12 digits numbered,
+  // the numbers scattered (i × ~0.618·10^12, mod 10^12: unique, as the multiplier is prime to
+  // 10, and consecutive ones far apart) so that key order is not insertion order, as with real
+  // random instance IDs. In insertion order, reading a bot's rows in key order would walk the
+  // table file front to back, which real instances never allow.
   const t0 = performance.now();
   const db = new Database(join(c.dir, "auth", "tauth.db"));
   db.exec("PRAGMA busy_timeout = 10000");
   const seq = `(WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${INSTANCES - 1}) SELECT i FROM s) AS g`;
   const rename = (col: string) =>
-    `replace(replace(${col}, 'tmpl', 'fleet-' || (g.i % ${BOTS})), t.inst, substr(t.inst, 1, 24) || substr('000000000000' || g.i, -12, 12))`;
+    `replace(replace(${col}, 'tmpl', 'fleet-' || (g.i % ${BOTS})), t.inst, substr(t.inst, 1, 24) || substr('000000000000' || ((g.i * ${SCATTER}) % 1000000000000), -12, 12))`;
   db.exec(`INSERT INTO kv (key, value, revision, expires)
     SELECT replace(key, 'tmpl', 'fleet-' || i), replace(value, 'tmpl', 'fleet-' || i), revision, expires
     FROM kv, (WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${BOTS - 1}) SELECT i FROM s)
@@ -108,6 +113,13 @@ try {
     (await get("/web/instances?bot=fleet-3")).body,
   )?.[1];
   if (!anInstance) throw new Error("no instance link on the instances page");
+  // The bots page shows each bot's count: the seeded ones have theirs.
+  const botsPage = (await get("/web/bots")).body;
+  const fleetCount = />fleet-3<\/a><\/td>\s*<td>[^<]*<\/td><td class="count">(\d+)</.exec(botsPage)?.[1];
+  if (fleetCount !== String(INSTANCES / BOTS))
+    throw new Error(
+      `the bots page shows ${fleetCount ?? "no count"} instances of fleet-3, not ${INSTANCES / BOTS}`,
+    );
   const pages: [string, string][] = [
     ["bots", "/web/bots"],
     ["instances, page 1", "/web/instances"],

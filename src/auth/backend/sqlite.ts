@@ -36,6 +36,11 @@ export class SqliteBackend implements Backend {
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision TEXT NOT NULL, expires INTEGER)",
     );
+    // Keys with their expiry: a count over a key range (the console's per-bot instance counts,
+    // tauth_bot_instances) reads this index alone instead of one table row per key to check its
+    // expiry, 300 ms → 8 ms for 100,000 instances. A write pays one more index entry, next
+    // to its old one (bench/instance-count.ts has both figures).
+    this.db.exec("CREATE INDEX IF NOT EXISTS kv_key_expires ON kv (key, expires)");
     installChangeJournal(this.db);
   }
 

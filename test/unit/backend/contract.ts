@@ -92,7 +92,12 @@ export function backendContract(name: string, make: () => Promise<Backend>) {
     const b = await make();
     for (const k of ["/c/b", "/c/a", "/cz", "/d/a"]) await b.put({ key: k, value: "{}" });
     await b.put({ key: "/c/old", value: "{}", expires: new Date(Date.now() - 1000) });
-    expect(await b.count?.("/c/")).toBe(2);
+    await b.put({ key: "/c/later", value: "{}", expires: new Date(Date.now() + 60_000) });
+    // Expired items outside the prefix are not subtracted from it.
+    for (const k of ["/b/old", "/cz/old", "/d/old"])
+      await b.put({ key: k, value: "{}", expires: new Date(Date.now() - 1000) });
+    expect(await b.count?.("/c/")).toBe(3);
+    expect(await b.count?.("/d/")).toBe(1);
     expect(await b.count?.("/none/")).toBe(0);
     await b.close();
   });
