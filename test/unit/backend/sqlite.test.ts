@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,31 @@ test("sqlite: the database file is private (0600)", async () => {
   const b = new SqliteBackend(p);
   await b.close();
   expect(statSync(p).mode & 0o777).toBe(0o600);
+});
+
+test("sqlite: a database from before the (key, expires) index gets it at open; counts then read no table row", async () => {
+  const p = join(dir, "old.sqlite");
+  const old = new Database(p, { create: true });
+  old.exec(
+    "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision TEXT NOT NULL, expires INTEGER)",
+  );
+  const ins = old.query("INSERT INTO kv VALUES (?, '{}', 'r', ?)");
+  ins.run("/i/b/1", Date.now() + 60_000);
+  ins.run("/i/b/2", Date.now() - 1000);
+  ins.run("/i/b/3", null);
+  old.close();
+  const b = new SqliteBackend(p);
+  expect(await b.count("/i/b/")).toBe(2);
+  await b.close();
+  const db = new Database(p);
+  const plan = db
+    .query<{ detail: string }, []>(
+      "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM kv WHERE key >= '/i/b/' AND key < '/i/b/\uffff' AND (expires IS NULL OR expires > 0)",
+    )
+    .all()
+    .map((r) => r.detail);
+  db.close();
+  expect(plan).toEqual(["SEARCH kv USING COVERING INDEX kv_key_expires (key>? AND key<?)"]);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
