@@ -59,6 +59,19 @@ const migrations: Migration[] = [
 
 export const SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
 
+/**
+ * Indexes that change no result, only speed: made if absent at every open, under the same
+ * lock, without a new schema version, so an older tauth (a replica not yet upgraded, or one
+ * rolled back) still opens the database. The first open after an upgrade builds each once,
+ * holding writes back while it does (about 0.1 s per 100,000 rows).
+ */
+const additiveIndexes = [
+  // A count or list over a key range (a bot's instances: the console's bots page,
+  // tauth_bot_instances) tests expiry in the index, an index-only scan once vacuumed:
+  // 86 → 9 ms for ten bots of 10,000 instances (bench/instance-count-pg.ts).
+  "CREATE INDEX IF NOT EXISTS tauth_kv_key_expires ON tauth_kv (key) INCLUDE (expires)",
+];
+
 /** Bring the schema to SCHEMA_VERSION; refuses a database written by a newer tauth. */
 export async function migrate(sql: SQL): Promise<void> {
   await sql.begin(async (tx) => {
@@ -78,5 +91,6 @@ export async function migrate(sql: SQL): Promise<void> {
       await tx.unsafe(m.sql);
       await tx`INSERT INTO tauth_schema_version (version) VALUES (${m.version})`;
     }
+    for (const index of additiveIndexes) await tx.unsafe(index);
   });
 }

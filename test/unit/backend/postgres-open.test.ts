@@ -96,6 +96,26 @@ test("a database written by a newer tauth (schema version ahead) is refused", as
   );
 });
 
+test("a database from before the (key) INCLUDE (expires) index gets it at open, with no new schema version", async () => {
+  const f = await pg();
+  const { schema, url } = await f.freshSchema();
+  await (await PostgresBackend.open(url, { max: 1 })).close();
+  // As an older tauth left it: no such index.
+  await f.admin.unsafe(`DROP INDEX ${schema}.tauth_kv_key_expires`);
+  const b = await PostgresBackend.open(url, { max: 1 });
+  await b.put({ key: "/i/b/1", value: "{}" });
+  await b.put({ key: "/i/b/2", value: "{}", expires: new Date(Date.now() - 1000) });
+  expect(await b.count("/i/b/")).toBe(1);
+  await b.close();
+  const indexes = await f.admin`SELECT indexdef FROM pg_indexes
+    WHERE schemaname = ${schema} AND indexname = 'tauth_kv_key_expires'`;
+  expect(indexes.map((r: { indexdef: string }) => r.indexdef.replace(/^.* USING /, ""))).toEqual([
+    "btree (key) INCLUDE (expires)",
+  ]);
+  const [v] = await f.admin.unsafe(`SELECT max(version)::int AS v FROM ${schema}.tauth_schema_version`);
+  expect(v.v).toBe(SCHEMA_VERSION);
+});
+
 test("a read-only standby is refused in one line", async () => {
   const f = await pg();
   const standby = await startPostgres({ standbyOf: f.server });
