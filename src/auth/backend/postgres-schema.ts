@@ -63,7 +63,7 @@ export const SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
  * Indexes that change no result, only speed: made if absent at every open, under the same
  * lock, without a new schema version, so an older tauth (a replica not yet upgraded, or one
  * rolled back) still opens the database. The first open after an upgrade builds each once,
- * holding writes back while it does (about 0.1 s per 100,000 rows).
+ * holding writes back while it does (about 0.3 s per 100,000 rows).
  */
 const additiveIndexes = [
   // A count or list over a key range (a bot's instances: the console's bots page,
