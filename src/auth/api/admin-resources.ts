@@ -5,7 +5,8 @@ import { randomBytes } from "node:crypto";
 import { maskSecret } from "../../join/types.ts";
 import { DEFAULT_ADMIN_PAGE } from "../../protocol/admin-messages.ts";
 import { parseAllowedCas } from "../../tpm/server/index.ts";
-import { alreadyExists, badParameter, isCode, notFound } from "../../util/errors.ts";
+import { alreadyExists, badParameter, isCode, notFound, UserError } from "../../util/errors.ts";
+import { type AtomicOp, type Condition, MAX_ATOMIC_OPS } from "../backend/atomic.ts";
 import { botRoleName, botUserName } from "../bot-identity.ts";
 import { forgetInstance } from "../instances.ts";
 import type { BotResource, Resource, RoleResource, TokenResource } from "../resources/index.ts";
@@ -106,46 +107,69 @@ async function checkRolesExist(svc: AuthService, roles: string[]): Promise<void>
       throw badParameter(`role "${r}" does not exist; create it first with tctl create`);
 }
 
-export async function putResource(
+/** One resource ready to store: its write (conditional on what was read) and how it is shown. */
+interface PreparedWrite {
+  op: AtomicOp;
+  existed: boolean;
+  kind: string;
+  shown: string;
+}
+
+/** Unless the key holds exactly what was read (or still nothing), the write does not happen. */
+const asRead = (cur: Stored<unknown> | null): Condition =>
+  cur ? { kind: "revision", revision: cur.revision } : { kind: "absent" };
+
+/**
+ * Reads what `r` replaces and builds its write; writes nothing. `rolesWritten` are the roles the
+ * same request stores, which a bot in it may name before they exist.
+ */
+async function prepareResource(
   svc: AuthService,
   r: Resource,
   upsert: boolean,
-  who: string,
-): Promise<string> {
+  rolesWritten: Set<string>,
+): Promise<PreparedWrite> {
   const name = r.metadata.name;
-  let existed = false;
+  const refuseExisting = (what: string) => {
+    if (!upsert) throw alreadyExists(`${what} already exists; use "tctl create -f" to overwrite it`);
+  };
+  const done = (op: AtomicOp, existed: boolean, shown = name): PreparedWrite => ({
+    op,
+    existed,
+    kind: r.kind,
+    shown,
+  });
   switch (r.kind) {
     case "bot": {
       validateBot(r);
-      await checkRolesExist(svc, r.spec.roles ?? []);
+      await checkRolesExist(
+        svc,
+        (r.spec.roles ?? []).filter((x) => !rolesWritten.has(x)),
+      );
       const bot: BotResource = {
         ...r,
         status: { user_name: botUserName(name), role_name: botRoleName(name) },
       };
-      existed = !!(await svc.bots.get(name));
-      if (existed && !upsert)
-        throw alreadyExists(`bot "${name}" already exists; use "tctl create -f" to overwrite it`);
-      await svc.bots.put(name, bot);
-      break;
+      const cur = await svc.bots.get(name);
+      if (cur) refuseExisting(`bot "${name}"`);
+      return done(svc.bots.putOp(name, bot, asRead(cur)), !!cur);
     }
     case "role": {
       validateRole(r);
-      existed = !!(await svc.roles.get(name));
-      if (existed && !upsert)
-        throw alreadyExists(`role "${name}" already exists; use "tctl create -f" to overwrite it`);
-      await svc.roles.put(name, r as RoleResource);
-      break;
+      const cur = await svc.roles.get(name);
+      if (cur) refuseExisting(`role "${name}"`);
+      return done(svc.roles.putOp(name, r as RoleResource, asRead(cur)), !!cur);
     }
     case "token": {
       validateToken(r);
       if (r.spec.tpm?.ekcert_allowed_cas?.length) checkAllowedCas(r.spec.tpm.ekcert_allowed_cas);
       const cur = await svc.tokens.get(name);
-      existed = !!cur && !cur.value.consumed_at;
-      if (existed && !upsert)
-        throw alreadyExists(
-          `token "${isSecretToken(r) ? "(secret)" : name}" already exists; use "tctl create -f" to overwrite it`,
-        );
-      // Status is written only by the server: keep what it had, ignore what the file says.
+      const existed = !!cur && !cur.value.consumed_at;
+      const shown = isSecretToken(r) ? maskSecret(sha256Hex(name)) : name;
+      if (existed) refuseExisting(`token "${isSecretToken(r) ? "(secret)" : name}"`);
+      // Status is written only by the server: keep what it had, ignore what the file says. The
+      // write is conditional on the status read here, so a join that changes it meanwhile (a
+      // recovery, a rotation) is never overwritten: the request is prepared again instead.
       const token: TokenResource = { ...r };
       delete token.status;
       if (cur?.value.token.status) token.status = cur.value.token.status;
@@ -156,8 +180,7 @@ export async function putResource(
       const expires = token.metadata.expires ? new Date(token.metadata.expires) : undefined;
       // Keep expired tokens a while so a late join gets "expired", not "not found".
       const keepUntil = expires ? new Date(expires.getTime() + 3600_000) : undefined;
-      await svc.tokens.put(name, { token }, keepUntil);
-      break;
+      return done(svc.tokens.putOp(name, { token }, asRead(cur), keepUntil), existed, shown);
     }
     case "app":
     case "db":
@@ -166,18 +189,78 @@ export async function putResource(
       const coll: Collection<Resource> = (
         r.kind === "app" ? svc.apps : r.kind === "db" ? svc.databases : svc.workloadIdentities
       ) as Collection<Resource>;
-      existed = !!(await coll.get(name));
-      if (existed && !upsert)
-        throw alreadyExists(`${r.kind} "${name}" already exists; use "tctl create -f" to overwrite it`);
-      await coll.put(name, r);
-      break;
+      const cur = await coll.get(name);
+      if (cur) refuseExisting(`${r.kind} "${name}"`);
+      return done(coll.putOp(name, r, asRead(cur)), !!cur);
     }
     default:
       throw badParameter(`unsupported resource kind "${(r as { kind: string }).kind}"`);
   }
-  const shown = r.kind === "token" && isSecretToken(r) ? maskSecret(sha256Hex(name)) : name;
-  svc.audit.emit(existed ? "resource.update" : "resource.create", { kind: r.kind, name: shown, by: who });
-  return shown;
+}
+
+/** Attempts at one group before giving up on writers that keep changing what it replaces. */
+const CREATE_ATTEMPTS = 5;
+
+/**
+ * Stores resources all or none: each group of up to MAX_ATOMIC_OPS (a whole file, in practice)
+ * is one conditional atomic write, so a refusal or a crash stores none of the group and a
+ * concurrent change to anything it replaces makes it read and build again rather than
+ * overwrite. Returns each resource's kind and shown name, in order.
+ */
+export async function putResources(
+  svc: AuthService,
+  resources: Resource[],
+  upsert: boolean,
+  who: string,
+): Promise<{ kind: string; shown: string }[]> {
+  const seen = new Set<string>();
+  for (const r of resources) {
+    const id = `${r.kind}/${r.metadata.name}`;
+    if (seen.has(id))
+      throw badParameter(
+        `${r.kind} "${r.kind === "token" && isSecretToken(r as TokenResource) ? "(secret)" : r.metadata.name}" appears twice; give each resource once`,
+      );
+    seen.add(id);
+  }
+  const out: { kind: string; shown: string }[] = [];
+  for (let i = 0; i < resources.length; i += MAX_ATOMIC_OPS) {
+    const group = resources.slice(i, i + MAX_ATOMIC_OPS);
+    const roles = new Set(group.filter((r) => r.kind === "role").map((r) => r.metadata.name));
+    for (let attempt = 1; ; attempt++) {
+      const prepared: PreparedWrite[] = [];
+      for (const r of group) prepared.push(await prepareResource(svc, r, upsert, roles));
+      try {
+        await svc.backend.atomic(prepared.map((p) => p.op));
+      } catch (e) {
+        if (!isCode(e, "compare_failed")) throw e;
+        if (attempt < CREATE_ATTEMPTS) continue;
+        throw new UserError(
+          "the resources changed while this request stored them, again and again; nothing was stored, try again",
+          "compare_failed",
+        );
+      }
+      for (const p of prepared) {
+        svc.audit.emit(p.existed ? "resource.update" : "resource.create", {
+          kind: p.kind,
+          name: p.shown,
+          by: who,
+        });
+        out.push({ kind: p.kind, shown: p.shown });
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** One resource (tctl bots add, tokens add): putResources of one. Returns its shown name. */
+export async function putResource(
+  svc: AuthService,
+  r: Resource,
+  upsert: boolean,
+  who: string,
+): Promise<string> {
+  return (await putResources(svc, [r], upsert, who))[0]!.shown;
 }
 
 export async function deleteResource(

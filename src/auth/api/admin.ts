@@ -16,7 +16,7 @@ import type { AuthService } from "../service.ts";
 import { auditPage } from "./admin-audit.ts";
 import { botsUpdate, botsUpdateSchema } from "./admin-bots.ts";
 import { getResources } from "./admin-list.ts";
-import { deleteResource, putResource } from "./admin-resources.ts";
+import { deleteResource, putResource, putResources } from "./admin-resources.ts";
 import { type SignBody, signServerCert } from "./admin-sign.ts";
 import { addBotToken, addBoundKeypairToken } from "./admin-tokens.ts";
 
@@ -67,10 +67,9 @@ export function adminRoutes(svc: AuthService): Route[] {
         // Every resource is read as a file would be (rules and defaults) before any is stored:
         // one bad resource in a request stores none, and nothing half-formed reaches the store.
         const resources: Resource[] = ((b.resources ?? []) as unknown[]).map((v) => resourceFromJSON(v));
-        const names: string[] = [];
-        for (const res of resources)
-          names.push(`${res.kind} "${await putResource(svc, res, b.upsert === true, who)}"`);
-        return { created: names, upsert: b.upsert === true };
+        // All or none (per 64 resources): see putResources.
+        const stored = await putResources(svc, resources, b.upsert === true, who);
+        return { created: stored.map((x) => `${x.kind} "${x.shown}"`), upsert: b.upsert === true };
       },
       1 << 20,
     ),

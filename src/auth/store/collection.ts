@@ -1,6 +1,7 @@
 // A typed view of one kind of resource in the backend: JSON values under one key prefix.
 
 import { createHash } from "node:crypto";
+import type { AtomicOp, Condition } from "../backend/atomic.ts";
 import type { Backend, Item } from "../backend/backend.ts";
 import { jsonItem, parseItem } from "../backend/backend.ts";
 
@@ -84,6 +85,16 @@ export class Collection<T> {
   async compareAndSwap(name: string, expectedRevision: string, value: T, expires?: Date): Promise<Stored<T>> {
     const it = await this.backend.compareAndSwap(expectedRevision, this.item(name, value, expires));
     return { value, revision: it.revision };
+  }
+
+  /** Writing `value` under `name` as one op of a `backend.atomic` list, if `condition` holds. */
+  putOp(name: string, value: T, condition: Condition, expires?: Date): AtomicOp {
+    const it = this.item(name, value, expires);
+    return {
+      key: it.key,
+      condition,
+      action: { kind: "put", value: it.value, ...(it.expires ? { expires: it.expires } : {}) },
+    };
   }
 
   async delete(name: string): Promise<void> {
