@@ -44,6 +44,7 @@ import {
   renderTemplate,
   rulesProblem,
   spiffePathProblem,
+  workloadAttributesRead,
   workloadIdentityAccessProblem,
 } from "./resources/index.ts";
 import { matchLabels } from "./resources/node-access.ts";
@@ -200,8 +201,11 @@ async function issueEach<T>(
   sel: WorkloadSelector,
   kind: "x509" | "jwt",
   issue: (wi: WorkloadIdentityResource, spiffeId: string, render: (t: string) => string) => Promise<T>,
-): Promise<{ svids: T[]; skipped: SkippedIdentity[] }> {
+): Promise<{ svids: T[]; skipped: SkippedIdentity[]; read: string[] }> {
   const { granted, skipped } = await selected(svc, c, sel, kind);
+  // What the answer depends on of the workload: every granted identity's rules and templates
+  // (those the roles refuse are refused whatever the workload).
+  const read = [...new Set(granted.flatMap(workloadAttributesRead))].sort();
   const svids: T[] = [];
   for (const wi of granted) {
     const ev = evaluate(svc, c, wi);
@@ -227,7 +231,7 @@ async function issueEach<T>(
       : `no workload_identity has labels matching ${JSON.stringify(sel.labels)}`;
     throw accessDenied(`bot "${c.bot.metadata.name}": no workload identity issued: ${why}`);
   }
-  return { svids, skipped };
+  return { svids, skipped, read };
 }
 
 export async function issueX509Svids(
@@ -242,7 +246,7 @@ export async function issueX509Svids(
   const c = await contextOf(svc, caller, req.workload);
   const ca = svc.authorities.spiffe;
   const now = svc.clock.now();
-  const { svids, skipped } = await issueEach<X509Svid>(
+  const { svids, skipped, read } = await issueEach<X509Svid>(
     svc,
     c,
     req.selector,
@@ -300,7 +304,13 @@ export async function issueX509Svids(
       return out;
     },
   );
-  return { trust_domain: svc.authorities.trustDomain, svids, bundle: [ca.tlsCert], skipped };
+  return {
+    trust_domain: svc.authorities.trustDomain,
+    svids,
+    bundle: [ca.tlsCert],
+    skipped,
+    workload_attributes_read: read,
+  };
 }
 
 export async function issueJwtSvids(
@@ -312,7 +322,7 @@ export async function issueJwtSvids(
   const c = await contextOf(svc, caller, req.workload);
   const ca = svc.authorities.spiffe;
   const now = svc.clock.now();
-  const { svids, skipped } = await issueEach<JwtSvid>(
+  const { svids, skipped, read } = await issueEach<JwtSvid>(
     svc,
     c,
     req.selector,
@@ -364,6 +374,7 @@ export async function issueJwtSvids(
     svids,
     jwks: svc.authorities.jwks() as unknown as WorkloadJwtResponse["jwks"],
     skipped,
+    workload_attributes_read: read,
   };
 }
 

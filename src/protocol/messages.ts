@@ -397,7 +397,17 @@ export interface WorkloadX509Response {
   bundle: string[];
   /** Identities a labels selector matched but could not issue, with why. */
   skipped: SkippedIdentity[];
+  /** See WorkloadAttributesRead. Absent from an older tauth. */
+  workload_attributes_read?: string[];
 }
+
+/**
+ * The `workload.*` attributes (dotted paths, e.g. `workload.unix.uid`) that the rules and
+ * templates of the identities a request selected read. Two workloads that agree on these get
+ * the same answer, so the agent may serve one's SVIDs to the other: without a pid in any
+ * template or rule, every process of a uid shares one issuance instead of costing one each.
+ */
+export type WorkloadAttributesRead = string[];
 
 /** POST /v1/certs/workload-identity/jwt: a JWT SVID per selected identity, for `audiences`. */
 export interface WorkloadJwtRequest {
@@ -433,6 +443,8 @@ export interface WorkloadJwtResponse {
   /** The JWKS the tokens verify against (also public at /v1/spiffe/jwks.json). */
   jwks: { keys: Record<string, unknown>[] };
   skipped: SkippedIdentity[];
+  /** See WorkloadAttributesRead. Absent from an older tauth. */
+  workload_attributes_read?: string[];
 }
 
 export interface CAKeySet {

@@ -316,6 +316,29 @@ describe("workload-identity-api: a tbot daemon serving the Workload API", () => 
     expect(sanOf(join(outB, "svid.pem"))).toBe(`URI:spiffe://${TD}/svc/uid-${b}`);
   }, 60_000);
 
+  test("processes of one uid share one issuance: per-uid reads only workload.unix.uid", async () => {
+    const a = uids["spiffe-wa"]!;
+    const issued = () =>
+      auth
+        .auditLog()
+        .filter(
+          (e) =>
+            e.event === "spiffe.svid.issued" &&
+            e.kind === "x509" &&
+            e.spiffe_id === `spiffe://${TD}/svc/uid-${a}`,
+        ).length;
+    const before = issued();
+    const steps = await Promise.all(
+      [1, 2, 3].map(() => runWorkloadClient("node", socket, { uid: a }).done()),
+    );
+    const x509 = steps.map((st) => st.find((x) => x.step === "x509") as Step);
+    for (const x of x509) expect(x.spiffe_ids).toEqual([`spiffe://${TD}/svc/uid-${a}`]);
+    // Three processes, one SVID: the same certificate for each, and at most one issuance (none
+    // if the uid's answer was still fresh from the test before).
+    expect(new Set(x509.map((x) => x.serial)).size).toBe(1);
+    expect(issued() - before).toBeLessThanOrEqual(1);
+  }, 60_000);
+
   for (const stack of ["node", "python"] as const) {
     test(`${stack}: a uid the rules do not allow gets PermissionDenied with tauth's reason`, async () => {
       const steps = await runWorkloadClient(stack, socket, { uid: uids["spiffe-wc"] }).done();

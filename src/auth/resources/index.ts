@@ -35,5 +35,6 @@ export {
   spiffePathProblem,
   trustDomainOf,
   trustDomainProblem,
+  workloadAttributesRead,
   workloadIdentityAccessProblem,
 } from "./workload-identity.ts";

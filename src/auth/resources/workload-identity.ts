@@ -129,6 +129,25 @@ export function renderTemplate(text: string, attrs: Attributes): string {
   });
 }
 
+/**
+ * Every `workload.*` attribute the identity's rules and templates read, sorted. Every string of
+ * the spec is searched for template expressions, so a templated field added later is counted
+ * without a change here: reading more than needed only shares less, never wrongly.
+ */
+export function workloadAttributesRead(wi: WorkloadIdentityResource): string[] {
+  const read = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (typeof v === "string") {
+      for (const m of v.matchAll(templateRe)) if (m[1]!.startsWith("workload.")) read.add(m[1]!);
+    } else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === "object") Object.values(v).forEach(visit);
+  };
+  visit(wi.spec);
+  for (const rule of wi.spec.rules?.allow ?? [])
+    for (const c of rule.conditions ?? []) if (c.attribute.startsWith("workload.")) read.add(c.attribute);
+  return [...read].sort();
+}
+
 // ---- Rules ----
 
 /** null when a rule allows (or there are none), else why none did. */

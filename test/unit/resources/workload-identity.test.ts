@@ -12,6 +12,7 @@ import {
   trustDomainOf,
   trustDomainProblem,
   type WorkloadIdentityResource,
+  workloadAttributesRead,
   workloadIdentityAccessProblem,
 } from "../../../src/auth/resources/index.ts";
 
@@ -220,5 +221,50 @@ describe("role access by workload_identity_labels", () => {
         wi({}),
       ),
     ).toMatch(/not evaluated here/);
+  });
+});
+
+describe("what an identity reads of the workload (workload_attributes_read)", () => {
+  test("every workload.* attribute of its templates and rules, sorted, once each; nothing else", () => {
+    const [wi] = parse(`kind: workload_identity
+version: v1
+metadata:
+  name: reads
+spec:
+  rules:
+    allow:
+      - conditions:
+          - attribute: workload.unix.gid
+            eq: {value: "100"}
+          - attribute: user.bot_name
+            eq: {value: "b"}
+  spiffe:
+    id: /svc/{{ workload.unix.uid }}/{{ user.bot_name }}
+    x509:
+      dns_sans: ["{{ workload.unix.binary_path }}.example"]
+      subject_template:
+        common_name: "{{ workload.unix.uid }}"
+    jwt:
+      extra_claims:
+        nested: {deep: ["x-{{ workload.unix.pid }}"]}
+`) as WorkloadIdentityResource[];
+    expect(workloadAttributesRead(wi!)).toEqual([
+      "workload.unix.binary_path",
+      "workload.unix.gid",
+      "workload.unix.pid",
+      "workload.unix.uid",
+    ]);
+  });
+
+  test("an identity templated on the bot and its join only reads nothing of the workload", () => {
+    const [wi] = parse(`kind: workload_identity
+version: v1
+metadata:
+  name: bot-only
+spec:
+  spiffe:
+    id: /bot/{{ user.bot_name }}/{{ join.meta.join_method }}
+`) as WorkloadIdentityResource[];
+    expect(workloadAttributesRead(wi!)).toEqual([]);
   });
 });

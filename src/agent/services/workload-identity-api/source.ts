@@ -1,9 +1,14 @@
 // The Workload API's identity source backed by tauth: for a connecting workload's attested
 // attributes, X.509 SVIDs from POST /v1/certs/workload-identity/x509 (the service's selector,
-// the workload's unix attributes, a fresh key), cached per attribute set and renewed before
-// they expire and after every renewal of the bot's identity; JWT SVIDs per audience set from
-// /jwt, cached for half their life; the trust bundle (SPIFFE CA + JWKS) from /v1/authorities.
-// Listeners (open streams) are told after every renewal, once the new set is cached.
+// the workload's unix attributes, a fresh key), renewed before they expire and after every
+// renewal of the bot's identity; JWT SVIDs per audience set from /jwt, cached for half their
+// life; the trust bundle (SPIFFE CA + JWKS) from /v1/authorities. Listeners (open streams) are
+// told after every renewal, once the new set is cached.
+// Answers are cached by what tauth says the selected identities read of the workload
+// (workload_attributes_read, see cacheKey): processes that agree on it share one answer, as a
+// SPIRE agent shares an entry's SVID, so a uid's thousand processes cost one issuance, not a
+// thousand. A shared answer reaches a process it was not given to only while fresh
+// (SHARED_FRESH_MS), so rule changes reach new processes within that time.
 
 import { createPrivateKey } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -35,13 +40,58 @@ const DENIAL_CACHE_MS = 5_000;
 /** An SVID is renewed when this share of its lifetime has passed (or at the bot's renewal). */
 const RENEW_AT = 0.6;
 
+const BINARY_HASH = "workload.unix.binary_hash";
+/**
+ * A shared answer is handed to a process it was not given to before only this long after it
+ * was issued; later, that process gets one of its own under the rules of the moment. So a rule
+ * or template change (a uid no longer allowed) reaches new processes within this time, while a
+ * flood of new processes of one uid costs at most one issuance per this time.
+ */
+const SHARED_FRESH_MS = 30_000;
+/** Processes remembered per entry; past this the set starts again (they then count as new). */
+const MAX_SERVED = 4096;
+
+function serve(e: { usedAt: number; served?: Set<number> }, pid: number, now: number): void {
+  e.usedAt = now;
+  if (!e.served || e.served.size >= MAX_SERVED) e.served = new Set();
+  e.served.add(pid);
+}
+
 const pemBodies = (pem: string): Uint8Array[] =>
   [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map(
     (m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")),
   );
 
+/** The value of `workload.unix.uid` and the like in the attributes sent to tauth. */
+function attributeValue(a: ApiAttributes, path: string): unknown {
+  let cur: unknown = a;
+  for (const part of path.slice("workload.".length).split(".")) {
+    if (!cur || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/**
+ * The cache key of a workload's answer. Given what tauth said the selected identities read of
+ * the workload (`read`), only those attributes, so workloads that agree on them share one
+ * answer (one issuance per uid, say, rather than per process). Without it (no answer yet, or
+ * an older tauth), all of them: one answer per process. The key names the paths it used, so
+ * keys made with different `read` sets never meet.
+ */
+export function cacheKey(a: ApiAttributes, read: string[] | undefined): string {
+  if (!read) return JSON.stringify(a);
+  return JSON.stringify({ read: read.map((p) => [p, attributeValue(a, p) ?? null]) });
+}
+
 interface X509Entry {
   attrs: ApiAttributes;
+  /** What tauth said this entry's answer read of the workload (its key was made with it). */
+  read?: string[];
+  /** When a workload was last given it (a shared entry no one asks for is dropped). */
+  usedAt: number;
+  /** The processes it was given to: they get it again whatever its age (see SHARED_FRESH_MS). */
+  served?: Set<number>;
   svids?: X509Svid[];
   issuedAt: number;
   expiresAt: number;
@@ -52,6 +102,11 @@ interface X509Entry {
 interface JwtEntry {
   svids: JwtSvid[];
   renewAt: number;
+  issuedAt: number;
+  /** Filed by what tauth said it read (cacheKey): it may be handed to other processes. */
+  shared: boolean;
+  usedAt: number;
+  served?: Set<number>;
 }
 
 export class TauthWorkloadSource implements WorkloadIdentitySource {
@@ -61,6 +116,11 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
   private readonly x509 = new Map<string, X509Entry>();
   private readonly jwt = new Map<string, JwtEntry>();
   private readonly listeners = new Set<() => void>();
+  /** What tauth last said the selected identities read of a workload (X.509 and JWT answers). */
+  private x509Read?: string[];
+  private jwtRead?: string[];
+  /** When the last reissue pass began. */
+  private lastPass = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private closed = false;
 
@@ -137,30 +197,61 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
 
   async x509Svids(attrs: WorkloadAttributes): Promise<X509Svid[]> {
     this.ready();
-    let a = await this.apiAttributes(attrs, false);
-    let key = JSON.stringify(a);
+    const read = this.x509Read;
+    let a = await this.apiAttributes(attrs, read?.includes(BINARY_HASH) ?? false);
+    let key = cacheKey(a, read);
     let e = this.x509.get(key);
     // A rule or template on binary_hash: ask again with it (hashing is costly, so only then).
-    if (e?.denied?.reason.includes("workload.unix.binary_hash")) {
+    if (e?.denied?.reason.includes(BINARY_HASH) && a.unix?.binary_hash === undefined) {
       a = await this.apiAttributes(attrs, true);
-      key = JSON.stringify(a);
+      key = cacheKey(a, read);
       e = this.x509.get(key);
     }
     const now = Date.now();
     if (e?.denied && e.denied.until > now) throw new PermissionDeniedError(e.denied.reason);
-    if (e?.svids && now < e.expiresAt - 5_000) return e.svids;
+    const pid = attrs.unix.pid;
+    if (e?.svids && now < e.expiresAt - 5_000) {
+      if (!e.read || e.served?.has(pid) || now - e.issuedAt <= SHARED_FRESH_MS) {
+        serve(e, pid, now);
+        return e.svids;
+      }
+      // Shared, and older than a rule change may take to reach a new workload: this one gets
+      // an answer of its own, under today's rules, which then serves the others.
+      e = undefined;
+    }
     if (e?.pending) {
       const svids = await e.pending;
       if (e.denied) throw new PermissionDeniedError(e.denied.reason);
+      // Asked for another workload that agreed with this one on what was known to matter; if
+      // the answer read more of the workload (a rule or template changed), ask for our own.
+      if (cacheKey(a, e.read) !== cacheKey(e.attrs, e.read)) return this.x509Svids(attrs);
+      serve(e, pid, Date.now());
       return svids;
     }
-    const entry: X509Entry = e ?? { attrs: a, issuedAt: 0, expiresAt: 0 };
+    const entry: X509Entry = e ?? { attrs: a, issuedAt: 0, expiresAt: 0, usedAt: now };
+    entry.usedAt = now;
     this.x509.set(key, entry);
     const svids = await this.issue(entry);
-    if (svids.length === 0 && entry.denied?.reason.includes("workload.unix.binary_hash"))
+    if (entry.svids) {
+      this.rekey(key, entry);
+      serve(entry, pid, Date.now());
+    }
+    if (svids.length === 0 && entry.denied?.reason.includes(BINARY_HASH) && a.unix?.binary_hash === undefined)
       return this.x509Svids(attrs);
     if (entry.denied) throw new PermissionDeniedError(entry.denied.reason);
     return svids;
+  }
+
+  /**
+   * Files an answered entry under the key its own answer's `read` gives (it was looked up with
+   * the last one known, or every attribute). Another entry already there stays: it answers the
+   * same workloads alike.
+   */
+  private rekey(key: string, entry: X509Entry): void {
+    const want = cacheKey(entry.attrs, entry.read);
+    if (want === key) return;
+    if (this.x509.get(key) === entry) this.x509.delete(key);
+    if (!this.x509.get(want)?.svids) this.x509.set(want, entry);
   }
 
   /** Issues the entry's SVIDs (one request), or records the refusal. Never throws a refusal. */
@@ -189,6 +280,10 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
         }
         entry.svids = svids;
         entry.denied = undefined;
+        if (res.workload_attributes_read) {
+          entry.read = [...res.workload_attributes_read].sort();
+          this.x509Read = entry.read;
+        }
         entry.issuedAt = Date.now();
         entry.expiresAt = Math.min(...res.svids.map((s) => Date.parse(s.expires)));
         log.debug("Issued X.509 SVIDs for a workload", {
@@ -222,9 +317,16 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
   /** Reissues the entries `due` picks; drops those of processes that are gone. */
   private async reissue(due: (e: X509Entry) => boolean): Promise<void> {
     const work: Promise<unknown>[] = [];
+    // Open streams ask again after every pass (notify), so an entry no one asked for since the
+    // previous pass serves no one.
+    const since = this.lastPass;
+    this.lastPass = Date.now();
     for (const [k, e] of this.x509) {
       const pid = e.attrs.unix?.pid;
-      if (pid !== undefined && !existsSync(`/proc/${pid}`)) {
+      const perProcess = !e.read || e.read.includes("workload.unix.pid");
+      // A process's own entry goes with the process; a shared one, when no one asks for it.
+      const gone = perProcess ? pid !== undefined && !existsSync(`/proc/${pid}`) : e.usedAt < since;
+      if (gone) {
         this.x509.delete(k);
         continue;
       }
@@ -232,7 +334,14 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
         this.x509.delete(k);
         continue;
       }
-      if (due(e) && !e.pending) work.push(this.issue(e).catch(() => {}));
+      if (due(e) && !e.pending)
+        work.push(
+          this.issue(e)
+            .then(() => {
+              if (e.svids) this.rekey(k, e);
+            })
+            .catch(() => {}),
+        );
     }
     await Promise.all(work);
   }
@@ -261,14 +370,20 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
     this.ready();
     // The identities this workload has (and the attribute set tauth accepted for them).
     await this.x509Svids(attrs);
-    const withHash = [...this.x509.entries()].some(
-      ([, e]) => e.attrs.unix?.pid === attrs.unix.pid && e.attrs.unix?.binary_hash !== undefined && e.svids,
-    );
+    const withHash =
+      (this.jwtRead ?? this.x509Read)?.includes(BINARY_HASH) ||
+      [...this.x509.values()].some(
+        (e) => e.attrs.unix?.pid === attrs.unix.pid && e.attrs.unix?.binary_hash !== undefined && e.svids,
+      );
     const a = await this.apiAttributes(attrs, withHash);
-    const key = JSON.stringify([a, [...audience].sort()]);
+    const audiences = [...audience].sort();
+    const key = JSON.stringify([cacheKey(a, this.jwtRead), audiences]);
     const now = Date.now();
     let e = this.jwt.get(key);
-    if (!e || now >= e.renewAt) {
+    const pid = attrs.unix.pid;
+    const stale = (j: JwtEntry) =>
+      now >= j.renewAt || (j.shared && !j.served?.has(pid) && now - j.issuedAt > SHARED_FRESH_MS);
+    if (!e || stale(e)) {
       let res: WorkloadJwtResponse;
       try {
         res = await this.api().post<WorkloadJwtResponse>(paths.workloadJwt, {
@@ -287,11 +402,17 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
         return out;
       });
       const exp = Math.min(...res.svids.map((s) => Date.parse(s.expires)));
-      e = { svids, renewAt: now + Math.max(0, (exp - now) / 2) };
+      const read = res.workload_attributes_read ? [...res.workload_attributes_read].sort() : undefined;
+      e = { svids, renewAt: now + Math.max(0, (exp - now) / 2), issuedAt: now, shared: !!read, usedAt: now };
       // Drop expired entries now and then: the map is per workload and audience set.
       for (const [k, v] of this.jwt) if (v.renewAt <= now) this.jwt.delete(k);
-      this.jwt.set(key, e);
+      // Filed by what this answer read of the workload (see cacheKey).
+      if (read) this.jwtRead = read;
+      // Only there: under the key it was looked up by, it could reach a workload that agrees
+      // with this one on less than the answer read.
+      this.jwt.set(JSON.stringify([cacheKey(a, read), audiences]), e);
     }
+    serve(e, pid, now);
     return spiffeId === undefined ? e.svids : e.svids.filter((s) => s.spiffeId === spiffeId);
   }
 
