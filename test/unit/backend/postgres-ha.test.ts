@@ -111,7 +111,11 @@ test("connection loss: after pg_terminate_backend of all its sessions, the next 
     if (tries === 1) await Promise.all([tx`SELECT pg_sleep(0.3)`, Bun.sleep(50).then(kill)]);
     await tx`UPDATE tauth_kv SET value = 'after' WHERE key = '/conn/k'`;
   });
-  expect(tries).toBe(2);
+  // Run again at least once. The kill also ends the pool's idle connections (max 4), and the
+  // pool finds a dead one only by using it, so a retry may meet one more: never more than the
+  // pool held, and then it commits (CI once saw 3).
+  expect(tries).toBeGreaterThanOrEqual(2);
+  expect(tries).toBeLessThanOrEqual(1 + 4);
   expect((await b.get("/conn/k"))?.value).toBe("after");
   await b.close();
 });
