@@ -42,4 +42,28 @@ test("sqlite: a database from before the (key, expires) index gets it at open; c
   expect(plan).toEqual(["SEARCH kv USING COVERING INDEX kv_key_expires (key>? AND key<?)"]);
 });
 
+test("sqlite: the expiry sweep gives the event loop back between slices of the table, and removes every expired row", async () => {
+  const p = join(dir, "sweep.sqlite");
+  await new SqliteBackend(p).close();
+  const db = new Database(p);
+  const now = Date.now();
+  db.transaction(() => {
+    const ins = db.query("INSERT INTO kv VALUES (?, '{}', 'r', ?)");
+    for (let i = 0; i < 10_000; i++) ins.run(`/s/${i}`, i % 10 === 0 ? now - 1000 : now + 60_000);
+  })();
+  db.close();
+  const b = new SqliteBackend(p);
+  let done = false;
+  let ranDuring = false;
+  setImmediate(() => {
+    ranDuring = !done;
+  });
+  const removed = await b.purgeExpired();
+  done = true;
+  expect(ranDuring).toBe(true);
+  expect(removed).toBe(1000);
+  expect(await b.count("/s/")).toBe(9000);
+  await b.close();
+});
+
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
