@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { PostgresBackend } from "../src/auth/backend/postgres.ts";
 import { startPostgres, stopAllPostgres } from "../test/harness/postgres.ts";
-import { summary } from "./lib.ts";
+import { renewalWrites, summary } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -78,19 +78,7 @@ try {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.startsWith("/bot_instances/"));
-  const casRound = async (): Promise<number> => {
-    const t = performance.now();
-    for (let i = 0; i < CAS; i++) {
-      const key = keys[i % keys.length]!;
-      const cur = (await backend.get(key))!;
-      await backend.compareAndSwap(cur.revision, {
-        key,
-        value: cur.value,
-        expires: new Date(Date.now() + 86_400_000 + i),
-      });
-    }
-    return ((performance.now() - t) * 1000) / CAS;
-  };
+  const casRound = () => renewalWrites(backend, keys, CAS);
   const cas = { with: [] as number[], without: [] as number[] };
   for (let r = 0; r < 3; r++) {
     cas.with.push(await casRound());

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SqliteBackend } from "../src/auth/backend/sqlite.ts";
-import { summary } from "./lib.ts";
+import { renewalWrites, summary } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -53,19 +53,7 @@ try {
     .all()
     .map((r) => r.key);
   // A renewal's write: get, then compare-and-swap of one instance with its expiry moved on.
-  const casRound = async (): Promise<number> => {
-    const t = performance.now();
-    for (let i = 0; i < CAS; i++) {
-      const key = keys[i % keys.length]!;
-      const cur = (await backend.get(key))!;
-      await backend.compareAndSwap(cur.revision, {
-        key,
-        value: cur.value,
-        expires: new Date(Date.now() + 86_400_000 + i),
-      });
-    }
-    return ((performance.now() - t) * 1000) / CAS;
-  };
+  const casRound = () => renewalWrites(backend, keys, CAS);
   const page = async (): Promise<number[]> => {
     const counts: number[] = [];
     for (let i = 0; i < BOTS; i++) counts.push(await backend.count(`/bot_instances/fleet-${i}/`));

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn, spawnSync } from "bun";
+import type { Backend } from "../src/auth/backend/backend.ts";
 
 export const root = join(import.meta.dir, "..");
 export const bin = (name: string) => join(process.env.TBOT_DIST || join(root, "dist"), name);
@@ -111,3 +112,21 @@ export function summary(values: number[]): {
 }
 
 export const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+/**
+ * `n` renewal-like writes over `keys` in turn (get, then compare-and-swap with the expiry moved
+ * on, as a renewal updates its instance), one at a time: microseconds per write.
+ */
+export async function renewalWrites(backend: Backend, keys: string[], n: number): Promise<number> {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    const key = keys[i % keys.length]!;
+    const cur = (await backend.get(key))!;
+    await backend.compareAndSwap(cur.revision, {
+      key,
+      value: cur.value,
+      expires: new Date(Date.now() + 86_400_000 + i),
+    });
+  }
+  return ((performance.now() - t) * 1000) / n;
+}

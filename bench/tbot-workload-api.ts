@@ -10,12 +10,12 @@
 // streams open; the time from SIGHUP (the bot renews its identity at tauth, then every cached
 // SVID, then pushes) to the last stream holding the new SVID. Uses the binaries in $TBOT_DIST.
 
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Subprocess, spawn } from "bun";
 import { Lines, wallMs } from "../test/harness/workload-api.ts";
-import { bin, root, startCluster, summary } from "./lib.ts";
+import { root, startCluster, summary } from "./lib.ts";
+import { startWorkloadBot } from "./workload-bot.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,45 +31,10 @@ const cluster = await startCluster();
 const results: [string, string][] = [];
 let tbot: Subprocess | undefined;
 try {
-  writeFileSync(
-    join(cluster.dir, "wi.yaml"),
-    `kind: role
-version: v7
-metadata: {name: svid-issuer}
-spec: {allow: {workload_identity_labels: {env: bench}}}
----
-kind: workload_identity
-version: v1
-metadata: {name: per-uid, labels: {env: bench}}
-spec: {spiffe: {id: "/svc/uid-{{ workload.unix.uid }}"}}
-`,
-  );
-  cluster.tctl(["create", join(cluster.dir, "wi.yaml")]);
-  const token = JSON.parse(cluster.tctl(["bots", "add", "wlbench", "--roles=svid-issuer", "--format=json"]))
-    .token_id as string;
-  const socket = join(cluster.dir, "workload.sock");
-  const cfg = join(cluster.dir, "tbot.yaml");
-  writeFileSync(
-    cfg,
-    `version: v2
-auth_server: ${cluster.addr}
-onboarding: {join_method: token, token: ${token}, ca_pins: [${cluster.pin}]}
-storage: {type: memory}
-renewal_interval: 1h
-services:
-  - type: workload-identity-api
-    listen: unix://${socket}
-    selector: {name: per-uid}
-`,
-  );
-  const proc = spawn([bin("tbot"), "start", "-c", cfg], { stdout: "ignore", stderr: "pipe" });
+  const bot = await startWorkloadBot(cluster, "wlbench");
+  const proc = bot.proc;
   tbot = proc;
-  const log = new Lines(proc.stderr);
-  await log.waitFor((l) => l.includes("Workload API listening"), 30_000);
-  const rss = () => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
-    return Number(m![1]) / 1024;
-  };
+  const { socket, rss } = bot;
   await Bun.sleep(1000);
   results.push(["tbot RSS idle (identity, Workload API listening)", `${rss().toFixed(1)} MiB`]);
   const one = spawn(["/usr/bin/node", nodeClient, "--socket", socket], { stdout: "pipe", stderr: "inherit" });

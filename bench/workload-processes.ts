@@ -9,12 +9,13 @@
 //
 // No build is made here: build first (scripts/build.ts honours TBOT_DIST).
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Subprocess, spawn } from "bun";
 import { Lines } from "../test/harness/workload-api.ts";
 import { bin, root, startCluster } from "./lib.ts";
+import { startWorkloadBot } from "./workload-bot.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -29,42 +30,9 @@ const nodeClient = join(root, "test/clients/node/workload-client.cjs");
 const cluster = await startCluster();
 let tbot: Subprocess | undefined;
 try {
-  writeFileSync(
-    join(cluster.dir, "wi.yaml"),
-    `kind: role
-version: v7
-metadata: {name: svid-issuer}
-spec: {allow: {workload_identity_labels: {env: bench}}}
----
-kind: workload_identity
-version: v1
-metadata: {name: per-uid, labels: {env: bench}}
-spec: {spiffe: {id: "/svc/uid-{{ workload.unix.uid }}"}}
-`,
-  );
-  cluster.tctl(["create", join(cluster.dir, "wi.yaml")]);
-  const token = JSON.parse(cluster.tctl(["bots", "add", "wlproc", "--roles=svid-issuer", "--format=json"]))
-    .token_id as string;
-  const socket = join(cluster.dir, "workload.sock");
-  const cfg = join(cluster.dir, "tbot.yaml");
-  writeFileSync(
-    cfg,
-    `version: v2
-auth_server: ${cluster.addr}
-onboarding: {join_method: token, token: ${token}, ca_pins: [${cluster.pin}]}
-storage: {type: memory}
-renewal_interval: 1h
-services:
-  - type: workload-identity-api
-    listen: unix://${socket}
-    selector: {name: per-uid}
-`,
-  );
-  tbot = spawn([bin("tbot"), "start", "-c", cfg], { stdout: "ignore", stderr: "pipe" });
-  await new Lines(tbot.stderr as ReadableStream<Uint8Array>).waitFor(
-    (l) => l.includes("Workload API listening"),
-    30_000,
-  );
+  const bot = await startWorkloadBot(cluster, "wlproc");
+  tbot = bot.proc;
+  const socket = bot.socket;
   const issued = () => {
     const events = JSON.parse(
       cluster.tctl(["audit", "ls", "--kind=spiffe.svid.issued", "--format=json", "--since=1h"]),
@@ -90,7 +58,7 @@ services:
     await Promise.all(Array.from({ length: Math.min(PARALLEL, PROCESSES - i) }, one));
   const wall = performance.now() - t0;
   const after = issued();
-  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${tbot.pid}/status`, "utf8"))![1]) / 1024;
+  const rss = bot.rss();
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   console.log(`\n${new Date().toISOString()}, load average ${load}, tbot ${bin("tbot")}\n`);
   console.log("| figure | value |\n| --- | --- |");
