@@ -74,6 +74,21 @@ test("a bot may name a role the same request creates, before or after it", async
   expect((await svc.bots.get("b-with"))!.value.spec.roles).toEqual(["r-with"]);
 });
 
+test("a request of more than 64 resources is stored in groups of 64, each all or none, in order", async () => {
+  const names = Array.from({ length: 70 }, (_, i) => `r-many-${String(i).padStart(2, "0")}`);
+  const stored = await putResources(svc, docs(...names.map(role)), false, "admin");
+  expect(stored.map((x) => x.shown)).toEqual(names);
+  for (const n of names) expect(await svc.roles.get(n)).not.toBeNull();
+  // A refusal in the second group leaves the first group stored and nothing of the second.
+  await putResources(svc, docs(role("r-many-base"), bot("b-many", ["r-many-base"])), false, "admin");
+  const more = Array.from({ length: 66 }, (_, i) => `r-more-${String(i).padStart(2, "0")}`);
+  const refused = putResources(svc, docs(...more.map(role), bot("b-many", ["r-many-base"])), false, "admin");
+  await expect(refused).rejects.toThrow('bot "b-many" already exists');
+  expect(await svc.roles.get("r-more-63")).not.toBeNull();
+  expect(await svc.roles.get("r-more-64")).toBeNull();
+  expect(await svc.roles.get("r-more-65")).toBeNull();
+});
+
 test("the same resource twice in one request is refused, naming it, and nothing is stored", async () => {
   const twice = putResources(svc, docs(role("r-twice"), role("r-twice")), true, "admin");
   await expect(twice).rejects.toThrow('role "r-twice" appears twice; give each resource once');
