@@ -153,6 +153,27 @@ describe("Workload API answers shared by what tauth says they read", () => {
     }
   });
 
+  test("a tauth that stops naming what it read (an older one, after a rollback): one answer per process, each served from cache", async () => {
+    let names = true;
+    const t = fakeTauth({
+      template: (u) => `/uid-${u.uid}`,
+      read: () => (names ? ["workload.unix.uid"] : undefined),
+    });
+    const s = await sourceWith(t.api);
+    await ids(s, workload(1000, 71));
+    names = false;
+    await ids(s, workload(1001, 72));
+    expect(t.requests).toHaveLength(2);
+    // Asked again: from the cache, not another issuance per ask.
+    await ids(s, workload(1001, 72));
+    await ids(s, workload(1001, 72));
+    expect(t.requests).toHaveLength(2);
+    // And another process of that uid gets its own answer, as an older tauth means.
+    await ids(s, workload(1001, 73));
+    expect(t.requests).toHaveLength(3);
+    s.close();
+  });
+
   test("cache keys: the paths read and their values only; every attribute without them", () => {
     const a = { unix: { uid: 7, gid: 7, pid: 70, binary_path: "/x" } };
     const b = { unix: { uid: 7, gid: 8, pid: 71, binary_path: "/y" } };

@@ -280,10 +280,9 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
         }
         entry.svids = svids;
         entry.denied = undefined;
-        if (res.workload_attributes_read) {
-          entry.read = [...res.workload_attributes_read].sort();
-          this.x509Read = entry.read;
-        }
+        // An answer without it (an older tauth) is one per workload: look up by every attribute.
+        entry.read = res.workload_attributes_read ? [...res.workload_attributes_read].sort() : undefined;
+        this.x509Read = entry.read;
         entry.issuedAt = Date.now();
         entry.expiresAt = Math.min(...res.svids.map((s) => Date.parse(s.expires)));
         log.debug("Issued X.509 SVIDs for a workload", {
@@ -407,7 +406,7 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
       // Drop expired entries now and then: the map is per workload and audience set.
       for (const [k, v] of this.jwt) if (v.renewAt <= now) this.jwt.delete(k);
       // Filed by what this answer read of the workload (see cacheKey).
-      if (read) this.jwtRead = read;
+      this.jwtRead = read;
       // Only there: under the key it was looked up by, it could reach a workload that agrees
       // with this one on less than the answer read.
       this.jwt.set(JSON.stringify([cacheKey(a, read), audiences]), e);
