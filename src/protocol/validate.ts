@@ -27,6 +27,9 @@ export interface Schema<T> {
 }
 
 /** What a value is, for error messages: "a string", "an object", "null", "an array"… */
+/** The longest public key (PEM or authorized-key line) a wire message may carry. */
+export const MAX_KEY_CHARS = 4096;
+
 export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";

@@ -6,7 +6,8 @@
 
 import { describe, expect, setSystemTime, test } from "bun:test";
 import type { ServiceContext } from "../../../src/agent/services/service.ts";
-import { cacheKey, TauthWorkloadSource } from "../../../src/agent/services/workload-identity-api/source.ts";
+import { cacheKey } from "../../../src/agent/services/workload-identity-api/shared-answers.ts";
+import { TauthWorkloadSource } from "../../../src/agent/services/workload-identity-api/source.ts";
 import type { WorkloadAttributes } from "../../../src/agent/workload-api/types.ts";
 import type { WorkloadX509Request } from "../../../src/protocol/messages.ts";
 import { UserError } from "../../../src/util/errors.ts";

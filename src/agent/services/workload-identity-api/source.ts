@@ -4,11 +4,8 @@
 // renewal of the bot's identity; JWT SVIDs per audience set from /jwt, cached for half their
 // life; the trust bundle (SPIFFE CA + JWKS) from /v1/authorities. Listeners (open streams) are
 // told after every renewal, once the new set is cached.
-// Answers are cached by what tauth says the selected identities read of the workload
-// (workload_attributes_read, see cacheKey): processes that agree on it share one answer, as a
-// SPIRE agent shares an entry's SVID, so a uid's thousand processes cost one issuance, not a
-// thousand. A shared answer reaches a process it was not given to only while fresh
-// (SHARED_FRESH_MS), so rule changes reach new processes within that time.
+// Answers are cached by what tauth says the selected identities read of the workload, and
+// shared among the processes that agree on it (shared-answers.ts).
 
 import { createPrivateKey } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -33,6 +30,7 @@ import {
 } from "../../workload-api/types.ts";
 import type { ServiceContext } from "../service.ts";
 import type { WorkloadSelector } from "../workload-identity-x509/selector.ts";
+import { cacheKey, type Served, serve, tooOldToShare } from "./shared-answers.ts";
 
 const log = logger("TBOT");
 /** A refusal is remembered this long, so a denied workload's retries do not each reach tauth. */
@@ -41,72 +39,26 @@ const DENIAL_CACHE_MS = 5_000;
 const RENEW_AT = 0.6;
 
 const BINARY_HASH = "workload.unix.binary_hash";
-/**
- * A shared answer is handed to a process it was not given to before only this long after it
- * was issued; later, that process gets one of its own under the rules of the moment. So a rule
- * or template change (a uid no longer allowed) reaches new processes within this time, while a
- * flood of new processes of one uid costs at most one issuance per this time.
- */
-const SHARED_FRESH_MS = 30_000;
-/** Processes remembered per entry; past this the set starts again (they then count as new). */
-const MAX_SERVED = 4096;
-
-function serve(e: { usedAt: number; served?: Set<number> }, pid: number, now: number): void {
-  e.usedAt = now;
-  if (!e.served || e.served.size >= MAX_SERVED) e.served = new Set();
-  e.served.add(pid);
-}
-
 const pemBodies = (pem: string): Uint8Array[] =>
   [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map(
     (m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")),
   );
 
-/** The value of `workload.unix.uid` and the like in the attributes sent to tauth. */
-function attributeValue(a: ApiAttributes, path: string): unknown {
-  let cur: unknown = a;
-  for (const part of path.slice("workload.".length).split(".")) {
-    if (!cur || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-/**
- * The cache key of a workload's answer. Given what tauth said the selected identities read of
- * the workload (`read`), only those attributes, so workloads that agree on them share one
- * answer (one issuance per uid, say, rather than per process). Without it (no answer yet, or
- * an older tauth), all of them: one answer per process. The key names the paths it used, so
- * keys made with different `read` sets never meet.
- */
-export function cacheKey(a: ApiAttributes, read: string[] | undefined): string {
-  if (!read) return JSON.stringify(a);
-  return JSON.stringify({ read: read.map((p) => [p, attributeValue(a, p) ?? null]) });
-}
-
-interface X509Entry {
+interface X509Entry extends Served {
   attrs: ApiAttributes;
   /** What tauth said this entry's answer read of the workload (its key was made with it). */
   read?: string[];
-  /** When a workload was last given it (a shared entry no one asks for is dropped). */
-  usedAt: number;
-  /** The processes it was given to: they get it again whatever its age (see SHARED_FRESH_MS). */
-  served?: Set<number>;
   svids?: X509Svid[];
-  issuedAt: number;
   expiresAt: number;
   denied?: { reason: string; until: number };
   pending?: Promise<X509Svid[]>;
 }
 
-interface JwtEntry {
+interface JwtEntry extends Served {
   svids: JwtSvid[];
   renewAt: number;
-  issuedAt: number;
   /** Filed by what tauth said it read (cacheKey): it may be handed to other processes. */
   shared: boolean;
-  usedAt: number;
-  served?: Set<number>;
 }
 
 export class TauthWorkloadSource implements WorkloadIdentitySource {
@@ -211,7 +163,7 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
     if (e?.denied && e.denied.until > now) throw new PermissionDeniedError(e.denied.reason);
     const pid = attrs.unix.pid;
     if (e?.svids && now < e.expiresAt - 5_000) {
-      if (!e.read || e.served?.has(pid) || now - e.issuedAt <= SHARED_FRESH_MS) {
+      if (!tooOldToShare(e, !!e.read, pid, now)) {
         serve(e, pid, now);
         return e.svids;
       }
@@ -380,8 +332,7 @@ export class TauthWorkloadSource implements WorkloadIdentitySource {
     const now = Date.now();
     let e = this.jwt.get(key);
     const pid = attrs.unix.pid;
-    const stale = (j: JwtEntry) =>
-      now >= j.renewAt || (j.shared && !j.served?.has(pid) && now - j.issuedAt > SHARED_FRESH_MS);
+    const stale = (j: JwtEntry) => now >= j.renewAt || tooOldToShare(j, j.shared, pid, now);
     if (!e || stale(e)) {
       let res: WorkloadJwtResponse;
       try {
